@@ -1,0 +1,21 @@
+//! `image_definition_tenant`: Which tenants may use a definition (empty = every tenant).
+
+use sea_orm::entity::prelude::*;
+
+/// A link row between a image definition and a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "image_definition_tenant")]
+pub struct Model {
+    /// The image definition.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub definition_id: i32,
+    /// The tenant.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: i32,
+}
+
+/// No navigable relations: joins are written where they are needed.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

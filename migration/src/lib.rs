@@ -1,0 +1,17 @@
+//! The schema of packer-gateway: the only place DDL is written.
+//!
+//! Migrations are named `mYYYYMMDD_NNNNNN_verb_noun` and run unchanged on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tables;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tables::Migration)]
+    }
+}

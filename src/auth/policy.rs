@@ -1,0 +1,98 @@
+//! Who may do what (SPEC §4), as one pure function over (role, action).
+
+use entity::enums::Role;
+
+/// Something a principal may be allowed to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read definitions and builds (within its scope), reference data and settings.
+    Read,
+    /// Create, update and delete definitions (OPERATOR: only within its tenants).
+    ManageDefinitions,
+    /// Queue a build, or rebuild a completed one.
+    QueueBuild,
+    /// Cancel a build.
+    CancelBuild,
+    /// Report progress: start, complete, fail.
+    ReportBuild,
+    /// Change the plugin settings.
+    ManageSettings,
+    /// Create, update and delete tenants, clusters, endpoints and catalog entries.
+    ManageReference,
+    /// Create, update and delete users, and manage every user's tokens.
+    ManageUsers,
+    /// Create and revoke one's own tokens.
+    ManageOwnTokens,
+}
+
+impl Action {
+    /// Whether the action changes data (refused to read-only tokens).
+    pub fn writes(self) -> bool {
+        self != Action::Read
+    }
+}
+
+/// Whether `role` allows `action`.
+pub fn allows(role: Role, action: Action) -> bool {
+    use Action as A;
+    match role {
+        Role::Admin => true,
+        Role::Worker => matches!(
+            action,
+            A::Read | A::ReportBuild | A::CancelBuild | A::ManageOwnTokens
+        ),
+        Role::Operator => matches!(
+            action,
+            A::Read | A::ManageDefinitions | A::QueueBuild | A::CancelBuild | A::ManageOwnTokens
+        ),
+        Role::Viewer => matches!(action, A::Read | A::ManageOwnTokens),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::Role;
+
+    use super::{Action, allows};
+
+    #[test]
+    fn the_role_table_of_the_spec() {
+        use Action as A;
+        let all = [
+            A::Read,
+            A::ManageDefinitions,
+            A::QueueBuild,
+            A::CancelBuild,
+            A::ReportBuild,
+            A::ManageSettings,
+            A::ManageReference,
+            A::ManageUsers,
+            A::ManageOwnTokens,
+        ];
+        let expected = |role: Role, action: A| match role {
+            Role::Admin => true,
+            Role::Worker => matches!(
+                action,
+                A::Read | A::ReportBuild | A::CancelBuild | A::ManageOwnTokens
+            ),
+            Role::Operator => matches!(
+                action,
+                A::Read
+                    | A::ManageDefinitions
+                    | A::QueueBuild
+                    | A::CancelBuild
+                    | A::ManageOwnTokens
+            ),
+            Role::Viewer => matches!(action, A::Read | A::ManageOwnTokens),
+        };
+        for role in [Role::Viewer, Role::Operator, Role::Worker, Role::Admin] {
+            for action in all {
+                assert_eq!(
+                    allows(role, action),
+                    expected(role, action),
+                    "{role:?} {action:?}"
+                );
+            }
+        }
+    }
+}

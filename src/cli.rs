@@ -1,0 +1,206 @@
+//! The commands of the binary: `serve` (the default), `export-schema`, `user`, `token`.
+
+use std::sync::{Arc, atomic::AtomicU64};
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::Role;
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    app::{App, connect},
+    config::{Cli, Command, ServeArgs, TokenCommand, UserCommand},
+    error::Error,
+    graphql, http,
+    registry::{
+        demo, now,
+        users::{self, NewToken, NewUser},
+    },
+};
+
+/// Runs the command of `cli`; the error is a message for the operator.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let database_url = cli.database_url.clone();
+    match cli.command() {
+        Command::Serve(args) => serve(&database_url, args).await,
+        Command::ExportSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            username,
+            role,
+            tenants,
+            email,
+        }) => {
+            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let role = Role::try_from_value(&role.to_lowercase())
+                .map_err(|_| format!("unknown role `{role}`: viewer, operator, worker or admin"))?;
+            let tenant_ids = entity::tenant::Entity::find()
+                .filter(entity::tenant::Column::Slug.is_in(tenants.clone()))
+                .all(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            if tenant_ids.len() != tenants.len() {
+                return Err("one of the --tenant slugs does not exist".to_owned());
+            }
+            let user = users::create_user(
+                &db,
+                NewUser {
+                    username,
+                    role,
+                    tenants: tenant_ids.into_iter().map(|t| t.id).collect(),
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    email,
+                },
+            )
+            .await
+            .map_err(describe)?;
+            println!("created user {} (id {})", user.username, user.id);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            user,
+            read_only,
+            expires,
+            description,
+        }) => {
+            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let owner = users::by_username(&db, &user)
+                .await
+                .map_err(|_| format!("no user named `{user}`"))?;
+            let expires = expires.as_deref().map(parse_expiry).transpose()?;
+            let (token, secret) = users::create_token(
+                &db,
+                NewToken {
+                    user_id: owner.id,
+                    description,
+                    write_enabled: !read_only,
+                    expires,
+                },
+            )
+            .await
+            .map_err(describe)?;
+            eprintln!(
+                "created token {} for {} — shown only this once:",
+                token.id, owner.username
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| e.to_string())?;
+            users::revoke_token(&db, id).await.map_err(describe)?;
+            println!("revoked token {id}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    let listen = args.listen;
+    let demo = args.demo;
+    let app = App::new(database_url, args)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let admin = bootstrap(&app, listen).await.map_err(describe)?;
+    if demo {
+        let loaded = demo::load(&app.db, admin).await.map_err(describe)?;
+        if loaded {
+            tracing::info!("loaded the demo data");
+        } else {
+            tracing::info!("the database already has definitions: demo data not loaded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!("listening on http://{listen} — GraphiQL at http://{listen}/graphiql");
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// On the first start (no user at all), creates `admin` and prints one ADMIN token, once.
+async fn bootstrap(app: &App, listen: std::net::SocketAddr) -> Result<Option<i32>, Error> {
+    if !users::none_exist(&app.db).await? {
+        return Ok(None);
+    }
+    let admin = users::create_user(
+        &app.db,
+        NewUser {
+            username: "admin".to_owned(),
+            role: Role::Admin,
+            tenants: Vec::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: String::new(),
+        },
+    )
+    .await?;
+    let (_, secret) = users::create_token(
+        &app.db,
+        NewToken {
+            user_id: admin.id,
+            description: "created on first start".to_owned(),
+            write_enabled: true,
+            expires: None,
+        },
+    )
+    .await?;
+    eprintln!(
+        "\nCreated the first user `admin` (ADMIN). Its API token, shown only this once:\n\n    \
+         {secret}\n\nSend it as `Authorization: Bearer {secret}`; in GraphiQL open\n    \
+         http://{listen}/graphiql#token={secret}\n"
+    );
+    Ok(Some(admin.id))
+}
+
+/// `2027-01-01T00:00:00Z` or `30d`.
+fn parse_expiry(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Some(days) = text.strip_suffix('d') {
+        let days: i64 = days.parse().map_err(|_| format!("bad expiry `{text}`"))?;
+        return Ok(now() + Duration::days(days));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!("bad expiry `{text}`: give an RFC 3339 instant or a number of days like 30d")
+        })
+}
+
+fn describe(err: Error) -> String {
+    match err {
+        Error::Internal(detail) => detail,
+        other => other.message(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,151 @@
+//! Configuration from flags and environment variables (`PACKER_GATEWAY_*`). There is no
+//! `Default`: every value comes from here, and tests parse a command line like production does.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `packer-gateway`: the source of truth for Packer image definitions and builds.
+#[derive(Parser, Debug)]
+#[command(
+    name = "packer-gateway",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Database: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "PACKER_GATEWAY_DATABASE_URL",
+        default_value = "sqlite://packer-gateway.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, also accepted without the word `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run, `serve` when none is given.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve GraphQL, GraphiQL and subscriptions (the default).
+    Serve(ServeArgs),
+    /// Print the GraphQL schema (SDL) to standard output.
+    ExportSchema,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `packer-gateway user …`
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        /// Login name.
+        username: String,
+        /// Role: viewer, operator, worker or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Slug of a tenant of the user (repeatable).
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
+        /// E-mail address.
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+}
+
+/// `packer-gateway token …`
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token and print its secret once.
+    Create {
+        /// The user that owns it.
+        #[arg(long)]
+        user: String,
+        /// A token that may only read.
+        #[arg(long)]
+        read_only: bool,
+        /// Expiry: an RFC 3339 instant or a number of days (`30d`).
+        #[arg(long)]
+        expires: Option<String>,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Disable a token for good.
+    Revoke {
+        /// The token's id.
+        id: i32,
+    },
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PACKER_GATEWAY_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Load a realistic sample into an empty database (tenants, clusters, endpoints, ~20
+    /// definitions, ~500 builds in every status).
+    #[arg(long, env = "PACKER_GATEWAY_DEMO")]
+    pub demo: bool,
+
+    /// Let requests without credentials read definitions without allowed tenants, and their
+    /// builds (nothing else).
+    #[arg(long, env = "PACKER_GATEWAY_ANONYMOUS_READ")]
+    pub anonymous_read: bool,
+
+    /// Seconds between two runs of the build timeout reaper.
+    #[arg(long, env = "PACKER_GATEWAY_REAPER_INTERVAL", default_value_t = 30)]
+    pub reaper_interval: u64,
+
+    /// Query and transport limits.
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Query and transport limits (SPEC §5); all configurable.
+#[derive(Args, Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes (413 beyond).
+    #[arg(long, env = "PACKER_GATEWAY_BODY_LIMIT", default_value_t = 256 * 1024)]
+    pub body_limit: usize,
+    /// Deepest selection nesting (`QUERY_TOO_DEEP`).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_DEPTH", default_value_t = 10)]
+    pub max_depth: usize,
+    /// Largest complexity, list fields multiplied by their page size (`QUERY_TOO_COMPLEX`).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_COMPLEXITY", default_value_t = 2000)]
+    pub max_complexity: usize,
+    /// Most aliases in a document, fragments included (`TOO_MANY_ALIASES`).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+    /// Most directives on one field (`TOO_MANY_DIRECTIVES`).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_DIRECTIVES", default_value_t = 5)]
+    pub max_directives: usize,
+    /// Seconds before a request is abandoned and its transaction rolled back.
+    #[arg(long, env = "PACKER_GATEWAY_REQUEST_TIMEOUT", default_value_t = 15)]
+    pub request_timeout: u64,
+    /// Most subscriptions on one websocket.
+    #[arg(long, env = "PACKER_GATEWAY_MAX_SUBSCRIPTIONS", default_value_t = 50)]
+    pub max_subscriptions: usize,
+}

@@ -1,0 +1,196 @@
+//! The one error type of the core, with one variant per outcome a client can act on.
+//!
+//! `registry` and `auth` return [`Error`]; each adapter maps it exactly once: `graphql::error`
+//! to `extensions.code`, `rest` to an HTTP status. [`Error::Internal`] carries a detail for the
+//! log only — the adapters never show it to a client.
+
+use std::collections::BTreeMap;
+
+use entity::enums::BuildStatus;
+use sea_orm::{ActiveEnum, DbErr, SqlErr};
+
+/// What went wrong, as a client should see it.
+///
+/// It deliberately does not implement `Display`: async-graphql converts any `Display` type into an
+/// error *without* a code, and this way the compiler sends every conversion through the one
+/// mapping in `graphql::error`. Use [`Error::message`] for the client-facing text.
+#[derive(Clone, Debug)]
+pub enum Error {
+    /// No, unknown, expired or disabled credentials.
+    Unauthenticated,
+    /// The role or token does not allow it.
+    Forbidden(String),
+    /// No such object, or the caller may not see it.
+    NotFound,
+    /// A field rule failed.
+    BadInput(FieldErrors),
+    /// A uniqueness rule, or a delete that would orphan history.
+    Conflict(FieldErrors),
+    /// SPEC §2.1.
+    InvalidTransition {
+        /// Its status (none when it does not exist yet).
+        from: Option<BuildStatus>,
+        /// The status asked for.
+        to: BuildStatus,
+    },
+    /// `max_concurrent_builds` builds are already running.
+    ConcurrencyLimit {
+        /// The limit in force.
+        limit: i32,
+    },
+    /// A plugin setting forbids it.
+    FeatureDisabled {
+        /// `image_factory`, `iso_builds` or `custom_variables`.
+        feature: &'static str,
+    },
+    /// The definition is disabled.
+    DefinitionDisabled,
+    /// The definition's endpoint is disabled or does not allow writes.
+    EndpointWritesDisabled,
+    /// An idempotency key was reused with another input.
+    IdempotencyKeyReused,
+    /// Anything else; the detail is for the log.
+    Internal(String),
+}
+
+impl Error {
+    /// The message a client sees (never the detail of an internal error).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Unauthenticated => {
+                "authentication required: send `Authorization: Bearer <token>`".to_owned()
+            }
+            Error::Forbidden(reason) => reason.clone(),
+            Error::NotFound => "not found".to_owned(),
+            Error::BadInput(fields) => format!("invalid input: {fields}"),
+            Error::Conflict(fields) => format!("conflict: {fields}"),
+            Error::InvalidTransition { from, to } => match from {
+                Some(from) => format!(
+                    "a {} build cannot become {}",
+                    from.to_value(),
+                    to.to_value()
+                ),
+                None => format!("a build cannot be created as {}", to.to_value()),
+            },
+            Error::ConcurrencyLimit { limit } => {
+                format!("{limit} builds are already running, the most allowed at once")
+            }
+            Error::FeatureDisabled { feature } => {
+                format!("the feature `{feature}` is disabled in the plugin settings")
+            }
+            Error::DefinitionDisabled => "the definition is disabled".to_owned(),
+            Error::EndpointWritesDisabled => {
+                "the Proxmox endpoint is disabled or does not allow writes".to_owned()
+            }
+            Error::IdempotencyKeyReused => {
+                "this idempotency key was already used with a different input".to_owned()
+            }
+            Error::Internal(_) => "internal server error".to_owned(),
+        }
+    }
+
+    /// An internal error with a detail for the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+
+    /// `Forbidden` with a reason.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Error::Forbidden(reason.into())
+    }
+
+    /// `BadInput` on one field.
+    pub fn bad_input(field: &str, message: impl Into<String>) -> Self {
+        Error::BadInput(FieldErrors::one(field, message))
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        Error::Internal(format!("database: {err}"))
+    }
+}
+
+/// Maps a unique-constraint violation to `Conflict` on `field`; anything else stays internal.
+/// Call it where the statement that can violate the constraint runs.
+pub fn conflict_on_unique(err: DbErr, field: &str, message: &str) -> Error {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::Conflict(FieldErrors::one(field, message))
+        }
+        _ => err.into(),
+    }
+}
+
+/// Maps a foreign-key violation (a delete of something still referenced) to `Conflict`.
+pub fn conflict_on_reference(err: DbErr, field: &str, message: &str) -> Error {
+    match err.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            Error::Conflict(FieldErrors::one(field, message))
+        }
+        _ => err.into(),
+    }
+}
+
+/// Messages per input field (snake_case names, as in SPEC §1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    /// One message on one field.
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        errors
+    }
+
+    /// Adds a message.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
+    }
+
+    /// Takes every message of `other`.
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    /// Whether there is no message.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when empty, else `BadInput` with every message.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::BadInput(self))
+        }
+    }
+
+    /// The messages, by field.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (field, messages) in &self.0 {
+            for message in messages {
+                if !first {
+                    write!(f, "; ")?;
+                }
+                first = false;
+                write!(f, "{field}: {message}")?;
+            }
+        }
+        Ok(())
+    }
+}

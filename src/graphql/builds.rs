@@ -1,0 +1,290 @@
+//! `ImageBuild`: its type, filter and ordering inputs, and its queries.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::image_build;
+
+use super::{
+    connection::{Connection, Node},
+    db,
+    definitions::ImageDefinition,
+    enums::{BuildStatus, OsFamily, StatusColor},
+    events::BuildEvent,
+    lookups::{
+        ChoiceLookup, DateTimeLookup, IdLookup, IntLookup, OrderBy, StringLookup, filter_of,
+        parse_id, sort,
+    },
+    reader,
+    reference::{CloudImageTemplate, ProxmoxEndpoint, User},
+};
+use crate::{
+    error::Error,
+    filter_input,
+    registry::{
+        builds::{BuildField, status_color},
+        page::PageArgs,
+        read::{self, id_of},
+    },
+};
+
+/// One execution of a definition (SPEC §1.2).
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct ImageBuild {
+    /// Id.
+    pub id: ID,
+    /// Lifecycle state.
+    pub status: BuildStatus,
+    /// Id assigned by the build backend; empty until known.
+    pub backend_build_id: String,
+    /// Proxmox node where it runs (copied from the definition when queued).
+    pub target_node: String,
+    /// VMID of the output template.
+    pub output_vmid: i32,
+    /// Name of the output template.
+    pub output_name: String,
+    /// Version label.
+    pub image_version: String,
+    /// Per-build variable overrides.
+    pub variables: Json<serde_json::Value>,
+    /// Job timeout in force when it started.
+    pub timeout_seconds: Option<i32>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Linked NetBox background job.
+    pub netbox_job_id: Option<i32>,
+    /// Raw response of the build backend.
+    pub backend_response: Json<serde_json::Value>,
+    /// Error detail on failure.
+    pub error: String,
+    /// When it was queued.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+    /// Internal: the `row_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub row_id: i64,
+    /// Internal: the `definition_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub definition_id: i64,
+    /// Internal: the `proxmox_endpoint_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub proxmox_endpoint_id: i64,
+    /// Internal: the `created_by_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub created_by_id: Option<i64>,
+    /// Internal: the `cloud_image_template_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub cloud_image_template_id: Option<i64>,
+    /// Internal: the `rebuild_of_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub rebuild_of_id: Option<i64>,
+}
+
+impl From<image_build::Model> for ImageBuild {
+    fn from(m: image_build::Model) -> Self {
+        ImageBuild {
+            id: ID::from(m.id.to_string()),
+            row_id: id_of(&m),
+            status: m.status.into(),
+            backend_build_id: m.backend_build_id,
+            target_node: m.target_node,
+            output_vmid: m.output_vmid,
+            output_name: m.output_name,
+            image_version: m.image_version,
+            variables: Json(m.variables),
+            timeout_seconds: m.timeout_seconds,
+            started_at: m.started_at,
+            completed_at: m.completed_at,
+            netbox_job_id: m.netbox_job_id,
+            backend_response: Json(m.backend_response),
+            error: m.error,
+            created: m.created,
+            last_updated: m.last_updated,
+            definition_id: i64::from(m.definition_id),
+            proxmox_endpoint_id: i64::from(m.proxmox_endpoint_id),
+            created_by_id: m.created_by_id.map(i64::from),
+            cloud_image_template_id: m.cloud_image_template_id.map(i64::from),
+            rebuild_of_id: m.rebuild_of_id.map(i64::from),
+        }
+    }
+}
+
+impl Node for ImageBuild {
+    const NAME: &'static str = "ImageBuild";
+}
+
+#[ComplexObject]
+impl ImageBuild {
+    /// The badge colour of its status.
+    async fn status_color(&self) -> StatusColor {
+        status_color(self.status.into()).into()
+    }
+
+    /// The definition built.
+    async fn definition(&self, ctx: &Context<'_>) -> Result<ImageDefinition> {
+        let loaders = &reader(ctx)?.loaders;
+        let definition = loaders.definitions.load_one(self.definition_id).await?;
+        Ok(definition.ok_or(Error::NotFound)?.into())
+    }
+
+    /// Where it runs.
+    async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
+        let loaders = &reader(ctx)?.loaders;
+        let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
+        Ok(endpoint.ok_or(Error::NotFound)?.into())
+    }
+
+    /// The user that queued it (null once that user is deleted).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.created_by_id else {
+            return Ok(None);
+        };
+        Ok(reader(ctx)?
+            .loaders
+            .users
+            .load_one(id)
+            .await?
+            .map(Into::into))
+    }
+
+    /// The catalog entry it produced.
+    async fn cloud_image_template(&self, ctx: &Context<'_>) -> Result<Option<CloudImageTemplate>> {
+        let Some(id) = self.cloud_image_template_id else {
+            return Ok(None);
+        };
+        Ok(reader(ctx)?
+            .loaders
+            .templates
+            .load_one(id)
+            .await?
+            .map(Into::into))
+    }
+
+    /// The completed build this one rebuilds.
+    async fn rebuild_of(&self, ctx: &Context<'_>) -> Result<Option<ImageBuild>> {
+        let Some(id) = self.rebuild_of_id else {
+            return Ok(None);
+        };
+        Ok(reader(ctx)?
+            .loaders
+            .builds
+            .load_one(id)
+            .await?
+            .map(Into::into))
+    }
+
+    /// Its status changes, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<BuildEvent>> {
+        let events = reader(ctx)?.loaders.events.load_one(self.row_id).await?;
+        Ok(events
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+filter_input! {
+    /// Filters builds; every field set must match.
+    pub struct ImageBuildFilter => BuildField {
+        /// Id.
+        id: IdLookup => Id,
+        /// Definition id.
+        definition: IdLookup => Definition,
+        /// Status.
+        status: ChoiceLookup<BuildStatus> => Status,
+        /// Backend build id.
+        backend_build_id: StringLookup => BackendBuildId,
+        /// Endpoint id.
+        proxmox_endpoint: IdLookup => ProxmoxEndpoint,
+        /// Target node.
+        target_node: StringLookup => TargetNode,
+        /// Output VMID.
+        output_vmid: IntLookup => OutputVmid,
+        /// Version label.
+        image_version: StringLookup => ImageVersion,
+        /// Id of the user that queued it.
+        created_by: IdLookup => CreatedBy,
+        /// NetBox job id.
+        netbox_job_id: IntLookup => NetboxJobId,
+        /// Catalog entry id.
+        cloud_image_template: IdLookup => CloudImageTemplate,
+        /// The definition's operating system family.
+        os_family: ChoiceLookup<OsFamily> => OsFamily,
+        /// A tenant id among the definition's `allowedTenants`.
+        tenant: IdLookup => Tenant,
+        /// Start time.
+        started_at: DateTimeLookup => StartedAt,
+        /// End time.
+        completed_at: DateTimeLookup => CompletedAt,
+        /// Queue time.
+        created: DateTimeLookup => Created,
+    }
+}
+
+/// The sortable fields of a build.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::builds::BuildSort")]
+pub enum ImageBuildOrderField {
+    /// Id.
+    Id,
+    /// Status.
+    Status,
+    /// Output name.
+    OutputName,
+    /// Output VMID.
+    OutputVmid,
+    /// Version label.
+    ImageVersion,
+    /// Start time (not started last when ascending).
+    StartedAt,
+    /// End time (not ended last when ascending).
+    CompletedAt,
+    /// Queue time.
+    Created,
+    /// Last change.
+    LastUpdated,
+}
+
+/// Queries of builds.
+#[derive(Default)]
+pub struct BuildQuery;
+
+#[Object]
+impl BuildQuery {
+    /// One build.
+    async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
+        let request = reader(ctx)?;
+        let build =
+            read::get::<image_build::Entity>(db(ctx), &request.scope, parse_id(&id, "id")?).await?;
+        Ok(build.into())
+    }
+
+    /// Builds, newest first unless ordered otherwise.
+    async fn image_builds(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ImageBuildFilter>,
+        order_by: Option<Vec<OrderBy<ImageBuildOrderField>>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<ImageBuild>> {
+        let request = reader(ctx)?;
+        let filter = filter_of(filter, ImageBuildFilter::into_filter)?;
+        let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
+        let page = read::list::<image_build::Entity>(
+            db(ctx),
+            &request.scope,
+            &filter,
+            sort(order_by),
+            &args,
+        )
+        .await?;
+        Ok(Connection::of(page, ImageBuild::from))
+    }
+}

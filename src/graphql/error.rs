@@ -1,0 +1,191 @@
+//! The one mapping from the core [`Error`] to GraphQL errors (`extensions.code` and friends), and
+//! the codes of errors raised before execution.
+
+use async_graphql::{ErrorExtensionValues, Value};
+use entity::enums::BuildStatus;
+
+use crate::error::Error;
+
+/// Codes of errors that async-graphql raises itself, before any resolver runs.
+pub mod codes {
+    /// The document is not valid GraphQL.
+    pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document does not validate against the schema.
+    pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// An unexpected failure; the response carries a `requestId`.
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    /// A field rule failed.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+}
+
+/// The detail of an internal error, kept out of the response and logged by the HTTP layer.
+#[derive(Debug)]
+pub struct InternalDetail(pub String);
+
+/// The code of a core error.
+pub fn code(err: &Error) -> &'static str {
+    match err {
+        Error::Unauthenticated => "UNAUTHENTICATED",
+        Error::Forbidden(_) => "FORBIDDEN",
+        Error::NotFound => "NOT_FOUND",
+        Error::BadInput(_) => codes::BAD_USER_INPUT,
+        Error::Conflict(_) => "CONFLICT",
+        Error::InvalidTransition { .. } => "INVALID_STATUS_TRANSITION",
+        Error::ConcurrencyLimit { .. } => "CONCURRENCY_LIMIT",
+        Error::FeatureDisabled { .. } => "FEATURE_DISABLED",
+        Error::DefinitionDisabled => "DEFINITION_DISABLED",
+        Error::EndpointWritesDisabled => "ENDPOINT_WRITES_DISABLED",
+        Error::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+        Error::Internal(_) => codes::INTERNAL,
+    }
+}
+
+impl From<Error> for async_graphql::Error {
+    fn from(err: Error) -> Self {
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", code(&err));
+        match &err {
+            Error::BadInput(fields) | Error::Conflict(fields) => {
+                let fields: async_graphql::indexmap::IndexMap<_, _> = fields
+                    .iter()
+                    .map(|(field, messages)| {
+                        (
+                            async_graphql::Name::new(camel_case(field)),
+                            Value::List(messages.iter().map(|m| Value::from(m.as_str())).collect()),
+                        )
+                    })
+                    .collect();
+                extensions.set("fields", Value::Object(fields));
+            }
+            Error::InvalidTransition { from, to } => {
+                extensions.set("from", from.map_or(Value::Null, status_value));
+                extensions.set("to", status_value(*to));
+            }
+            Error::ConcurrencyLimit { limit } => extensions.set("limit", *limit),
+            Error::FeatureDisabled { feature } => extensions.set("feature", *feature),
+            _ => {}
+        }
+        let source: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> = match &err {
+            Error::Internal(detail) => Some(std::sync::Arc::new(InternalDetail(detail.clone()))),
+            _ => None,
+        };
+        async_graphql::Error {
+            message: err.message(),
+            source,
+            extensions: Some(extensions),
+        }
+    }
+}
+
+/// A status as its GraphQL enum value (`RUNNING`).
+fn status_value(status: BuildStatus) -> Value {
+    Value::Enum(async_graphql::Name::new(
+        format!("{status:?}").to_uppercase(),
+    ))
+}
+
+/// `target_cluster` → `targetCluster`: the GraphQL name of a SPEC field.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Gives the errors async-graphql raises before execution their codes: parse failures
+/// `GRAPHQL_PARSE_FAILED`, validation failures `GRAPHQL_VALIDATION_FAILED` (or the code of the
+/// limit they broke).
+pub struct RequestErrorCodes;
+
+impl async_graphql::extensions::ExtensionFactory for RequestErrorCodes {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(RequestErrorCodesExtension)
+    }
+}
+
+struct RequestErrorCodesExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for RequestErrorCodesExtension {
+    async fn parse_query(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut err| {
+            set_code(&mut err, codes::PARSE_FAILED);
+            err
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for err in &mut errors {
+                let code = validation_code(&err.message);
+                set_code(err, code);
+            }
+            errors
+        })
+    }
+}
+
+/// The code of a validation failure, from async-graphql's message.
+fn validation_code(message: &str) -> &'static str {
+    if message.contains("nested too deep") {
+        "QUERY_TOO_DEEP"
+    } else if message.contains("too complex") {
+        "QUERY_TOO_COMPLEX"
+    } else if message.contains("directives") && message.contains("exceeds") {
+        "TOO_MANY_DIRECTIVES"
+    } else {
+        codes::VALIDATION_FAILED
+    }
+}
+
+/// Sets `extensions.code` unless the error already has one.
+pub fn set_code(err: &mut async_graphql::ServerError, code: &str) {
+    let extensions = err
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+}
+
+/// The code of a server error, if it has one.
+pub fn code_of(err: &async_graphql::ServerError) -> Option<String> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(code) => Some(code.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::camel_case;
+
+    #[test]
+    fn snake_becomes_camel() {
+        assert_eq!(camel_case("target_cluster"), "targetCluster");
+        assert_eq!(
+            camel_case("image_factory_max_concurrent_builds"),
+            "imageFactoryMaxConcurrentBuilds"
+        );
+        assert_eq!(camel_case("name"), "name");
+    }
+}

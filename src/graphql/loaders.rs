@@ -1,0 +1,272 @@
+//! The DataLoaders of one request: every relation field resolves through one of them, so the
+//! number of SQL statements of a request does not grow with the number of rows. They hold the
+//! request's [`Scope`], and call only `registry` functions that apply it: a loader is never a
+//! side door around visibility.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    marker::PhantomData,
+    sync::Arc,
+};
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entity::{
+    build_event, cloud_image_template, cluster, image_build, image_definition, proxmox_endpoint,
+    tenant, user,
+};
+use sea_orm::{DatabaseConnection, FromQueryResult};
+
+use crate::{
+    error::Error,
+    registry::{
+        builds::BuildField,
+        filter::Filter,
+        page::{Page, PageArgs},
+        read::{Readable, by_ids},
+        relations::{self, BuildsQuery, TenantLink},
+        visibility::Scope,
+    },
+};
+
+/// Every loader of one request.
+pub struct Loaders {
+    /// Definitions by id.
+    pub definitions: DataLoader<ById<image_definition::Entity>, HashMapCache>,
+    /// Builds by id.
+    pub builds: DataLoader<ById<image_build::Entity>, HashMapCache>,
+    /// Endpoints by id.
+    pub endpoints: DataLoader<ById<proxmox_endpoint::Entity>, HashMapCache>,
+    /// Clusters by id.
+    pub clusters: DataLoader<ById<cluster::Entity>, HashMapCache>,
+    /// Tenants by id.
+    pub tenants: DataLoader<ById<tenant::Entity>, HashMapCache>,
+    /// Users by id.
+    pub users: DataLoader<ById<user::Entity>, HashMapCache>,
+    /// Catalog entries by id.
+    pub templates: DataLoader<ById<cloud_image_template::Entity>, HashMapCache>,
+    /// Tenant lists by owner.
+    pub tenant_lists: DataLoader<TenantLists, HashMapCache>,
+    /// Pages of builds by definition.
+    pub build_pages: DataLoader<BuildPages, HashMapCache>,
+    /// Counts of builds by definition.
+    pub build_counts: DataLoader<BuildCounts, HashMapCache>,
+    /// Events by build.
+    pub events: DataLoader<Events, HashMapCache>,
+}
+
+impl Loaders {
+    /// Fresh loaders for one request of a principal with `scope`.
+    pub fn new(db: &DatabaseConnection, scope: &Scope) -> Self {
+        let ctx = LoaderCtx {
+            db: db.clone(),
+            scope: scope.clone(),
+        };
+        fn make<L: Send + Sync + 'static>(loader: L) -> DataLoader<L, HashMapCache> {
+            DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+        }
+        Loaders {
+            definitions: make(ById::new(&ctx)),
+            builds: make(ById::new(&ctx)),
+            endpoints: make(ById::new(&ctx)),
+            clusters: make(ById::new(&ctx)),
+            tenants: make(ById::new(&ctx)),
+            users: make(ById::new(&ctx)),
+            templates: make(ById::new(&ctx)),
+            tenant_lists: make(TenantLists(ctx.clone())),
+            build_pages: make(BuildPages(ctx.clone())),
+            build_counts: make(BuildCounts(ctx.clone())),
+            events: make(Events(ctx)),
+        }
+    }
+}
+
+/// What every loader needs.
+#[derive(Clone)]
+pub struct LoaderCtx {
+    db: DatabaseConnection,
+    scope: Scope,
+}
+
+/// Visible rows of `E` by id.
+pub struct ById<E> {
+    ctx: LoaderCtx,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E> ById<E> {
+    fn new(ctx: &LoaderCtx) -> Self {
+        ById {
+            ctx: ctx.clone(),
+            entity: PhantomData,
+        }
+    }
+}
+
+impl<E: Readable> Loader<i64> for ById<E>
+where
+    E::Model: FromQueryResult + Sync + Send + Clone,
+{
+    type Value = E::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, E::Model>, Error> {
+        by_ids::<E>(&self.ctx.db, &self.ctx.scope, keys).await
+    }
+}
+
+/// Tenant lists (`allowedTenants`, `tenants`) by (link, owner id).
+pub struct TenantLists(LoaderCtx);
+
+impl Loader<(TenantLink, i64)> for TenantLists {
+    type Value = Vec<tenant::Model>;
+    type Error = Error;
+
+    async fn load(
+        &self,
+        keys: &[(TenantLink, i64)],
+    ) -> Result<HashMap<(TenantLink, i64), Vec<tenant::Model>>, Error> {
+        let mut result = HashMap::new();
+        for link in [
+            TenantLink::Definition,
+            TenantLink::Template,
+            TenantLink::User,
+        ] {
+            let owners: Vec<i64> = keys
+                .iter()
+                .filter(|(l, _)| *l == link)
+                .map(|(_, id)| *id)
+                .collect();
+            if owners.is_empty() {
+                continue;
+            }
+            for (owner, tenants) in relations::tenants_of(&self.0.db, link, &owners).await? {
+                result.insert((link, owner), tenants);
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Arguments of a nested list, comparable and hashable by their debug text so that every parent
+/// asking the same thing shares one statement.
+#[derive(Debug)]
+pub struct ArgsKey<T> {
+    text: Arc<str>,
+    /// The arguments.
+    pub args: Arc<T>,
+}
+
+impl<T: std::fmt::Debug> ArgsKey<T> {
+    /// Wraps `args`.
+    pub fn new(args: T) -> Self {
+        ArgsKey {
+            text: format!("{args:?}").into(),
+            args: Arc::new(args),
+        }
+    }
+}
+
+impl<T> Clone for ArgsKey<T> {
+    fn clone(&self) -> Self {
+        ArgsKey {
+            text: self.text.clone(),
+            args: self.args.clone(),
+        }
+    }
+}
+
+impl<T> PartialEq for ArgsKey<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<T> Eq for ArgsKey<T> {}
+
+impl<T> Hash for ArgsKey<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+/// Key of [`BuildPages`]: a definition id and what is asked of its builds.
+pub type PageKey = (i64, ArgsKey<BuildsQuery>);
+/// Key of [`BuildCounts`]: a definition id and the filter of its builds.
+pub type CountKey = (i64, ArgsKey<Filter<BuildField>>);
+
+/// Pages of visible builds by definition, one statement per distinct arguments.
+pub struct BuildPages(LoaderCtx);
+
+impl Loader<PageKey> for BuildPages {
+    type Value = Page<image_build::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, Self::Value>, Error> {
+        let mut result = HashMap::new();
+        for (args, parents) in group(keys) {
+            let pages =
+                relations::builds_of_definitions(&self.0.db, &self.0.scope, &parents, &args.args)
+                    .await?;
+            for (parent, page) in pages {
+                result.insert((parent, args.clone()), page);
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Counts of visible builds by definition, one statement per distinct filter.
+pub struct BuildCounts(LoaderCtx);
+
+impl Loader<CountKey> for BuildCounts {
+    type Value = i64;
+    type Error = Error;
+
+    async fn load(&self, keys: &[CountKey]) -> Result<HashMap<CountKey, i64>, Error> {
+        let mut result = HashMap::new();
+        for (filter, parents) in group(keys) {
+            let counts = relations::count_builds_of_definitions(
+                &self.0.db,
+                &self.0.scope,
+                &parents,
+                &filter.args,
+            )
+            .await?;
+            for (parent, count) in counts {
+                result.insert((parent, filter.clone()), count);
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Groups `(parent, args)` keys by their arguments.
+fn group<T>(keys: &[(i64, ArgsKey<T>)]) -> HashMap<ArgsKey<T>, Vec<i64>> {
+    let mut groups: HashMap<ArgsKey<T>, Vec<i64>> = HashMap::new();
+    for (parent, args) in keys {
+        groups.entry(args.clone()).or_default().push(*parent);
+    }
+    groups
+}
+
+/// Events of visible builds by build.
+pub struct Events(LoaderCtx);
+
+impl Loader<i64> for Events {
+    type Value = Vec<build_event::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Error> {
+        relations::events_of_builds(&self.0.db, &self.0.scope, keys).await
+    }
+}
+
+/// The query of the latest build of each definition.
+pub fn latest_build_query() -> BuildsQuery {
+    BuildsQuery {
+        filter: Filter::everything(),
+        sort: Vec::new(),
+        page: PageArgs::first(1),
+    }
+}

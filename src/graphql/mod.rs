@@ -1,0 +1,95 @@
+//! The GraphQL adapter: types, inputs, filters, connections, loaders and error codes.
+//!
+//! The schema knows nothing of HTTP: the `http` module mounts it and attaches a [`RequestCtx`]
+//! (the principal and fresh loaders) to every request. Resolvers call one `registry` function or
+//! one loader each and hold no rule.
+
+pub mod builds;
+pub mod connection;
+pub mod definitions;
+pub mod enums;
+pub mod error;
+pub mod events;
+pub mod loaders;
+pub mod lookups;
+pub mod reference;
+pub mod settings;
+pub mod variables;
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{Action, Principal},
+    error::Error,
+    registry::visibility::Scope,
+};
+use loaders::Loaders;
+
+/// The schema of the service.
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Every query of SPEC §3.1.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    definitions::DefinitionQuery,
+    builds::BuildQuery,
+    events::EventQuery,
+    settings::SettingsQuery,
+    reference::ReferenceQuery,
+);
+
+/// Builds the schema over `db`.
+pub fn schema(db: DatabaseConnection) -> AppSchema {
+    builder().data(db).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .extension(error::RequestErrorCodes)
+}
+
+/// What the HTTP layer attaches to each request.
+pub struct RequestCtx {
+    /// Who is calling.
+    pub principal: Principal,
+    /// What the principal may read.
+    pub scope: Scope,
+    /// Per-request loaders, holding that scope.
+    pub loaders: Loaders,
+}
+
+impl RequestCtx {
+    /// The context of one request of `principal`.
+    pub fn new(db: &DatabaseConnection, principal: Principal) -> Self {
+        let scope = principal.scope();
+        let loaders = Loaders::new(db, &scope);
+        RequestCtx {
+            principal,
+            scope,
+            loaders,
+        }
+    }
+}
+
+/// The request context of a resolver.
+pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
+    ctx.data_unchecked::<RequestCtx>()
+}
+
+/// The database of a resolver.
+pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// The request context, once the principal is allowed to read.
+pub fn reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
+    let request = request(ctx);
+    request.principal.authorize(Action::Read)?;
+    Ok(request)
+}

@@ -1,0 +1,649 @@
+//! Reference data (SPEC §1.4): tenants, clusters, Proxmox endpoints, the cloud image catalog and
+//! users — their types, filters, orderings and queries, and `me`.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, MergedObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
+
+use super::{
+    connection::Node,
+    enums::{CatalogOsFamily, EndpointMode, Role},
+    lookups::{BooleanLookup, ChoiceLookup, DateTimeLookup, IdLookup, IntLookup, StringLookup},
+    reader, request,
+};
+use crate::{
+    auth::Principal,
+    error::Error,
+    filter_input,
+    registry::{
+        read::id_of,
+        reference::{ClusterField, EndpointField, TemplateField, TenantField, UserField},
+        relations::TenantLink,
+    },
+};
+
+/// An organisation that owns clusters and endpoints and restricts definitions.
+#[derive(SimpleObject, Clone)]
+pub struct Tenant {
+    /// Id.
+    pub id: ID,
+    /// Unique name.
+    pub name: String,
+    /// Unique URL-friendly name.
+    pub slug: String,
+    /// Free text.
+    pub description: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+}
+
+impl From<tenant::Model> for Tenant {
+    fn from(m: tenant::Model) -> Self {
+        Tenant {
+            id: ID::from(m.id.to_string()),
+            name: m.name,
+            slug: m.slug,
+            description: m.description,
+            created: m.created,
+            last_updated: m.last_updated,
+        }
+    }
+}
+
+impl Node for Tenant {
+    const NAME: &'static str = "Tenant";
+}
+
+/// A NetBox cluster that receives templates.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Cluster {
+    /// Id.
+    pub id: ID,
+    /// Unique name.
+    pub name: String,
+    /// Free-form type, e.g. `proxmox`.
+    pub cluster_type: String,
+    /// Free text.
+    pub description: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+    /// Internal: the `tenant_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub tenant_id: Option<i64>,
+}
+
+impl From<cluster::Model> for Cluster {
+    fn from(m: cluster::Model) -> Self {
+        Cluster {
+            id: ID::from(m.id.to_string()),
+            name: m.name,
+            cluster_type: m.cluster_type,
+            description: m.description,
+            created: m.created,
+            last_updated: m.last_updated,
+            tenant_id: m.tenant_id.map(i64::from),
+        }
+    }
+}
+
+impl Node for Cluster {
+    const NAME: &'static str = "Cluster";
+}
+
+#[ComplexObject]
+impl Cluster {
+    /// Owning tenant.
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<Option<Tenant>> {
+        load_tenant(ctx, self.tenant_id).await
+    }
+}
+
+/// A Proxmox VE endpoint where builds run. No credential is stored or exposed.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct ProxmoxEndpoint {
+    /// Id.
+    pub id: ID,
+    /// Unique name.
+    pub name: String,
+    /// DNS name.
+    pub domain: Option<String>,
+    /// IP address.
+    pub ip_address: Option<String>,
+    /// API port.
+    pub port: i32,
+    /// Deployment mode.
+    pub mode: EndpointMode,
+    /// Whether TLS certificates are verified.
+    pub verify_ssl: bool,
+    /// Whether builds may write to it.
+    pub allow_writes: bool,
+    /// Whether it is in use.
+    pub enabled: bool,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+    /// Internal: the `tenant_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub tenant_id: Option<i64>,
+}
+
+impl From<proxmox_endpoint::Model> for ProxmoxEndpoint {
+    fn from(m: proxmox_endpoint::Model) -> Self {
+        ProxmoxEndpoint {
+            id: ID::from(m.id.to_string()),
+            name: m.name,
+            domain: m.domain,
+            ip_address: m.ip_address,
+            port: m.port,
+            mode: m.mode.into(),
+            verify_ssl: m.verify_ssl,
+            allow_writes: m.allow_writes,
+            enabled: m.enabled,
+            created: m.created,
+            last_updated: m.last_updated,
+            tenant_id: m.tenant_id.map(i64::from),
+        }
+    }
+}
+
+impl Node for ProxmoxEndpoint {
+    const NAME: &'static str = "ProxmoxEndpoint";
+}
+
+#[ComplexObject]
+impl ProxmoxEndpoint {
+    /// Owning tenant.
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<Option<Tenant>> {
+        load_tenant(ctx, self.tenant_id).await
+    }
+}
+
+/// A template in the cloud image catalog, published by completed builds.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct CloudImageTemplate {
+    /// Id.
+    pub id: ID,
+    /// Display name.
+    pub name: String,
+    /// Unique URL-friendly name.
+    pub slug: String,
+    /// Free text.
+    pub description: String,
+    /// VMID of the template on its cluster.
+    pub source_vmid: i32,
+    /// Operating system family.
+    pub os_family: CatalogOsFamily,
+    /// Operating system release.
+    pub os_release: String,
+    /// Default cloud-init user.
+    pub default_ciuser: String,
+    /// Whether it is offered.
+    pub is_active: bool,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+    /// Internal: the `row_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub row_id: i64,
+    /// Internal: the `cluster_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub cluster_id: i64,
+}
+
+impl From<cloud_image_template::Model> for CloudImageTemplate {
+    fn from(m: cloud_image_template::Model) -> Self {
+        CloudImageTemplate {
+            id: ID::from(m.id.to_string()),
+            row_id: id_of(&m),
+            name: m.name,
+            slug: m.slug,
+            description: m.description,
+            source_vmid: m.source_vmid,
+            os_family: m.os_family.into(),
+            os_release: m.os_release,
+            default_ciuser: m.default_ciuser,
+            is_active: m.is_active,
+            created: m.created,
+            last_updated: m.last_updated,
+            cluster_id: i64::from(m.cluster_id),
+        }
+    }
+}
+
+impl Node for CloudImageTemplate {
+    const NAME: &'static str = "CloudImageTemplate";
+}
+
+#[ComplexObject]
+impl CloudImageTemplate {
+    /// The cluster that holds it.
+    async fn cluster(&self, ctx: &Context<'_>) -> Result<Cluster> {
+        let cluster = reader(ctx)?
+            .loaders
+            .clusters
+            .load_one(self.cluster_id)
+            .await?;
+        Ok(cluster.ok_or(Error::NotFound)?.into())
+    }
+
+    /// The tenants that may use it; empty means every tenant.
+    async fn allowed_tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
+        load_tenants(ctx, TenantLink::Template, self.row_id).await
+    }
+}
+
+/// A person or machine that holds tokens.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct User {
+    /// Id.
+    pub id: ID,
+    /// Unique login name.
+    pub username: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Whether it may authenticate.
+    pub is_active: bool,
+    /// What it may do.
+    pub role: Role,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub last_updated: DateTime<Utc>,
+    /// Internal: the `row_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub row_id: i64,
+    /// Internal: the `email_address` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub email_address: String,
+}
+
+impl From<user::Model> for User {
+    fn from(m: user::Model) -> Self {
+        User {
+            id: ID::from(m.id.to_string()),
+            row_id: id_of(&m),
+            username: m.username,
+            first_name: m.first_name,
+            last_name: m.last_name,
+            is_active: m.is_active,
+            role: m.role.into(),
+            created: m.created,
+            last_updated: m.last_updated,
+            email_address: m.email,
+        }
+    }
+}
+
+impl Node for User {
+    const NAME: &'static str = "User";
+}
+
+#[ComplexObject]
+impl User {
+    /// E-mail address: shown to the user itself and to administrators only, null otherwise.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let shown = match &request(ctx).principal {
+            Principal::Service => true,
+            Principal::User(caller) => {
+                caller.role == entity::enums::Role::Admin
+                    || i64::from(caller.user_id) == self.row_id
+            }
+            Principal::Anonymous => false,
+        };
+        shown.then_some(self.email_address.as_str())
+    }
+
+    /// Its tenants.
+    async fn tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
+        load_tenants(ctx, TenantLink::User, self.row_id).await
+    }
+}
+
+async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(reader(ctx)?
+        .loaders
+        .tenants
+        .load_one(id)
+        .await?
+        .map(Into::into))
+}
+
+async fn load_tenants(ctx: &Context<'_>, link: TenantLink, owner: i64) -> Result<Vec<Tenant>> {
+    let tenants = reader(ctx)?
+        .loaders
+        .tenant_lists
+        .load_one((link, owner))
+        .await?;
+    Ok(tenants
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+filter_input! {
+    /// Filters tenants.
+    pub struct TenantFilter => TenantField {
+        /// Id.
+        id: IdLookup => Id,
+        /// Name.
+        name: StringLookup => Name,
+        /// Slug.
+        slug: StringLookup => Slug,
+        /// Creation time.
+        created: DateTimeLookup => Created,
+        /// Last change.
+        last_updated: DateTimeLookup => LastUpdated,
+    }
+}
+
+filter_input! {
+    /// Filters clusters.
+    pub struct ClusterFilter => ClusterField {
+        /// Id.
+        id: IdLookup => Id,
+        /// Name.
+        name: StringLookup => Name,
+        /// Cluster type.
+        cluster_type: StringLookup => ClusterType,
+        /// Tenant id.
+        tenant: IdLookup => Tenant,
+        /// Creation time.
+        created: DateTimeLookup => Created,
+    }
+}
+
+filter_input! {
+    /// Filters Proxmox endpoints.
+    pub struct ProxmoxEndpointFilter => EndpointField {
+        /// Id.
+        id: IdLookup => Id,
+        /// Name.
+        name: StringLookup => Name,
+        /// Domain.
+        domain: StringLookup => Domain,
+        /// IP address.
+        ip_address: StringLookup => IpAddress,
+        /// Port.
+        port: IntLookup => Port,
+        /// Mode.
+        mode: ChoiceLookup<EndpointMode> => Mode,
+        /// Enabled.
+        enabled: BooleanLookup => Enabled,
+        /// Allows writes.
+        allow_writes: BooleanLookup => AllowWrites,
+        /// Tenant id.
+        tenant: IdLookup => Tenant,
+        /// Creation time.
+        created: DateTimeLookup => Created,
+    }
+}
+
+filter_input! {
+    /// Filters catalog entries.
+    pub struct CloudImageTemplateFilter => TemplateField {
+        /// Id.
+        id: IdLookup => Id,
+        /// Name.
+        name: StringLookup => Name,
+        /// Slug.
+        slug: StringLookup => Slug,
+        /// Cluster id.
+        cluster: IdLookup => Cluster,
+        /// VMID on the cluster.
+        source_vmid: IntLookup => SourceVmid,
+        /// Operating system family.
+        os_family: ChoiceLookup<CatalogOsFamily> => OsFamily,
+        /// Operating system release.
+        os_release: StringLookup => OsRelease,
+        /// Offered.
+        is_active: BooleanLookup => IsActive,
+        /// A tenant id among `allowedTenants`; `isNull: true` for unrestricted entries.
+        tenant: IdLookup => Tenant,
+        /// Creation time.
+        created: DateTimeLookup => Created,
+    }
+}
+
+filter_input! {
+    /// Filters users.
+    pub struct UserFilter => UserField {
+        /// Id.
+        id: IdLookup => Id,
+        /// User name.
+        username: StringLookup => Username,
+        /// E-mail address.
+        email: StringLookup => Email,
+        /// Role.
+        role: ChoiceLookup<Role> => Role,
+        /// Active.
+        is_active: BooleanLookup => IsActive,
+        /// A tenant id among its tenants.
+        tenant: IdLookup => Tenant,
+        /// Creation time.
+        created: DateTimeLookup => Created,
+    }
+}
+
+/// The sortable fields of a tenant.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::reference::TenantSort")]
+pub enum TenantOrderField {
+    /// Id.
+    Id,
+    /// Name.
+    Name,
+    /// Slug.
+    Slug,
+    /// Creation time.
+    Created,
+}
+
+/// The sortable fields of a cluster.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::reference::ClusterSort")]
+pub enum ClusterOrderField {
+    /// Id.
+    Id,
+    /// Name.
+    Name,
+    /// Creation time.
+    Created,
+}
+
+/// The sortable fields of a Proxmox endpoint.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::reference::EndpointSort")]
+pub enum ProxmoxEndpointOrderField {
+    /// Id.
+    Id,
+    /// Name.
+    Name,
+    /// Creation time.
+    Created,
+}
+
+/// The sortable fields of a catalog entry.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::reference::TemplateSort")]
+pub enum CloudImageTemplateOrderField {
+    /// Id.
+    Id,
+    /// Name.
+    Name,
+    /// Slug.
+    Slug,
+    /// VMID on the cluster.
+    SourceVmid,
+    /// Creation time.
+    Created,
+}
+
+/// The sortable fields of a user.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::reference::UserSort")]
+pub enum UserOrderField {
+    /// Id.
+    Id,
+    /// User name.
+    Username,
+    /// Creation time.
+    Created,
+}
+
+/// Declares the lookup-by-id and list queries of one reference aggregate.
+macro_rules! reference_queries {
+    (
+        $query:ident, $entity:ident, $node:ident, $filter:ident, $order:ident,
+        $one:ident, $many:ident, $one_doc:literal, $many_doc:literal
+    ) => {
+        /// Queries of one reference aggregate.
+        #[derive(Default)]
+        pub struct $query;
+
+        #[Object]
+        impl $query {
+            #[doc = $one_doc]
+            async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<$node> {
+                let request = reader(ctx)?;
+                let id = super::lookups::parse_id(&id, "id")?;
+                let row = crate::registry::read::get::<$entity::Entity>(
+                    super::db(ctx),
+                    &request.scope,
+                    id,
+                )
+                .await?;
+                Ok(row.into())
+            }
+
+            #[doc = $many_doc]
+            async fn $many(
+                &self,
+                ctx: &Context<'_>,
+                filter: Option<$filter>,
+                order_by: Option<Vec<super::lookups::OrderBy<$order>>>,
+                first: Option<i32>,
+                after: Option<String>,
+                last: Option<i32>,
+                before: Option<String>,
+            ) -> Result<super::connection::Connection<$node>> {
+                let request = reader(ctx)?;
+                let filter = super::lookups::filter_of(filter, $filter::into_filter)?;
+                let args = crate::registry::page::PageArgs::new(
+                    first.map(i64::from),
+                    after,
+                    last.map(i64::from),
+                    before,
+                )?;
+                let page = crate::registry::read::list::<$entity::Entity>(
+                    super::db(ctx),
+                    &request.scope,
+                    &filter,
+                    super::lookups::sort(order_by),
+                    &args,
+                )
+                .await?;
+                Ok(super::connection::Connection::of(page, $node::from))
+            }
+        }
+    };
+}
+
+reference_queries!(
+    TenantQuery,
+    tenant,
+    Tenant,
+    TenantFilter,
+    TenantOrderField,
+    tenant,
+    tenants,
+    "One tenant.",
+    "Tenants, by name unless ordered otherwise."
+);
+reference_queries!(
+    ClusterQuery,
+    cluster,
+    Cluster,
+    ClusterFilter,
+    ClusterOrderField,
+    cluster,
+    clusters,
+    "One cluster.",
+    "Clusters, by name unless ordered otherwise."
+);
+reference_queries!(
+    EndpointQuery,
+    proxmox_endpoint,
+    ProxmoxEndpoint,
+    ProxmoxEndpointFilter,
+    ProxmoxEndpointOrderField,
+    proxmox_endpoint,
+    proxmox_endpoints,
+    "One Proxmox endpoint.",
+    "Proxmox endpoints, by name unless ordered otherwise."
+);
+reference_queries!(
+    TemplateQuery,
+    cloud_image_template,
+    CloudImageTemplate,
+    CloudImageTemplateFilter,
+    CloudImageTemplateOrderField,
+    cloud_image_template,
+    cloud_image_templates,
+    "One catalog entry.",
+    "Catalog entries, by name unless ordered otherwise."
+);
+reference_queries!(
+    UserQuery,
+    user,
+    User,
+    UserFilter,
+    UserOrderField,
+    user,
+    users,
+    "One user.",
+    "Users, by user name unless ordered otherwise."
+);
+
+/// `me`: the caller.
+#[derive(Default)]
+pub struct MeQuery;
+
+#[Object]
+impl MeQuery {
+    /// The authenticated caller.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let request = request(ctx);
+        let Some(id) = request.principal.user_id() else {
+            return Err(Error::Unauthenticated.into());
+        };
+        let user = request.loaders.users.load_one(i64::from(id)).await?;
+        Ok(user.ok_or(Error::Unauthenticated)?.into())
+    }
+}
+
+/// Every reference query.
+#[derive(MergedObject, Default)]
+pub struct ReferenceQuery(
+    TenantQuery,
+    ClusterQuery,
+    EndpointQuery,
+    TemplateQuery,
+    UserQuery,
+    MeQuery,
+);

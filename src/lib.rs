@@ -1,0 +1,11 @@
+//! packer-gateway: the source of truth for Packer image definitions and build records for
+//! Proxmox VE. Modules in reading order; see the README's code map for the invariants.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod registry;

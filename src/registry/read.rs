@@ -1,0 +1,115 @@
+//! Reads every aggregate shares: filtered pages, lookups by id and batches for the loaders.
+//!
+//! Each readable entity says once, in [`Readable`], which rows a [`Scope`] may see; every function
+//! here applies it, so no read path can forget it.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable, ModelTrait,
+    PrimaryKeyToColumn, QueryFilter, Select, Value,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{
+    filter::{Filter, FilterField, compile},
+    page::{Page, PageArgs, Sort, SortField, fetch},
+    visibility::Scope,
+};
+use crate::error::Error;
+
+/// An entity that can be listed and looked up.
+pub trait Readable: EntityTrait + Default
+where
+    Self::Model: FromQueryResult + Sync + Send,
+{
+    /// Its filterable fields.
+    type Field: FilterField;
+    /// Its sortable fields.
+    type Sort: SortField<Entity = Self>;
+    /// The rows `scope` may see (`None`: all of them).
+    fn scope(scope: &Scope) -> Option<Expr>;
+    /// The ordering when none is asked for.
+    fn default_sort() -> Vec<Sort<Self::Sort>>;
+}
+
+/// The primary key column of `E`.
+pub fn primary_key<E: EntityTrait>() -> E::Column {
+    E::PrimaryKey::iter()
+        .next()
+        .map(PrimaryKeyToColumn::into_column)
+        .unwrap_or_else(|| unreachable!("every entity of this crate has a primary key"))
+}
+
+/// The primary key of a row, as `i64`.
+pub fn id_of<M: ModelTrait>(model: &M) -> i64 {
+    match model.get(primary_key::<M::Entity>()) {
+        Value::Int(Some(id)) => i64::from(id),
+        Value::BigInt(Some(id)) => id,
+        _ => unreachable!("every primary key of this crate is an integer"),
+    }
+}
+
+/// The rows of `E` that `scope` may see.
+pub fn visible<E: Readable>(scope: &Scope) -> Select<E>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let select = E::find();
+    match E::scope(scope) {
+        Some(condition) => select.filter(condition),
+        None => select,
+    }
+}
+
+/// One page of the visible rows matching `filter`, in `sort` (default when empty).
+pub async fn list<E: Readable>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<E::Field>,
+    sort: Vec<Sort<E::Sort>>,
+    args: &PageArgs,
+) -> Result<Page<E::Model>, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let sort = if sort.is_empty() {
+        E::default_sort()
+    } else {
+        sort
+    };
+    let select = visible::<E>(scope).filter(compile(filter)?);
+    fetch(db, select, &sort, args).await
+}
+
+/// The visible row with this id, else `NotFound`.
+pub async fn get<E: Readable>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    id: i64,
+) -> Result<E::Model, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    visible::<E>(scope)
+        .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// The visible rows among `ids`, by id (invisible and missing ids are absent).
+pub async fn by_ids<E: Readable>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    ids: &[i64],
+) -> Result<HashMap<i64, E::Model>, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let rows = visible::<E>(scope)
+        .filter(primary_key::<E>().is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())
+}

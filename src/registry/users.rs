@@ -1,0 +1,184 @@
+//! Users and their API tokens.
+
+use chrono::{DateTime, Utc};
+use entity::{api_token, enums::Role, tenant, user, user_tenant};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::now;
+use crate::{
+    auth::token,
+    error::{Error, FieldErrors, conflict_on_unique},
+};
+
+/// A user to create.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Tenant ids.
+    pub tenants: Vec<i32>,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// E-mail address.
+    pub email: String,
+}
+
+/// A token to create.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// Its owner.
+    pub user_id: i32,
+    /// What it is for.
+    pub description: String,
+    /// Whether it may write.
+    pub write_enabled: bool,
+    /// When it stops working.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Whether the database has no user yet.
+pub async fn none_exist(db: &impl ConnectionTrait) -> Result<bool, Error> {
+    Ok(user::Entity::find().count(db).await? == 0)
+}
+
+/// Validates and creates a user with its tenants, in one transaction.
+pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::Model, Error> {
+    let username = new.username.trim().to_owned();
+    let mut errors = FieldErrors::default();
+    if username.is_empty() || username.len() > 150 {
+        errors.add("username", "must be 1 to 150 characters");
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        errors.add("username", "may contain letters, digits and @ . + - _ only");
+    }
+    if new.email.len() > 254 || (!new.email.is_empty() && !new.email.contains('@')) {
+        errors.add("email", "is not an e-mail address");
+    }
+    for (field, value) in [
+        ("first_name", &new.first_name),
+        ("last_name", &new.last_name),
+    ] {
+        if value.len() > 150 {
+            errors.add(field, "must be at most 150 characters");
+        }
+    }
+    errors.into_result()?;
+    let txn = db.begin().await?;
+    let known = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(new.tenants.iter().copied()))
+        .count(&txn)
+        .await?;
+    if known as usize != new.tenants.len() {
+        return Err(Error::bad_input(
+            "tenant_ids",
+            "names a tenant that does not exist",
+        ));
+    }
+    let stamp = now();
+    let created = user::ActiveModel {
+        username: Set(username),
+        first_name: Set(new.first_name),
+        last_name: Set(new.last_name),
+        email: Set(new.email),
+        is_active: Set(true),
+        role: Set(new.role),
+        created: Set(stamp),
+        last_updated: Set(stamp),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| conflict_on_unique(err, "username", "is already taken"))?;
+    set_tenants(&txn, created.id, &new.tenants).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Replaces the tenants of a user.
+pub async fn set_tenants(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    tenants: &[i32],
+) -> Result<(), Error> {
+    user_tenant::Entity::delete_many()
+        .filter(user_tenant::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let mut unique = tenants.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    user_tenant::Entity::insert_many(unique.into_iter().map(|tenant_id| {
+        user_tenant::ActiveModel {
+            user_id: Set(user_id),
+            tenant_id: Set(tenant_id),
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Creates a token; returns its row and the secret, which is never available again.
+pub async fn create_token(
+    db: &impl ConnectionTrait,
+    new: NewToken,
+) -> Result<(api_token::Model, String), Error> {
+    if new.description.len() > 255 {
+        return Err(Error::bad_input(
+            "description",
+            "must be at most 255 characters",
+        ));
+    }
+    if new.expires.is_some_and(|expires| expires <= now()) {
+        return Err(Error::bad_input("expires", "must be in the future"));
+    }
+    let secret = token::generate();
+    let row = api_token::ActiveModel {
+        user_id: Set(new.user_id),
+        key_hash: Set(secret.hash),
+        key_prefix: Set(secret.prefix),
+        description: Set(new.description),
+        write_enabled: Set(new.write_enabled),
+        expires: Set(new.expires),
+        enabled: Set(true),
+        last_used: Set(None),
+        created: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((row, secret.secret))
+}
+
+/// Disables a token for good.
+pub async fn revoke_token(db: &impl ConnectionTrait, id: i32) -> Result<api_token::Model, Error> {
+    let token = api_token::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut active: api_token::ActiveModel = token.into();
+    active.enabled = Set(false);
+    Ok(active.update(db).await?)
+}
+
+/// The user named `username`.
+pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<user::Model, Error> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, one module per area, each test on a fresh database
+//! (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set).
+
+mod support;
+
+mod http;
+mod schema;

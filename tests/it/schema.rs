@@ -1,0 +1,72 @@
+//! The committed SDL is the schema, and the GraphQL library propagates nulls as the spec says.
+
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+
+/// Regenerates `schema.graphql` and fails when the committed file is stale. Run with
+/// `UPDATE_SCHEMA=1` to rewrite it.
+#[test]
+fn committed_schema_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let current = packer_gateway::graphql::sdl();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(path, &current).expect("write schema.graphql");
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test schema` and commit it"
+    );
+}
+
+#[derive(SimpleObject)]
+struct Child {
+    ok: i32,
+}
+
+struct Parent;
+
+#[Object]
+impl Parent {
+    async fn sibling(&self) -> i32 {
+        1
+    }
+
+    async fn broken(&self) -> async_graphql::Result<i32> {
+        Err("boom".into())
+    }
+}
+
+struct Root;
+
+#[Object]
+impl Root {
+    async fn parent(&self) -> Option<Parent> {
+        Some(Parent)
+    }
+
+    async fn child(&self) -> Child {
+        Child { ok: 1 }
+    }
+}
+
+/// The trap of async-graphql 7.1–7.2: a failed non-null field must null its (nullable) parent,
+/// not vanish from it. We pin 7.0.19; this proves it behaves.
+#[tokio::test]
+async fn a_failed_non_null_field_nulls_its_parent() {
+    let schema = Schema::new(Root, EmptyMutation, EmptySubscription);
+    let response = schema
+        .execute("{ parent { sibling broken } child { ok } }")
+        .await
+        .into_result()
+        .expect_err("the field fails");
+    assert_eq!(response[0].message, "boom");
+    let response = schema
+        .execute("{ parent { sibling broken } child { ok } }")
+        .await;
+    let data = response.data.into_json().expect("json");
+    assert_eq!(
+        data,
+        serde_json::json!({"parent": null, "child": {"ok": 1}})
+    );
+}

@@ -1,0 +1,470 @@
+//! The test harness: a fresh, migrated database per test, the real router, and helpers to call
+//! it and to seed rows.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use chrono::{DateTime, Duration, Utc};
+use clap::Parser;
+use entity::{
+    build_event, cluster,
+    enums::{BuildStatus, BuilderType, EndpointMode, OsFamily, ProvisionerRecipe, Role},
+    image_build, image_definition, image_definition_tenant, proxmox_endpoint, tenant,
+};
+use http_body_util::BodyExt;
+use packer_gateway::{
+    app::App,
+    config::{Cli, Command},
+    http::router,
+    registry::{
+        now,
+        users::{self, NewToken, NewUser},
+    },
+};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, Set};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// A running service on its own database.
+pub struct TestApp {
+    /// The application, as production builds it.
+    pub app: App,
+    /// Its routes.
+    pub router: Router,
+    /// A token of the `admin` user (ADMIN).
+    pub admin: String,
+    /// The id of `admin`.
+    pub admin_id: i32,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Schema,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Cleanup::File(path) = &self.cleanup {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test of this run uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    )
+}
+
+/// Whether the suite runs on PostgreSQL.
+pub fn postgres() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database URL for a fresh, empty database: a new SQLite file, or a new schema of the
+/// PostgreSQL database of `TEST_DATABASE_URL`.
+pub async fn fresh_database() -> (String, bool) {
+    match postgres() {
+        Some(url) => {
+            let schema = unique("t");
+            let admin = Database::connect(&url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create a schema");
+            admin.close().await.ok();
+            let separator = if url.contains('?') { '&' } else { '?' };
+            (
+                format!("{url}{separator}options[search_path]={schema}"),
+                false,
+            )
+        }
+        None => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique("packer-gateway-test")));
+            (format!("sqlite://{}", path.display()), true)
+        }
+    }
+}
+
+/// Serve options as the command line gives them, plus `extra` flags.
+pub fn serve_args(extra: &[&str]) -> packer_gateway::config::ServeArgs {
+    let mut argv = vec!["packer-gateway", "serve"];
+    argv.extend_from_slice(extra);
+    match Cli::parse_from(argv).command() {
+        Command::Serve(args) => args,
+        _ => unreachable!("serve was asked for"),
+    }
+}
+
+impl TestApp {
+    /// A service with the default options.
+    pub async fn new() -> TestApp {
+        TestApp::with_args(&[]).await
+    }
+
+    /// A service with extra `serve` flags.
+    pub async fn with_args(extra: &[&str]) -> TestApp {
+        let (url, sqlite) = fresh_database().await;
+        TestApp::on(&url, sqlite, extra).await
+    }
+
+    /// A service on an existing database (a second instance, for instance).
+    pub async fn on(url: &str, sqlite: bool, extra: &[&str]) -> TestApp {
+        let app = App::new(url, serve_args(extra))
+            .await
+            .expect("start the app");
+        let cleanup = if sqlite {
+            Cleanup::File(url.trim_start_matches("sqlite://").into())
+        } else {
+            Cleanup::Schema
+        };
+        let admin = match users::by_username(&app.db, "admin").await {
+            Ok(admin) => admin,
+            Err(_) => users::create_user(
+                &app.db,
+                NewUser {
+                    username: "admin".into(),
+                    role: Role::Admin,
+                    tenants: vec![],
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    email: "admin@example.net".into(),
+                },
+            )
+            .await
+            .expect("create admin"),
+        };
+        let (_, secret) = users::create_token(
+            &app.db,
+            NewToken {
+                user_id: admin.id,
+                description: "tests".into(),
+                write_enabled: true,
+                expires: None,
+            },
+        )
+        .await
+        .expect("create a token");
+        TestApp {
+            router: router(app.clone()),
+            app,
+            admin: secret,
+            admin_id: admin.id,
+            cleanup,
+        }
+    }
+
+    /// A user with `role` and `tenants`, and a token of it (`write` decides read-only).
+    pub async fn user(&self, role: Role, tenants: &[i32], write: bool) -> (i32, String) {
+        let user = users::create_user(
+            &self.app.db,
+            NewUser {
+                username: unique("user"),
+                role,
+                tenants: tenants.to_vec(),
+                first_name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+            },
+        )
+        .await
+        .expect("create a user");
+        let (_, secret) = users::create_token(
+            &self.app.db,
+            NewToken {
+                user_id: user.id,
+                description: String::new(),
+                write_enabled: write,
+                expires: None,
+            },
+        )
+        .await
+        .expect("create a token");
+        (user.id, secret)
+    }
+
+    /// Sends a raw request.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("read the body")
+            .to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// POSTs a GraphQL request as `token` and returns status and JSON body.
+    pub async fn post(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/graphql-response+json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = json!({"query": query, "variables": variables}).to_string();
+        let (status, _, body) = self
+            .send(request.body(Body::from(body)).expect("a request"))
+            .await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    /// Runs a GraphQL request as admin and returns its `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(Some(&self.admin.clone()), query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs a GraphQL request as `token` and returns its body.
+    pub async fn as_user(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post(Some(token), query, variables).await.1
+    }
+
+    /// SQL statements run so far.
+    pub fn statements(&self) -> u64 {
+        self.app.statement_count()
+    }
+}
+
+/// The `extensions.code` of the first error of a body.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no code>")
+}
+
+/// Rows seeded directly, for read tests (writes have their own tests through the API).
+pub struct Seed<'a> {
+    db: &'a sea_orm::DatabaseConnection,
+}
+
+impl TestApp {
+    /// The seeder.
+    pub fn seed(&self) -> Seed<'_> {
+        Seed { db: &self.app.db }
+    }
+}
+
+impl Seed<'_> {
+    /// A tenant.
+    pub async fn tenant(&self, name: &str) -> i32 {
+        tenant::ActiveModel {
+            name: Set(name.into()),
+            slug: Set(name.to_lowercase().replace(' ', "-")),
+            description: Set(String::new()),
+            created: Set(now()),
+            last_updated: Set(now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await
+        .expect("tenant")
+        .id
+    }
+
+    /// A cluster.
+    pub async fn cluster(&self, name: &str) -> i32 {
+        cluster::ActiveModel {
+            name: Set(name.into()),
+            cluster_type: Set("proxmox".into()),
+            tenant_id: Set(None),
+            description: Set(String::new()),
+            created: Set(now()),
+            last_updated: Set(now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await
+        .expect("cluster")
+        .id
+    }
+
+    /// An enabled endpoint that allows writes.
+    pub async fn endpoint(&self, name: &str) -> i32 {
+        proxmox_endpoint::ActiveModel {
+            name: Set(name.into()),
+            domain: Set(None),
+            ip_address: Set(None),
+            port: Set(8006),
+            mode: Set(EndpointMode::Cluster),
+            verify_ssl: Set(false),
+            allow_writes: Set(true),
+            enabled: Set(true),
+            tenant_id: Set(None),
+            created: Set(now()),
+            last_updated: Set(now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await
+        .expect("endpoint")
+        .id
+    }
+
+    /// A clone definition named `name` on `endpoint`/`cluster`, allowed to `tenants`.
+    pub async fn definition(
+        &self,
+        name: &str,
+        endpoint: i32,
+        cluster: i32,
+        tenants: &[i32],
+        tweak: impl FnOnce(&mut image_definition::ActiveModel),
+    ) -> i32 {
+        let mut row = image_definition::ActiveModel {
+            name: Set(name.into()),
+            slug: Set(unique("def").replace('_', "-")),
+            description: Set(String::new()),
+            enabled: Set(true),
+            builder_type: Set(BuilderType::ProxmoxClone),
+            proxmox_endpoint_id: Set(endpoint),
+            target_cluster_id: Set(Some(cluster)),
+            target_node: Set("pve1".into()),
+            source_template_vmid: Set(Some(9000)),
+            iso_url: Set(None),
+            iso_checksum: Set(String::new()),
+            iso_storage: Set(String::new()),
+            default_storage: Set("local-lvm".into()),
+            default_bridge: Set("vmbr0".into()),
+            os_family: Set(OsFamily::Ubuntu),
+            os_release: Set("24.04".into()),
+            default_ciuser: Set("ubuntu".into()),
+            provisioner_recipe: Set(ProvisionerRecipe::UbuntuBase),
+            default_variables: Set(json!({})),
+            created: Set(now()),
+            last_updated: Set(now()),
+            ..Default::default()
+        };
+        tweak(&mut row);
+        let row = row.insert(self.db).await.expect("definition");
+        for tenant in tenants {
+            image_definition_tenant::ActiveModel {
+                definition_id: Set(row.id),
+                tenant_id: Set(*tenant),
+            }
+            .insert(self.db)
+            .await
+            .expect("allowed tenant");
+        }
+        row.id
+    }
+
+    /// A build of `definition` in `status`, queued at `created`, with its creation event.
+    pub async fn build(
+        &self,
+        definition: i32,
+        endpoint: i32,
+        status: BuildStatus,
+        created: DateTime<Utc>,
+        created_by: Option<i32>,
+        tweak: impl FnOnce(&mut image_build::ActiveModel),
+    ) -> i32 {
+        let started = (status != BuildStatus::Pending).then(|| created + Duration::seconds(10));
+        let mut row = image_build::ActiveModel {
+            definition_id: Set(definition),
+            status: Set(status),
+            backend_build_id: Set(String::new()),
+            proxmox_endpoint_id: Set(endpoint),
+            target_node: Set("pve1".into()),
+            output_vmid: Set(1000),
+            output_name: Set(unique("out")),
+            image_version: Set(created.format("%Y-%m-%d").to_string()),
+            variables: Set(json!({})),
+            timeout_seconds: Set(None),
+            started_at: Set(started),
+            completed_at: Set(None),
+            created_by_id: Set(created_by),
+            netbox_job_id: Set(None),
+            cloud_image_template_id: Set(None),
+            backend_response: Set(json!({})),
+            error: Set(String::new()),
+            rebuild_of_id: Set(None),
+            created: Set(created),
+            last_updated: Set(created),
+            ..Default::default()
+        };
+        tweak(&mut row);
+        let row = row.insert(self.db).await.expect("build");
+        build_event::ActiveModel {
+            build_id: Set(row.id),
+            from_status: Set(None),
+            to_status: Set(BuildStatus::Pending),
+            actor_id: Set(created_by),
+            message: Set(String::new()),
+            at: Set(created),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await
+        .expect("event");
+        row.id
+    }
+}
+
+/// A small world: two tenants, a cluster, an endpoint.
+pub struct World {
+    pub t1: i32,
+    pub t2: i32,
+    pub cluster: i32,
+    pub endpoint: i32,
+}
+
+impl TestApp {
+    /// Seeds a [`World`].
+    pub async fn world(&self) -> World {
+        let seed = self.seed();
+        World {
+            t1: seed.tenant("Tenant One").await,
+            t2: seed.tenant("Tenant Two").await,
+            cluster: seed.cluster("pve-prod").await,
+            endpoint: seed.endpoint("pve-api").await,
+        }
+    }
+}
+
+/// `now()` moved by `seconds`.
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    now() + Duration::seconds(seconds)
+}
