@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::{
     config::ServeArgs,
+    events::Events,
     graphql::{
         self, AppSchema,
         variables::{INTROSPECTION, InputTypes},
@@ -32,6 +33,8 @@ pub struct App {
     pub statements: Arc<AtomicU64>,
     /// The schema's input types, to coerce variables before execution.
     pub input_types: Arc<InputTypes>,
+    /// Wakes build-event subscribers after commits.
+    pub events: Events,
 }
 
 impl App {
@@ -48,6 +51,7 @@ impl App {
             config: Arc::new(config),
             statements,
             input_types: Arc::new(input_types),
+            events: Events::new(),
         })
     }
 
