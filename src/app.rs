@@ -42,7 +42,8 @@ impl App {
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
-        let schema = graphql::schema(db.clone());
+        let events = Events::new();
+        let schema = graphql::schema(db.clone(), events.clone());
         let introspection = schema.execute(INTROSPECTION).await.data.into_json();
         let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
         Ok(App {
@@ -51,7 +52,7 @@ impl App {
             config: Arc::new(config),
             statements,
             input_types: Arc::new(input_types),
-            events: Events::new(),
+            events,
         })
     }
 
@@ -80,7 +81,7 @@ pub async fn connect(
         })
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false)
+        .sqlx_logging(std::env::var_os("PACKER_GATEWAY_LOG_SQL").is_some())
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

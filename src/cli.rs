@@ -12,7 +12,7 @@ use crate::{
     error::Error,
     graphql, http,
     registry::{
-        demo, now,
+        demo, lifecycle, now,
         users::{self, NewToken, NewUser},
     },
 };
@@ -106,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let listen = args.listen;
     let demo = args.demo;
+    let reaper_interval = args.reaper_interval;
     let app = App::new(database_url, args)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
@@ -118,6 +119,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             tracing::info!("the database already has definitions: demo data not loaded");
         }
     }
+    spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -126,6 +128,28 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Runs the timeout reaper (SPEC §2.4) now and then every `interval`.
+fn spawn_reaper(app: &App, interval: std::time::Duration) {
+    let db = app.db.clone();
+    let events = app.events.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match lifecycle::reap(&db, &events, now()).await {
+                Ok(reaped) if !reaped.is_empty() => {
+                    tracing::info!(builds = ?reaped, "failed builds that timed out");
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = ?err, "the timeout reaper failed; retrying later")
+                }
+            }
+        }
+    });
 }
 
 /// On the first start (no user at all), creates `admin` and prints one ADMIN token, once.

@@ -55,8 +55,10 @@ impl Default for Events {
 /// Call inside a transaction before inserting `build_event` rows (see the module docs).
 pub async fn prepare_event_write(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENT_LOCK})"))
-            .await?;
+        txn.execute_unprepared(&format!(
+            "SELECT 1 FROM pg_advisory_xact_lock({EVENT_LOCK})"
+        ))
+        .await?;
         txn.execute_unprepared(&format!("NOTIFY {CHANNEL}")).await?;
     }
     Ok(())

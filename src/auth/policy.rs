@@ -2,6 +2,9 @@
 
 use entity::enums::Role;
 
+use super::Principal;
+use crate::error::Error;
+
 /// Something a principal may be allowed to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -47,6 +50,28 @@ pub fn allows(role: Role, action: Action) -> bool {
         ),
         Role::Viewer => matches!(action, A::Read | A::ManageOwnTokens),
     }
+}
+
+/// An OPERATOR may manage only definitions restricted to some of its own tenants: `allowed`
+/// must be non-empty and within them (SPEC §4). Others pass (their role was checked already).
+pub fn may_manage_definition(principal: &Principal, allowed: &[i32]) -> Result<(), Error> {
+    let Principal::User(caller) = principal else {
+        return Ok(());
+    };
+    if caller.role != Role::Operator {
+        return Ok(());
+    }
+    if allowed.is_empty() {
+        return Err(Error::forbidden(
+            "an OPERATOR may only manage definitions restricted to its tenants (allowedTenantIds is empty)",
+        ));
+    }
+    if !allowed.iter().all(|t| caller.tenants.contains(t)) {
+        return Err(Error::forbidden(
+            "an OPERATOR may only manage definitions restricted to its own tenants",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

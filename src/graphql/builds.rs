@@ -1,6 +1,8 @@
 //! `ImageBuild`: its type, filter and ordering inputs, and its queries.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject,
+};
 use chrono::{DateTime, Utc};
 use entity::image_build;
 
@@ -16,12 +18,14 @@ use super::{
     },
     reader,
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
+    writer,
 };
 use crate::{
     error::Error,
     filter_input,
     registry::{
         builds::{BuildField, status_color},
+        lifecycle::{self, QueueRequest},
         page::PageArgs,
         read::{self, id_of},
     },
@@ -286,5 +290,104 @@ impl BuildQuery {
         )
         .await?;
         Ok(Connection::of(page, ImageBuild::from))
+    }
+}
+
+/// A build to queue (SPEC §2.2).
+#[derive(InputObject)]
+pub struct QueueImageBuildInput {
+    /// The definition to build.
+    pub definition_id: ID,
+    /// VMID of the output template (100..=999999999).
+    pub output_vmid: i32,
+    /// Name of the output template; default `<slug>-<YYYYMMDD>`.
+    pub output_name: Option<String>,
+    /// Version label; default the queue date `YYYY-MM-DD`.
+    pub image_version: Option<String>,
+    /// Per-build variable overrides (SPEC §1.6); needs `imageFactoryAllowCustomVariables`.
+    pub variables: Option<Json<serde_json::Value>>,
+    /// Repeating the request with the same key and input returns the first result.
+    pub idempotency_key: Option<String>,
+}
+
+/// Mutations of the build lifecycle (SPEC §2).
+#[derive(Default)]
+pub struct BuildMutation;
+
+#[Object]
+impl BuildMutation {
+    /// Queues a build, checking the gates of SPEC §2.2 in order.
+    async fn queue_image_build(
+        &self,
+        ctx: &Context<'_>,
+        input: QueueImageBuildInput,
+    ) -> Result<ImageBuild> {
+        let request = QueueRequest {
+            definition_id: parse_id(&input.definition_id, "definition_id")?,
+            output_vmid: input.output_vmid,
+            output_name: input.output_name,
+            image_version: input.image_version,
+            variables: input.variables.map(|v| v.0),
+            idempotency_key: input.idempotency_key,
+        };
+        Ok(lifecycle::queue(writer(ctx), request).await?.into())
+    }
+
+    /// Starts a pending build (WORKER), unless `imageFactoryMaxConcurrentBuilds` already run.
+    async fn start_image_build(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        backend_build_id: Option<String>,
+        netbox_job_id: Option<i32>,
+    ) -> Result<ImageBuild> {
+        let id = parse_id(&id, "id")?;
+        Ok(
+            lifecycle::start(writer(ctx), id, backend_build_id, netbox_job_id)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Completes a running build (WORKER) and publishes it to the catalog.
+    async fn complete_image_build(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        output_vmid: Option<i32>,
+        backend_response: Option<Json<serde_json::Value>>,
+    ) -> Result<ImageBuild> {
+        let id = parse_id(&id, "id")?;
+        let response = backend_response.map(|v| v.0);
+        Ok(lifecycle::complete(writer(ctx), id, output_vmid, response)
+            .await?
+            .into())
+    }
+
+    /// Fails a pending or running build (WORKER).
+    async fn fail_image_build(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        error: String,
+        backend_response: Option<Json<serde_json::Value>>,
+    ) -> Result<ImageBuild> {
+        let id = parse_id(&id, "id")?;
+        let response = backend_response.map(|v| v.0);
+        Ok(lifecycle::fail(writer(ctx), id, error, response)
+            .await?
+            .into())
+    }
+
+    /// Cancels a pending or running build.
+    async fn cancel_image_build(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
+        let id = parse_id(&id, "id")?;
+        Ok(lifecycle::cancel(writer(ctx), id).await?.into())
+    }
+
+    /// Queues a new build of a completed build, with the same parameters.
+    async fn rebuild_image(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
+        let id = parse_id(&id, "id")?;
+        Ok(lifecycle::rebuild(writer(ctx), id).await?.into())
     }
 }

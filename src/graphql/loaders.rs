@@ -53,6 +53,8 @@ pub struct Loaders {
     pub build_counts: DataLoader<BuildCounts, HashMapCache>,
     /// Events by build.
     pub events: DataLoader<Events, HashMapCache>,
+    /// API tokens by user.
+    pub tokens: DataLoader<Tokens, HashMapCache>,
 }
 
 impl Loaders {
@@ -76,7 +78,8 @@ impl Loaders {
             tenant_lists: make(TenantLists(ctx.clone())),
             build_pages: make(BuildPages(ctx.clone())),
             build_counts: make(BuildCounts(ctx.clone())),
-            events: make(Events(ctx)),
+            events: make(Events(ctx.clone())),
+            tokens: make(Tokens(ctx)),
         }
     }
 }
@@ -259,6 +262,18 @@ impl Loader<i64> for Events {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Error> {
         relations::events_of_builds(&self.0.db, &self.0.scope, keys).await
+    }
+}
+
+/// API tokens by user (resolvers decide who may see them).
+pub struct Tokens(LoaderCtx);
+
+impl Loader<i64> for Tokens {
+    type Value = Vec<entity::api_token::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Error> {
+        crate::registry::users::tokens_of(&self.0.db, keys).await
     }
 }
 

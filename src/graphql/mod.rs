@@ -12,22 +12,26 @@ pub mod error;
 pub mod events;
 pub mod loaders;
 pub mod lookups;
+pub mod patch;
 pub mod reference;
+pub mod reference_mutations;
 pub mod settings;
+pub mod users;
 pub mod variables;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{Action, Principal},
     error::Error,
-    registry::visibility::Scope,
+    events::Events,
+    registry::{self, visibility::Scope},
 };
 use loaders::Loaders;
 
 /// The schema of the service.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every query of SPEC §3.1.
 #[derive(MergedObject, Default)]
@@ -39,9 +43,19 @@ pub struct Query(
     reference::ReferenceQuery,
 );
 
-/// Builds the schema over `db`.
-pub fn schema(db: DatabaseConnection) -> AppSchema {
-    builder().data(db).finish()
+/// Every mutation of SPEC §3.2.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    definitions::DefinitionMutation,
+    builds::BuildMutation,
+    settings::SettingsMutation,
+    reference_mutations::ReferenceMutation,
+    users::UserMutation,
+);
+
+/// Builds the schema over `db`, telling `events` of every commit that wrote build events.
+pub fn schema(db: DatabaseConnection, events: Events) -> AppSchema {
+    builder().data(db).data(events).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -49,8 +63,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(error::RequestErrorCodes)
 }
 
@@ -92,4 +106,13 @@ pub fn reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
     let request = request(ctx);
     request.principal.authorize(Action::Read)?;
     Ok(request)
+}
+
+/// What a mutation hands to the registry: the database, the event wake-up and the principal.
+pub fn writer<'a>(ctx: &Context<'a>) -> registry::Ctx<'a> {
+    registry::Ctx {
+        db: db(ctx),
+        events: ctx.data_unchecked::<Events>(),
+        principal: &request(ctx).principal,
+    }
 }

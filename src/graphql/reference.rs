@@ -309,6 +309,30 @@ impl User {
     async fn tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
         load_tenants(ctx, TenantLink::User, self.row_id).await
     }
+
+    /// Its API tokens (never their secrets): for the user itself and administrators only.
+    async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<super::users::ApiToken>> {
+        let request = reader(ctx)?;
+        let allowed = match &request.principal {
+            Principal::Service => true,
+            Principal::User(caller) => {
+                caller.role == entity::enums::Role::Admin
+                    || i64::from(caller.user_id) == self.row_id
+            }
+            Principal::Anonymous => false,
+        };
+        if !allowed {
+            return Err(
+                Error::forbidden("only the user itself and administrators see its tokens").into(),
+            );
+        }
+        let tokens = request.loaders.tokens.load_one(self.row_id).await?;
+        Ok(tokens
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
 }
 
 async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant>> {

@@ -1,11 +1,11 @@
 //! `PluginSettings`: the singleton of SPEC §1.3.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::plugin_settings;
 
-use super::{db, reader};
-use crate::registry::settings;
+use super::{db, reader, writer};
+use crate::registry::settings::{self, SettingsPatch};
 
 /// The plugin settings (one instance).
 #[derive(SimpleObject, Clone)]
@@ -47,5 +47,43 @@ impl SettingsQuery {
     async fn plugin_settings(&self, ctx: &Context<'_>) -> Result<PluginSettings> {
         reader(ctx)?;
         Ok(settings::get(db(ctx)).await?.into())
+    }
+}
+
+/// A change to the settings; absent fields are unchanged.
+#[derive(InputObject, Default)]
+pub struct UpdatePluginSettingsInput {
+    /// Master switch.
+    pub image_factory_enabled: Option<bool>,
+    /// 1..=1000.
+    pub image_factory_max_concurrent_builds: Option<i32>,
+    /// 60..=604800 seconds.
+    pub image_factory_default_job_timeout: Option<i32>,
+    /// Allow PROXMOX_ISO builds.
+    pub image_factory_allow_iso_builds: Option<bool>,
+    /// Allow per-build variables.
+    pub image_factory_allow_custom_variables: Option<bool>,
+}
+
+/// Mutations of the settings.
+#[derive(Default)]
+pub struct SettingsMutation;
+
+#[Object]
+impl SettingsMutation {
+    /// Changes the plugin settings (ADMIN).
+    async fn update_plugin_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdatePluginSettingsInput,
+    ) -> Result<PluginSettings> {
+        let patch = SettingsPatch {
+            image_factory_enabled: input.image_factory_enabled,
+            image_factory_max_concurrent_builds: input.image_factory_max_concurrent_builds,
+            image_factory_default_job_timeout: input.image_factory_default_job_timeout,
+            image_factory_allow_iso_builds: input.image_factory_allow_iso_builds,
+            image_factory_allow_custom_variables: input.image_factory_allow_custom_variables,
+        };
+        Ok(settings::update(writer(ctx), patch).await?.into())
     }
 }

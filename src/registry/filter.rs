@@ -122,6 +122,8 @@ pub enum Target {
         column: Expr,
         /// Whether it can be NULL.
         nullable: bool,
+        /// Whether it is a 32-bit integer (see [`read::key`](super::read::key)).
+        int32: bool,
     },
     /// Values reached through another table: the row matches when
     /// `outer IN (SELECT key FROM table WHERE column <lookup>)`; `isNull: true` means no such row.
@@ -134,6 +136,8 @@ pub enum Target {
         key: sea_orm::sea_query::DynIden,
         /// Its column compared with the lookup.
         column: sea_orm::sea_query::DynIden,
+        /// Whether that column is a 32-bit integer.
+        int32: bool,
     },
 }
 
@@ -187,7 +191,12 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
         )));
     }
     Ok(match field.target() {
-        Target::Column { column, nullable } => {
+        Target::Column {
+            column,
+            nullable,
+            int32,
+        } => {
+            let lookup = &narrowed(lookup, int32);
             let compared = compare(column.clone(), lookup);
             match lookup {
                 Lookup::IsNull(_) => compared,
@@ -200,7 +209,9 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             table,
             key,
             column,
+            int32,
         } => {
+            let lookup = &narrowed(lookup, int32);
             let subquery = |condition: Option<Expr>| -> SelectStatement {
                 let mut select = Query::select();
                 select
@@ -221,6 +232,38 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             }
         }
     })
+}
+
+/// The lookup with its integers bound as `i32` for a 32-bit column; an integer outside that
+/// range matches nothing (and compares as the range's bound).
+fn narrowed(lookup: &Lookup, int32: bool) -> Lookup {
+    if !int32 {
+        return lookup.clone();
+    }
+    let narrow = |value: &Value| match value {
+        Value::BigInt(Some(n)) => Value::Int(Some(i32::try_from(*n).unwrap_or(if *n < 0 {
+            i32::MIN
+        } else {
+            i32::MAX
+        }))),
+        other => other.clone(),
+    };
+    match lookup {
+        Lookup::Eq(Value::BigInt(Some(n))) if i32::try_from(*n).is_err() => Lookup::In(Vec::new()),
+        Lookup::Eq(v) => Lookup::Eq(narrow(v)),
+        Lookup::In(values) => Lookup::In(
+            values
+                .iter()
+                .filter(|v| !matches!(v, Value::BigInt(Some(n)) if i32::try_from(*n).is_err()))
+                .map(narrow)
+                .collect(),
+        ),
+        Lookup::Gt(v) => Lookup::Gt(narrow(v)),
+        Lookup::Gte(v) => Lookup::Gte(narrow(v)),
+        Lookup::Lt(v) => Lookup::Lt(narrow(v)),
+        Lookup::Lte(v) => Lookup::Lte(narrow(v)),
+        other => other.clone(),
+    }
 }
 
 fn compare(column: Expr, lookup: &Lookup) -> Expr {
@@ -336,6 +379,7 @@ macro_rules! filter_fields {
         $crate::registry::filter::Target::Column {
             column: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$col)),
             nullable: $crate::filter_fields!(@null $null),
+            int32: $crate::registry::read::is_int32($entity::Column::$col),
         }
     };
     (@target $entity:ident through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => {
@@ -344,6 +388,7 @@ macro_rules! filter_fields {
             table: sea_orm::sea_query::IntoIden::into_iden($link::Entity),
             key: sea_orm::sea_query::IntoIden::into_iden($link::Column::$key),
             column: sea_orm::sea_query::IntoIden::into_iden($link::Column::$value),
+            int32: $crate::registry::read::is_int32($link::Column::$value),
         }
     };
     (@null nullable) => { true };

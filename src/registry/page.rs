@@ -21,7 +21,10 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
-use super::filter::{all, any};
+use super::{
+    filter::{all, any},
+    read::keys,
+};
 use crate::error::{Error, FieldErrors};
 
 /// The largest page; also the cap of `first` and `last`.
@@ -162,6 +165,7 @@ struct Key<C> {
 
 #[derive(Clone, Copy)]
 enum KeyKind {
+    Int32,
     Int,
     Text,
     Time,
@@ -221,7 +225,7 @@ pub async fn fetch_partitioned<F: SortField>(
 where
     <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
 {
-    let select = select.filter(partition.is_in(parents.iter().copied()));
+    let select = select.filter(partition.is_in(keys(partition, parents)));
     let plan = Plan::new(select, sort, args)?;
     let mut window = WindowStatement::partition_by((F::Entity::default(), partition));
     for (expr, order) in plan.order() {
@@ -258,7 +262,7 @@ pub async fn count_partitioned<E: EntityTrait>(
     parents: &[i64],
 ) -> Result<HashMap<i64, i64>, Error> {
     let mut statement = select
-        .filter(partition.is_in(parents.iter().copied()))
+        .filter(partition.is_in(keys(partition, parents)))
         .into_query();
     statement
         .clear_selects()
@@ -367,9 +371,8 @@ fn compile_order<F: SortField>(sort: &[Sort<F>]) -> Result<Vec<Key<ColumnOf<F>>>
     Ok(entries
         .map(|(column, desc, nullable)| {
             let kind = match column.def().get_column_type() {
-                ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger => {
-                    KeyKind::Int
-                }
+                ColumnType::Integer => KeyKind::Int32,
+                ColumnType::BigInteger | ColumnType::SmallInteger => KeyKind::Int,
                 ColumnType::TimestampWithTimeZone
                 | ColumnType::Timestamp
                 | ColumnType::DateTime => KeyKind::Time,
@@ -474,6 +477,9 @@ fn decode<C>(cursor: &str, signature: &str, keys: &[Key<C>]) -> Option<Vec<Optio
         .map(|(key, json)| {
             Some(match (key.kind, json) {
                 (_, Json::Null) if key.nullable => None,
+                (KeyKind::Int32, Json::Number(n)) => {
+                    Some(Value::Int(Some(i32::try_from(n.as_i64()?).ok()?)))
+                }
                 (KeyKind::Int, Json::Number(n)) => Some(Value::BigInt(Some(n.as_i64()?))),
                 (KeyKind::Text, Json::String(s)) => Some(Value::String(Some(s))),
                 (KeyKind::Flag, Json::Bool(b)) => Some(Value::Bool(Some(b))),

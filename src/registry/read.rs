@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable, ModelTrait,
-    PrimaryKeyToColumn, QueryFilter, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable,
+    ModelTrait, PrimaryKeyToColumn, QueryFilter, Select, Value,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -50,6 +50,30 @@ pub fn id_of<M: ModelTrait>(model: &M) -> i64 {
     }
 }
 
+/// An integer key as its column stores it: `i32` for `INTEGER` columns, `i64` otherwise; `None`
+/// when it cannot be stored there (so no row has it).
+///
+/// PostgreSQL statements are prepared and cached by their SQL text, with the parameter types of
+/// their first use: binding an `i64` where the same text once bound an `i32` is a protocol error.
+/// Every integer comparison therefore binds the column's own type.
+pub fn key<C: ColumnTrait>(column: C, id: i64) -> Option<Value> {
+    if is_int32(column) {
+        i32::try_from(id).ok().map(|id| Value::Int(Some(id)))
+    } else {
+        Some(Value::BigInt(Some(id)))
+    }
+}
+
+/// [`key`] for many ids (those that cannot be stored are left out).
+pub fn keys<C: ColumnTrait>(column: C, ids: &[i64]) -> Vec<Value> {
+    ids.iter().filter_map(|id| key(column, *id)).collect()
+}
+
+/// Whether the column is a 32-bit integer.
+pub fn is_int32<C: ColumnTrait>(column: C) -> bool {
+    matches!(column.def().get_column_type(), sea_orm::ColumnType::Integer)
+}
+
 /// The rows of `E` that `scope` may see.
 pub fn visible<E: Readable>(scope: &Scope) -> Select<E>
 where
@@ -84,13 +108,16 @@ where
 
 /// The visible row with this id, else `NotFound`.
 pub async fn get<E: Readable>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     scope: &Scope,
     id: i64,
 ) -> Result<E::Model, Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    let Some(id) = key(primary_key::<E>(), id) else {
+        return Err(Error::NotFound);
+    };
     visible::<E>(scope)
         .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
         .one(db)
@@ -108,7 +135,7 @@ where
     E::Model: FromQueryResult + Sync + Send,
 {
     let rows = visible::<E>(scope)
-        .filter(primary_key::<E>().is_in(ids.iter().copied()))
+        .filter(primary_key::<E>().is_in(keys(primary_key::<E>(), ids)))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())

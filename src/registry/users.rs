@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use entity::{api_token, enums::Role, tenant, user, user_tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
-use super::now;
+use super::{Ctx, now, read, rules::Checks, tx::begin_write, visibility::Scope};
 use crate::{
-    auth::token,
+    auth::{Action, token},
     error::{Error, FieldErrors, conflict_on_unique},
 };
 
@@ -181,4 +181,179 @@ pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<us
         .one(db)
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// A change to a user; `None` keeps a field.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Whether it may authenticate.
+    pub is_active: Option<bool>,
+    /// Tenant ids.
+    pub tenants: Option<Vec<i32>>,
+}
+
+/// Creates a user (ADMIN).
+pub async fn create(ctx: Ctx<'_>, new: NewUser) -> Result<user::Model, Error> {
+    ctx.principal.authorize(Action::ManageUsers)?;
+    create_user(ctx.db, new).await
+}
+
+/// Changes a user (ADMIN).
+pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Model, Error> {
+    ctx.principal.authorize(Action::ManageUsers)?;
+    let txn = begin_write(ctx.db).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    if ctx.principal.user_id() == Some(current.id)
+        && (patch.role.is_some_and(|r| r != Role::Admin) || patch.is_active == Some(false))
+    {
+        return Err(Error::bad_input(
+            "role",
+            "an administrator cannot demote or deactivate itself",
+        ));
+    }
+    let mut c = Checks::default();
+    for (field, value) in [
+        ("first_name", &patch.first_name),
+        ("last_name", &patch.last_name),
+    ] {
+        if let Some(value) = value {
+            c.max_len(field, value, 150);
+        }
+    }
+    if let Some(email) = &patch.email {
+        c.check(
+            "email",
+            email.len() <= 254 && (email.is_empty() || email.contains('@')),
+            "is not an e-mail address",
+        );
+    }
+    if let Some(tenants) = &patch.tenants {
+        super::reference::all_exist(&txn, &mut c, "tenant_ids", tenants).await?;
+    }
+    c.0.into_result()?;
+    let mut active: user::ActiveModel = current.into();
+    if let Some(v) = patch.first_name {
+        active.first_name = Set(v);
+    }
+    if let Some(v) = patch.last_name {
+        active.last_name = Set(v);
+    }
+    if let Some(v) = patch.email {
+        active.email = Set(v);
+    }
+    if let Some(v) = patch.role {
+        active.role = Set(v);
+    }
+    if let Some(v) = patch.is_active {
+        active.is_active = Set(v);
+    }
+    active.last_updated = Set(now());
+    let saved = active.update(&txn).await?;
+    if let Some(tenants) = patch.tenants {
+        set_tenants(&txn, saved.id, &tenants).await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Deletes a user (ADMIN); its builds and events stay, without the attribution.
+pub async fn delete(ctx: Ctx<'_>, id: i64) -> Result<i32, Error> {
+    ctx.principal.authorize(Action::ManageUsers)?;
+    let txn = begin_write(ctx.db).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    if ctx.principal.user_id() == Some(current.id) {
+        return Err(Error::Conflict(FieldErrors::one(
+            "id",
+            "you cannot delete yourself",
+        )));
+    }
+    user::Entity::delete_by_id(current.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(current.id)
+}
+
+/// Issues a token for `user` (default: the caller). A user manages its own tokens, ADMIN
+/// everyone's. Returns the row and the secret, shown this once.
+pub async fn issue_token(
+    ctx: Ctx<'_>,
+    user: Option<i32>,
+    description: String,
+    write_enabled: bool,
+    expires: Option<DateTime<Utc>>,
+) -> Result<(api_token::Model, String), Error> {
+    let owner = owner_for(ctx, user)?;
+    user::Entity::find_by_id(owner)
+        .one(ctx.db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    create_token(
+        ctx.db,
+        NewToken {
+            user_id: owner,
+            description,
+            write_enabled,
+            expires,
+        },
+    )
+    .await
+}
+
+/// Revokes a token: one's own, or (ADMIN) anyone's; others' tokens are `NOT_FOUND`.
+pub async fn revoke(ctx: Ctx<'_>, id: i32) -> Result<i32, Error> {
+    ctx.principal.authorize(Action::ManageOwnTokens)?;
+    let token = api_token::Entity::find_by_id(id)
+        .one(ctx.db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if ctx.principal.user_id() != Some(token.user_id)
+        && ctx.principal.authorize(Action::ManageUsers).is_err()
+    {
+        return Err(Error::NotFound);
+    }
+    revoke_token(ctx.db, id).await?;
+    Ok(id)
+}
+
+/// Whose tokens the caller may manage: its own, or (ADMIN) anyone's.
+fn owner_for(ctx: Ctx<'_>, user: Option<i32>) -> Result<i32, Error> {
+    ctx.principal.authorize(Action::ManageOwnTokens)?;
+    let me = ctx.principal.user_id();
+    match (user, me) {
+        (None, Some(me)) => Ok(me),
+        (Some(user), Some(me)) if user == me => Ok(me),
+        (Some(user), _) => {
+            ctx.principal.authorize(Action::ManageUsers)?;
+            Ok(user)
+        }
+        (None, None) => Err(Error::bad_input(
+            "user_id",
+            "is required for the service itself",
+        )),
+    }
+}
+
+/// The tokens of each user, newest first (never their secret, which is not stored).
+pub async fn tokens_of(
+    db: &impl ConnectionTrait,
+    users: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<api_token::Model>>, Error> {
+    let rows = api_token::Entity::find()
+        .filter(api_token::Column::UserId.is_in(users.iter().copied()))
+        .order_by_desc(api_token::Column::Id)
+        .all(db)
+        .await?;
+    let mut grouped: std::collections::HashMap<i64, Vec<api_token::Model>> =
+        users.iter().map(|u| (*u, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(i64::from(row.user_id)).or_default().push(row);
+    }
+    Ok(grouped)
 }

@@ -3,5 +3,7 @@
 
 mod support;
 
+mod definitions;
 mod http;
+mod lifecycle;
 mod schema;

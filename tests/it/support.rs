@@ -41,7 +41,10 @@ pub struct TestApp {
     pub admin: String,
     /// The id of `admin`.
     pub admin_id: i32,
+    /// The database URL, to start a second instance on it.
+    pub url: String,
     cleanup: Cleanup,
+    shares_database: bool,
 }
 
 enum Cleanup {
@@ -51,7 +54,9 @@ enum Cleanup {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Cleanup::File(path) = &self.cleanup {
+        if let Cleanup::File(path) = &self.cleanup
+            && !self.shares_database
+        {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
@@ -60,6 +65,16 @@ impl Drop for TestApp {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Sends the service's logs to the test output when `RUST_LOG` is set.
+fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
 
 /// A name no other test of this run uses.
 pub fn unique(prefix: &str) -> String {
@@ -127,8 +142,17 @@ impl TestApp {
         TestApp::on(&url, sqlite, extra).await
     }
 
+    /// A second instance on this one's database (it leaves the database to the first).
+    pub async fn second_instance(&self, extra: &[&str]) -> TestApp {
+        let sqlite = matches!(self.cleanup, Cleanup::File(_));
+        let mut second = TestApp::on(&self.url, sqlite, extra).await;
+        second.shares_database = true;
+        second
+    }
+
     /// A service on an existing database (a second instance, for instance).
     pub async fn on(url: &str, sqlite: bool, extra: &[&str]) -> TestApp {
+        init_logs();
         let app = App::new(url, serve_args(extra))
             .await
             .expect("start the app");
@@ -169,7 +193,9 @@ impl TestApp {
             app,
             admin: secret,
             admin_id: admin.id,
+            url: url.to_owned(),
             cleanup,
+            shares_database: false,
         }
     }
 
@@ -467,4 +493,89 @@ impl TestApp {
 /// `now()` moved by `seconds`.
 pub fn at(seconds: i64) -> DateTime<Utc> {
     now() + Duration::seconds(seconds)
+}
+
+/// A `proxmox-clone` definition input on `world`.
+pub fn clone_input(world: &World, name: &str, slug: &str) -> Value {
+    json!({
+        "name": name,
+        "slug": slug,
+        "proxmoxEndpointId": world.endpoint.to_string(),
+        "targetClusterId": world.cluster.to_string(),
+        "targetNode": "pve1",
+        "sourceTemplateVmid": 9000,
+        "defaultStorage": "local-lvm",
+        "osFamily": "UBUNTU",
+        "osRelease": "24.04",
+        "provisionerRecipe": "UBUNTU_BASE",
+    })
+}
+
+/// The fields every mutation test reads back from a build.
+pub const BUILD: &str = "id status statusColor outputVmid outputName imageVersion startedAt completedAt \
+    timeoutSeconds error backendBuildId netboxJobId rebuildOf { id } createdBy { username } \
+    cloudImageTemplate { id name slug } definition { id } events { fromStatus toStatus }";
+
+impl TestApp {
+    /// Turns the image factory on, with `extra` settings.
+    pub async fn enable_factory(&self, extra: Value) {
+        let mut input = json!({"imageFactoryEnabled": true});
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            input.extend(extra.clone());
+        }
+        self.data(
+            "mutation ($input: UpdatePluginSettingsInput!) { updatePluginSettings(input: $input) { imageFactoryEnabled } }",
+            json!({"input": input}),
+        )
+        .await;
+    }
+
+    /// Creates a definition as admin through the API; returns its id.
+    pub async fn create_definition(&self, input: Value) -> String {
+        let data = self
+            .data(
+                "mutation ($input: CreateImageDefinitionInput!) { createImageDefinition(input: $input) { id } }",
+                json!({"input": input}),
+            )
+            .await;
+        data["createImageDefinition"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
+
+    /// Runs `queueImageBuild` as `token`; returns the body.
+    pub async fn queue_build(&self, token: &str, input: Value) -> Value {
+        self.as_user(
+            token,
+            &format!("mutation ($input: QueueImageBuildInput!) {{ queueImageBuild(input: $input) {{ {BUILD} }} }}"),
+            json!({"input": input}),
+        )
+        .await
+    }
+
+    /// Runs a lifecycle mutation (`startImageBuild`, …) on `id` as `token`; returns the body.
+    pub async fn lifecycle(&self, token: &str, mutation: &str, id: &str, args: &str) -> Value {
+        self.as_user(
+            token,
+            &format!("mutation ($id: ID!) {{ {mutation}(id: $id{args}) {{ {BUILD} }} }}"),
+            json!({"id": id}),
+        )
+        .await
+    }
+
+    /// Counts the rows of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.app.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
 }

@@ -1,0 +1,206 @@
+//! Users and API tokens: `ApiToken`, `createUser`/`updateUser`/`deleteUser` (ADMIN),
+//! `createApiToken` (the secret is returned once) and `revokeApiToken`.
+
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use entity::api_token;
+
+use super::{
+    connection::Node, enums::Role, lookups::parse_id, patch::Inputs, reader, reference::User,
+    writer,
+};
+use crate::{
+    error::Error,
+    registry::users::{self, NewUser, UserPatch},
+};
+
+/// An API token. Its secret is shown once, by `createApiToken`, and never stored.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct ApiToken {
+    /// Id.
+    pub id: ID,
+    /// The first characters of the secret, to recognise it.
+    pub key_prefix: String,
+    /// What it is for.
+    pub description: String,
+    /// Whether it may write.
+    pub write_enabled: bool,
+    /// When it stops working.
+    pub expires: Option<DateTime<Utc>>,
+    /// A revoked token is disabled.
+    pub enabled: bool,
+    /// Last authentication (at most a minute stale).
+    pub last_used: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Internal: the `user_id` key, for loaders; not exposed.
+    #[graphql(skip)]
+    pub user_id: i64,
+}
+
+impl From<api_token::Model> for ApiToken {
+    fn from(m: api_token::Model) -> Self {
+        ApiToken {
+            id: ID::from(m.id.to_string()),
+            key_prefix: m.key_prefix,
+            description: m.description,
+            write_enabled: m.write_enabled,
+            expires: m.expires,
+            enabled: m.enabled,
+            last_used: m.last_used,
+            created: m.created,
+            user_id: i64::from(m.user_id),
+        }
+    }
+}
+
+impl Node for ApiToken {
+    const NAME: &'static str = "ApiToken";
+}
+
+#[ComplexObject]
+impl ApiToken {
+    /// Its owner.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        let user = reader(ctx)?.loaders.users.load_one(self.user_id).await?;
+        Ok(user.ok_or(Error::NotFound)?.into())
+    }
+}
+
+/// A token just created, with its secret — shown only this once.
+#[derive(SimpleObject)]
+pub struct CreatedApiToken {
+    /// The secret: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The token.
+    pub api_token: ApiToken,
+}
+
+/// A new user.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// Unique login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Tenants.
+    pub tenant_ids: Option<Vec<ID>>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+}
+
+/// A change to a user.
+#[derive(InputObject, Default)]
+pub struct UpdateUserInput {
+    /// Role.
+    pub role: MaybeUndefined<Role>,
+    /// Tenants.
+    pub tenant_ids: MaybeUndefined<Vec<ID>>,
+    /// Given name.
+    pub first_name: MaybeUndefined<String>,
+    /// Family name.
+    pub last_name: MaybeUndefined<String>,
+    /// E-mail address.
+    pub email: MaybeUndefined<String>,
+    /// Whether it may authenticate.
+    pub is_active: MaybeUndefined<bool>,
+}
+
+/// A new token.
+#[derive(InputObject)]
+pub struct CreateApiTokenInput {
+    /// Its owner (default: the caller; others' tokens are for ADMIN).
+    pub user_id: Option<ID>,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Whether it may write (default true).
+    pub write_enabled: Option<bool>,
+    /// When it stops working.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Mutations of users and tokens.
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Creates a user (ADMIN).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
+        let mut i = Inputs::default();
+        let tenants = i.ids("tenant_ids", &input.tenant_ids.unwrap_or_default());
+        i.finish()?;
+        let new = NewUser {
+            username: input.username,
+            role: input.role.into(),
+            tenants,
+            first_name: input.first_name.unwrap_or_default(),
+            last_name: input.last_name.unwrap_or_default(),
+            email: input.email.unwrap_or_default(),
+        };
+        Ok(users::create(writer(ctx), new).await?.into())
+    }
+
+    /// Changes a user (ADMIN).
+    async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
+        let id = parse_id(&id, "id")?;
+        let mut i = Inputs::default();
+        let tenants = i.keep("tenant_ids", input.tenant_ids);
+        let patch = UserPatch {
+            tenants: tenants.map(|ids| i.ids("tenant_ids", &ids)),
+            role: i.keep("role", input.role).map(Into::into),
+            first_name: i.keep("first_name", input.first_name),
+            last_name: i.keep("last_name", input.last_name),
+            email: i.keep("email", input.email),
+            is_active: i.keep("is_active", input.is_active),
+        };
+        i.finish()?;
+        Ok(users::update(writer(ctx), id, patch).await?.into())
+    }
+
+    /// Deletes a user (ADMIN); its builds and events stay, without the attribution.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let id = parse_id(&id, "id")?;
+        Ok(users::delete(writer(ctx), id).await?.to_string().into())
+    }
+
+    /// Creates a token and returns its secret, once. A user manages its own tokens; ADMIN
+    /// everyone's.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiTokenInput,
+    ) -> Result<CreatedApiToken> {
+        let mut i = Inputs::default();
+        let user = input.user_id.and_then(|id| i.id("user_id", &id));
+        i.finish()?;
+        let (token, secret) = users::issue_token(
+            writer(ctx),
+            user,
+            input.description.unwrap_or_default(),
+            input.write_enabled.unwrap_or(true),
+            input.expires,
+        )
+        .await?;
+        Ok(CreatedApiToken {
+            token: secret,
+            api_token: token.into(),
+        })
+    }
+
+    /// Revokes a token: one's own, or (ADMIN) anyone's.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let mut i = Inputs::default();
+        let id = i.id("id", &id);
+        i.finish()?;
+        let id = id.ok_or_else(|| Error::bad_input("id", "is not an id of this service"))?;
+        Ok(users::revoke(writer(ctx), id).await?.to_string().into())
+    }
+}
