@@ -96,12 +96,10 @@ impl Checks {
     pub fn iso_url(&mut self, field: &str, value: &str) {
         self.max_len(field, value, 512);
         match url::Url::parse(value) {
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                self.0.add(field, "must be an http or https URL");
+            }
             Ok(url) => {
-                self.check(
-                    field,
-                    matches!(url.scheme(), "http" | "https"),
-                    "must be an http or https URL",
-                );
                 self.check(
                     field,
                     url.username().is_empty() && url.password().is_none(),
