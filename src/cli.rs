@@ -123,7 +123,8 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    tracing::info!("listening on http://{listen} — GraphiQL at http://{listen}/graphiql");
+    let bound = listener.local_addr().unwrap_or(listen);
+    tracing::info!("listening on http://{bound} — GraphiQL at http://{bound}/graphiql");
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await

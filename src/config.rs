@@ -7,12 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// `packer-gateway`: the source of truth for Packer image definitions and builds.
 #[derive(Parser, Debug)]
-#[command(
-    name = "packer-gateway",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "packer-gateway", version, about)]
 pub struct Cli {
     /// Database: `sqlite://FILE` (created if missing) or `postgres://…`.
     #[arg(

@@ -18,7 +18,7 @@ use super::{
     },
     reader,
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
-    writer,
+    reference_reader, writer,
 };
 use crate::{
     error::Error,
@@ -136,7 +136,7 @@ impl ImageBuild {
 
     /// Where it runs.
     async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
-        let loaders = &reader(ctx)?.loaders;
+        let loaders = &reference_reader(ctx)?.loaders;
         let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
         Ok(endpoint.ok_or(Error::NotFound)?.into())
     }
@@ -146,7 +146,7 @@ impl ImageBuild {
         let Some(id) = self.created_by_id else {
             return Ok(None);
         };
-        Ok(reader(ctx)?
+        Ok(reference_reader(ctx)?
             .loaders
             .users
             .load_one(id)
@@ -159,7 +159,7 @@ impl ImageBuild {
         let Some(id) = self.cloud_image_template_id else {
             return Ok(None);
         };
-        Ok(reader(ctx)?
+        Ok(reference_reader(ctx)?
             .loaders
             .templates
             .load_one(id)

@@ -20,7 +20,7 @@ use super::{
     patch::Inputs,
     reader,
     reference::{Cluster, ProxmoxEndpoint, Tenant},
-    writer,
+    reference_reader, writer,
 };
 use crate::{
     error::Error,
@@ -127,7 +127,7 @@ impl Node for ImageDefinition {
 impl ImageDefinition {
     /// Where builds run.
     async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
-        let loaders = &reader(ctx)?.loaders;
+        let loaders = &reference_reader(ctx)?.loaders;
         let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
         Ok(endpoint.ok_or(Error::NotFound)?.into())
     }
@@ -137,13 +137,13 @@ impl ImageDefinition {
         let Some(id) = self.target_cluster_id else {
             return Ok(None);
         };
-        let cluster = reader(ctx)?.loaders.clusters.load_one(id).await?;
+        let cluster = reference_reader(ctx)?.loaders.clusters.load_one(id).await?;
         Ok(cluster.map(Into::into))
     }
 
     /// The tenants that may use it; empty means every tenant.
     async fn allowed_tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
-        let loaders = &reader(ctx)?.loaders;
+        let loaders = &reference_reader(ctx)?.loaders;
         let tenants = loaders
             .tenant_lists
             .load_one((TenantLink::Definition, self.row_id))

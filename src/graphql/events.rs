@@ -12,6 +12,7 @@ use super::{
     lookups::{ChoiceLookup, DateTimeLookup, IdLookup, filter_of},
     reader,
     reference::User,
+    reference_reader,
 };
 use crate::{
     error::Error,
@@ -72,7 +73,7 @@ impl BuildEvent {
         let Some(id) = self.actor_id else {
             return Ok(None);
         };
-        Ok(reader(ctx)?
+        Ok(reference_reader(ctx)?
             .loaders
             .users
             .load_one(id)
@@ -115,7 +116,7 @@ impl EventQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<BuildEvent>> {
-        let request = reader(ctx)?;
+        let request = reference_reader(ctx)?;
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
         let page =

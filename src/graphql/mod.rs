@@ -101,10 +101,18 @@ pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
 }
 
-/// The request context, once the principal is allowed to read.
+/// The request context, once the principal may read definitions and builds.
 pub fn reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
     let request = request(ctx);
     request.principal.authorize(Action::Read)?;
+    Ok(request)
+}
+
+/// The request context, once the principal may read everything else: reference data, settings,
+/// users, the event log (anonymous readers may not).
+pub fn reference_reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
+    let request = request(ctx);
+    request.principal.authorize(Action::ReadReference)?;
     Ok(request)
 }
 

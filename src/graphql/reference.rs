@@ -9,7 +9,7 @@ use super::{
     connection::Node,
     enums::{CatalogOsFamily, EndpointMode, Role},
     lookups::{BooleanLookup, ChoiceLookup, DateTimeLookup, IdLookup, IntLookup, StringLookup},
-    reader, request,
+    reference_reader, request,
 };
 use crate::{
     auth::Principal,
@@ -227,7 +227,7 @@ impl Node for CloudImageTemplate {
 impl CloudImageTemplate {
     /// The cluster that holds it.
     async fn cluster(&self, ctx: &Context<'_>) -> Result<Cluster> {
-        let cluster = reader(ctx)?
+        let cluster = reference_reader(ctx)?
             .loaders
             .clusters
             .load_one(self.cluster_id)
@@ -312,7 +312,7 @@ impl User {
 
     /// Its API tokens (never their secrets): for the user itself and administrators only.
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<super::users::ApiToken>> {
-        let request = reader(ctx)?;
+        let request = reference_reader(ctx)?;
         let allowed = match &request.principal {
             Principal::Service => true,
             Principal::User(caller) => {
@@ -339,7 +339,7 @@ async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant
     let Some(id) = id else {
         return Ok(None);
     };
-    Ok(reader(ctx)?
+    Ok(reference_reader(ctx)?
         .loaders
         .tenants
         .load_one(id)
@@ -348,7 +348,7 @@ async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant
 }
 
 async fn load_tenants(ctx: &Context<'_>, link: TenantLink, owner: i64) -> Result<Vec<Tenant>> {
-    let tenants = reader(ctx)?
+    let tenants = reference_reader(ctx)?
         .loaders
         .tenant_lists
         .load_one((link, owner))
@@ -544,7 +544,7 @@ macro_rules! reference_queries {
         impl $query {
             #[doc = $one_doc]
             async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<$node> {
-                let request = reader(ctx)?;
+                let request = reference_reader(ctx)?;
                 let id = super::lookups::parse_id(&id, "id")?;
                 let row = crate::registry::read::get::<$entity::Entity>(
                     super::db(ctx),
@@ -566,7 +566,7 @@ macro_rules! reference_queries {
                 last: Option<i32>,
                 before: Option<String>,
             ) -> Result<super::connection::Connection<$node>> {
-                let request = reader(ctx)?;
+                let request = reference_reader(ctx)?;
                 let filter = super::lookups::filter_of(filter, $filter::into_filter)?;
                 let args = crate::registry::page::PageArgs::new(
                     first.map(i64::from),

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use entity::api_token;
 
 use super::{
-    connection::Node, enums::Role, lookups::parse_id, patch::Inputs, reader, reference::User,
-    writer,
+    connection::Node, enums::Role, lookups::parse_id, patch::Inputs, reference::User,
+    reference_reader, writer,
 };
 use crate::{
     error::Error,
@@ -65,7 +65,11 @@ impl Node for ApiToken {
 impl ApiToken {
     /// Its owner.
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        let user = reader(ctx)?.loaders.users.load_one(self.user_id).await?;
+        let user = reference_reader(ctx)?
+            .loaders
+            .users
+            .load_one(self.user_id)
+            .await?;
         Ok(user.ok_or(Error::NotFound)?.into())
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth;
 mod definitions;
 mod http;
 mod lifecycle;
