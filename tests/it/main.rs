@@ -3,5 +3,6 @@
 
 mod support;
 
+mod filters;
 mod http;
 mod schema;
