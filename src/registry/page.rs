@@ -3,7 +3,8 @@
 //! A page is asked for with [`PageArgs`] (validated: `first`/`last` in 1..=100, default 50) and an
 //! ordering. The order always ends with the primary key, which takes the direction of the last
 //! key, so the order is total. Cursors are opaque (base64url of JSON) and carry the sort values of
-//! their row plus a signature of the ordering: a cursor made for another ordering is refused.
+//! their row plus a signature of the list and ordering: a cursor made for another list or
+//! ordering is refused.
 //! Because the next page starts *after the values* of the cursor row, rows inserted or deleted
 //! between two requests never shift a page: nothing repeats and nothing is skipped.
 //!
@@ -15,8 +16,8 @@ use std::collections::HashMap;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
-    ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityName, EntityTrait, FromQueryResult,
+    IdenStatic, ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use serde_json::Value as Json;
@@ -387,11 +388,16 @@ fn compile_order<F: SortField>(sort: &[Sort<F>]) -> Result<Vec<Key<ColumnOf<F>>>
         .collect())
 }
 
+/// The list and ordering a cursor belongs to, e.g. `image_build:-created`. The table is part of
+/// it because two lists can share an ordering (`+name`), and a cursor of one would silently
+/// position the other.
 fn signature<F: SortField>(sort: &[Sort<F>]) -> String {
-    sort.iter()
+    let keys = sort
+        .iter()
         .map(|s| format!("{}{}", if s.desc { "-" } else { "+" }, s.field.key()))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(",");
+    format!("{}:{keys}", F::Entity::default().table_name())
 }
 
 /// Rows strictly after (or, `reverse`, strictly before) the cursor values, in the keys' order:
