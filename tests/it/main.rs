@@ -7,3 +7,4 @@ mod filters;
 mod http;
 mod paging;
 mod schema;
+mod statements;
