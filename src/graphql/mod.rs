@@ -52,6 +52,7 @@ pub fn sdl() -> String {
 fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .extension(error::RequestErrorCodes)
+        .extension(error::NullableFieldErrors)
 }
 
 /// What the HTTP layer attaches to each request.

@@ -6,5 +6,6 @@ mod support;
 mod filters;
 mod http;
 mod paging;
+mod queries;
 mod schema;
 mod statements;

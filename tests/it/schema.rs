@@ -70,3 +70,44 @@ async fn a_failed_non_null_field_nulls_its_parent() {
         serde_json::json!({"parent": null, "child": {"ok": 1}})
     );
 }
+
+struct Lookups;
+
+#[Object]
+impl Lookups {
+    async fn missing(&self) -> async_graphql::Result<Option<i32>> {
+        Err("not here".into())
+    }
+
+    async fn present(&self) -> i32 {
+        1
+    }
+
+    async fn nested(&self) -> Option<Lookups> {
+        Some(Lookups)
+    }
+}
+
+/// async-graphql 7.0 sends the error of a nullable field's own resolver to the nearest nullable
+/// ancestor; with our extension the field nulls itself, as the GraphQL spec says.
+#[tokio::test]
+async fn a_failed_nullable_field_nulls_only_itself() {
+    let schema = Schema::build(Lookups, EmptyMutation, EmptySubscription)
+        .extension(packer_gateway::graphql::error::NullableFieldErrors)
+        .finish();
+    let response = schema
+        .execute("{ missing present nested { missing present } }")
+        .await;
+    let paths: Vec<String> = response
+        .errors
+        .iter()
+        .map(|e| format!("{:?}", e.path))
+        .collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(
+        response.data.into_json().expect("json"),
+        serde_json::json!({
+            "missing": null, "present": 1, "nested": {"missing": null, "present": 1}
+        })
+    );
+}
