@@ -550,3 +550,144 @@ macro_rules! sort_fields {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+    use entity::{enums::BuildStatus, image_build};
+    use sea_orm::Value;
+
+    use super::{Key, PageArgs, Sort, compile_order, decode, encode, signature};
+    use crate::registry::builds::BuildSort;
+
+    fn build(started: Option<DateTime<Utc>>) -> image_build::Model {
+        let created = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .single()
+            .expect("a valid instant");
+        image_build::Model {
+            id: 42,
+            definition_id: 1,
+            status: BuildStatus::Running,
+            backend_build_id: String::new(),
+            proxmox_endpoint_id: 1,
+            target_node: "pve1".into(),
+            output_vmid: 1000,
+            output_name: "ünïcode \"quoted\" %_".into(),
+            image_version: "v".into(),
+            variables: serde_json::json!({}),
+            timeout_seconds: None,
+            started_at: started,
+            completed_at: None,
+            created_by_id: None,
+            netbox_job_id: None,
+            cloud_image_template_id: None,
+            backend_response: serde_json::json!({}),
+            error: String::new(),
+            rebuild_of_id: None,
+            created,
+            last_updated: created,
+        }
+    }
+
+    fn keys_of(sort: &[Sort<BuildSort>]) -> Vec<Key<image_build::Column>> {
+        compile_order(sort).expect("an ordering")
+    }
+
+    const ORDER: [Sort<BuildSort>; 3] = [
+        Sort {
+            field: BuildSort::StartedAt,
+            desc: false,
+        },
+        Sort {
+            field: BuildSort::OutputName,
+            desc: true,
+        },
+        Sort {
+            field: BuildSort::Status,
+            desc: false,
+        },
+    ];
+
+    #[test]
+    fn a_cursor_decodes_to_the_sort_values_of_its_row() {
+        let keys = keys_of(&ORDER);
+        let signature = signature(&ORDER);
+        let started = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 6)
+            .single()
+            .expect("a valid instant")
+            + chrono::Duration::microseconds(123_456);
+        for started in [Some(started), None] {
+            let row = build(started);
+            let cursor = encode::<image_build::Entity>(&signature, &keys, &row);
+            assert!(
+                cursor
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{cursor} is not URL-safe"
+            );
+            assert_eq!(
+                decode(&cursor, &signature, &keys),
+                Some(vec![
+                    started.map(|t| Value::ChronoDateTimeUtc(Some(t))),
+                    Some(Value::String(Some(row.output_name.clone()))),
+                    Some(Value::String(Some("running".into()))),
+                    Some(Value::BigInt(Some(42))),
+                ])
+            );
+        }
+    }
+
+    #[test]
+    fn a_cursor_of_another_ordering_or_garbage_decodes_to_nothing() {
+        let keys = keys_of(&ORDER);
+        let cursor = encode::<image_build::Entity>(&signature(&ORDER), &keys, &build(None));
+        let mut reversed = ORDER;
+        reversed[1].desc = false;
+        assert_eq!(decode(&cursor, &signature(&reversed), &keys), None);
+        for garbage in ["", "!", "bm90IGpzb24", "e30"] {
+            assert_eq!(
+                decode(garbage, &signature(&ORDER), &keys),
+                None,
+                "{garbage}"
+            );
+        }
+        // A NULL where the key cannot be NULL.
+        let by_name = [Sort {
+            field: BuildSort::OutputName,
+            desc: false,
+        }];
+        let forged = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!(r#"{{"o":"{}","v":[null,1]}}"#, signature(&by_name)),
+        );
+        assert_eq!(
+            decode(&forged, &signature(&by_name), &keys_of(&by_name)),
+            None
+        );
+    }
+
+    #[test]
+    fn page_sizes_are_1_to_100_and_first_and_last_exclude_each_other() {
+        assert!(PageArgs::new(None, None, None, None).is_ok());
+        assert!(PageArgs::new(Some(1), None, None, None).is_ok());
+        assert!(PageArgs::new(None, None, Some(100), None).is_ok());
+        for (first, last) in [
+            (Some(0), None),
+            (Some(101), None),
+            (None, Some(0)),
+            (None, Some(-1)),
+            (Some(1), Some(1)),
+        ] {
+            assert!(
+                PageArgs::new(first, None, last, None).is_err(),
+                "{first:?} {last:?}"
+            );
+        }
+        assert_eq!(
+            PageArgs::new(None, None, None, None).ok().map(|a| a.size),
+            Some(50)
+        );
+    }
+}
