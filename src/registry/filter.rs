@@ -6,7 +6,8 @@
 //! - string lookups are case-sensitive except `iExact` / `iContains` / `q`, which compare
 //!   `LOWER(column)` with `LOWER(value)` (on SQLite `LOWER` folds ASCII letters only);
 //! - a comparison on a nullable column is false for NULL, so `not` of it includes the NULL rows:
-//!   `not: {targetCluster: {eq: 3}}` is exactly the complement of `targetCluster: {eq: 3}`;
+//!   `not: {targetCluster: {eq: 3}}` is exactly the complement of `targetCluster: {eq: 3}`
+//!   (the same holds for `q` over nullable columns);
 //! - `and: []` matches everything, `or: []` matches nothing.
 
 use sea_orm::{
@@ -156,9 +157,12 @@ pub fn compile<F: FilterField>(filter: &Filter<F>) -> Result<Expr, Error> {
         Filter::All(items) => all(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
         Filter::Any(items) => any(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
         Filter::Not(inner) => compile(inner)?.not(),
+        // Each column is guarded like a nullable column's comparison: a NULL (an endpoint
+        // without a domain) makes its term false, not unknown, so that `not: {q: …}` is the
+        // exact complement of `q`.
         Filter::Search(text) => any(F::search_columns()
             .into_iter()
-            .map(|column| icontains(column, text))
+            .map(|column| icontains(column.clone(), text).and(column.is_not_null()))
             .collect()),
     })
 }

@@ -1257,6 +1257,10 @@ async fn reference_lists_filter() {
                 json!({"not": {"domain": {"contains": "example"}}}),
                 &["pve-api"],
             ),
+            // `q` also looks in the nullable domain; its negation still includes the NULL rows.
+            case(json!({"q": "EXAMPLE"}), &["edge-api"]),
+            case(json!({"not": {"q": "example"}}), &["pve-api"]),
+            case(json!({"not": {"q": "edge"}}), &["pve-api"]),
         ],
     )
     .await;
