@@ -130,14 +130,7 @@ impl Clock {
     }
 }
 
-/// Four definitions that differ in every filterable field (ids increase in this order):
-///
-/// | name        | endpoint | cluster | node     | os        | recipe      | builder | enabled | tenants | created | updated |
-/// |-------------|----------|---------|----------|-----------|-------------|---------|---------|---------|---------|---------|
-/// | Alpha       | e1       | c1      | pve1     | ubuntu    | ubuntu-base | clone   | yes     | t1      | -300    | -300    |
-/// | alphabet    | e2       | —       | pve2     | debian    | debian-base | iso     | no      | —       | -200    | -50     |
-/// | Beta        | e1       | c2      | pve-edge | rocky     | docker-host | clone   | yes     | t1, t2  | -100    | -100    |
-/// | gamma-ALPHA | e2       | c1      | pve1     | almalinux | qemu-agent  | clone   | yes     | t2      | -10     | -10     |
+/// Four definitions that differ in every filterable field (see the table in [`definitions`]).
 struct Definitions {
     ids: [i32; 4],
     t1: i32,
@@ -150,87 +143,21 @@ struct Definitions {
 }
 
 async fn definitions(app: &TestApp) -> Definitions {
+    use {BuilderType as B, OsFamily as Os, ProvisionerRecipe as R};
     let world = app.world().await;
     let seed = app.seed();
     let c2 = seed.cluster("pve-edge").await;
     let e2 = seed.endpoint("pve-edge-api").await;
+    let (t1, t2, c1, e1) = (world.t1, world.t2, world.cluster, world.endpoint);
     let clock = Clock::new();
-    #[expect(clippy::type_complexity, reason = "a table of fixtures")]
-    let rows: [(
-        &str,
-        &str,
-        &str,
-        i32,
-        Option<i32>,
-        &str,
-        OsFamily,
-        ProvisionerRecipe,
-        BuilderType,
-        bool,
-        Vec<i32>,
-        i64,
-        i64,
-    ); 4] = [
-        (
-            "Alpha",
-            "alpha",
-            "The first image",
-            world.endpoint,
-            Some(world.cluster),
-            "pve1",
-            OsFamily::Ubuntu,
-            ProvisionerRecipe::UbuntuBase,
-            BuilderType::ProxmoxClone,
-            true,
-            vec![world.t1],
-            -300,
-            -300,
-        ),
-        (
-            "alphabet",
-            "alphabet",
-            "",
-            e2,
-            None,
-            "pve2",
-            OsFamily::Debian,
-            ProvisionerRecipe::DebianBase,
-            BuilderType::ProxmoxIso,
-            false,
-            vec![],
-            -200,
-            -50,
-        ),
-        (
-            "Beta",
-            "beta",
-            "mentions alpha inside",
-            world.endpoint,
-            Some(c2),
-            "pve-edge",
-            OsFamily::Rocky,
-            ProvisionerRecipe::DockerHost,
-            BuilderType::ProxmoxClone,
-            true,
-            vec![world.t1, world.t2],
-            -100,
-            -100,
-        ),
-        (
-            "gamma-ALPHA",
-            "gamma",
-            "",
-            e2,
-            Some(world.cluster),
-            "pve1",
-            OsFamily::Almalinux,
-            ProvisionerRecipe::QemuAgent,
-            BuilderType::ProxmoxClone,
-            true,
-            vec![world.t2],
-            -10,
-            -10,
-        ),
+    // Ids increase in this order; times are seconds from the clock's origin.
+    #[rustfmt::skip]
+    let rows = [
+        // name          slug        description              endpoint cluster   node        os             recipe         builder          enabled tenants     created updated
+        ("Alpha",       "alpha",    "The first image",       e1,      Some(c1), "pve1",     Os::Ubuntu,    R::UbuntuBase,  B::ProxmoxClone, true,  vec![t1],     -300,   -300),
+        ("alphabet",    "alphabet", "",                      e2,      None,     "pve2",     Os::Debian,    R::DebianBase,  B::ProxmoxIso,   false, vec![],       -200,   -50),
+        ("Beta",        "beta",     "mentions alpha inside", e1,      Some(c2), "pve-edge", Os::Rocky,     R::DockerHost,  B::ProxmoxClone, true,  vec![t1, t2], -100,   -100),
+        ("gamma-ALPHA", "gamma",    "",                      e2,      Some(c1), "pve1",     Os::Almalinux, R::QemuAgent,   B::ProxmoxClone, true,  vec![t2],     -10,    -10),
     ];
     let mut ids = [0; 4];
     for (i, row) in rows.into_iter().enumerate() {
@@ -239,7 +166,7 @@ async fn definitions(app: &TestApp) -> Definitions {
         );
         let (created, updated) = (clock.at(row.11), clock.at(row.12));
         ids[i] = seed
-            .definition(name, endpoint, world.cluster, &row.10, |d| {
+            .definition(name, endpoint, c1, &row.10, |d| {
                 d.slug = Set(slug.into());
                 d.description = Set(description.into());
                 d.target_cluster_id = Set(cluster);
@@ -255,11 +182,11 @@ async fn definitions(app: &TestApp) -> Definitions {
     }
     Definitions {
         ids,
-        t1: world.t1,
-        t2: world.t2,
-        c1: world.cluster,
+        t1,
+        t2,
+        c1,
         c2,
-        e1: world.endpoint,
+        e1,
         e2,
         clock,
     }
@@ -271,57 +198,33 @@ const ALL_DEFINITIONS: [&str; 4] = ["Alpha", "alphabet", "Beta", "gamma-ALPHA"];
 async fn definition_string_lookups() {
     let app = TestApp::new().await;
     definitions(&app).await;
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"name": {"exact": "Alpha"}}), &["Alpha"]),
-            case(json!({"name": {"exact": "alpha"}}), &[]),
-            case(json!({"name": {"iExact": "ALPHA"}}), &["Alpha"]),
-            case(
-                json!({"name": {"contains": "lpha"}}),
-                &["Alpha", "alphabet"],
-            ),
-            case(
-                json!({"name": {"iContains": "ALPHA"}}),
-                &["Alpha", "alphabet", "gamma-ALPHA"],
-            ),
-            case(json!({"name": {"startsWith": "al"}}), &["alphabet"]),
-            case(json!({"name": {"startsWith": "Al"}}), &["Alpha"]),
-            case(json!({"name": {"endsWith": "ALPHA"}}), &["gamma-ALPHA"]),
-            case(json!({"name": {"endsWith": "a"}}), &["Alpha", "Beta"]),
-            case(
-                json!({"name": {"in": ["Beta", "gamma-ALPHA", "nope"]}}),
-                &["Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"name": {"in": []}}), &[]),
-            case(json!({"name": {"isNull": true}}), &[]),
-            case(json!({"name": {"isNull": false}}), &ALL_DEFINITIONS),
-            // Several lookups on one field must all hold.
-            case(
-                json!({"name": {"contains": "a", "startsWith": "B"}}),
-                &["Beta"],
-            ),
-            case(json!({"slug": {"exact": "beta"}}), &["Beta"]),
-            case(
-                json!({"slug": {"startsWith": "alpha"}}),
-                &["Alpha", "alphabet"],
-            ),
-            case(json!({"slug": {"iExact": "GAMMA"}}), &["gamma-ALPHA"]),
-            case(
-                json!({"targetNode": {"exact": "pve1"}}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            case(json!({"targetNode": {"startsWith": "pve-"}}), &["Beta"]),
-            case(json!({"targetNode": {"iContains": "EDGE"}}), &["Beta"]),
-            case(json!({"targetNode": {"endsWith": "2"}}), &["alphabet"]),
-            case(
-                json!({"targetNode": {"in": ["pve2", "pve-edge"]}}),
-                &["alphabet", "Beta"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"name": {"exact": "Alpha"}}), &["Alpha"]),
+        case(json!({"name": {"exact": "alpha"}}), &[]),
+        case(json!({"name": {"iExact": "ALPHA"}}), &["Alpha"]),
+        case(json!({"name": {"contains": "lpha"}}), &["Alpha", "alphabet"]),
+        case(json!({"name": {"iContains": "ALPHA"}}), &["Alpha", "alphabet", "gamma-ALPHA"]),
+        case(json!({"name": {"startsWith": "al"}}), &["alphabet"]),
+        case(json!({"name": {"startsWith": "Al"}}), &["Alpha"]),
+        case(json!({"name": {"endsWith": "ALPHA"}}), &["gamma-ALPHA"]),
+        case(json!({"name": {"endsWith": "a"}}), &["Alpha", "Beta"]),
+        case(json!({"name": {"in": ["Beta", "gamma-ALPHA", "nope"]}}), &["Beta", "gamma-ALPHA"]),
+        case(json!({"name": {"in": []}}), &[]),
+        case(json!({"name": {"isNull": true}}), &[]),
+        case(json!({"name": {"isNull": false}}), &ALL_DEFINITIONS),
+        // Several lookups on one field must all hold.
+        case(json!({"name": {"contains": "a", "startsWith": "B"}}), &["Beta"]),
+        case(json!({"slug": {"exact": "beta"}}), &["Beta"]),
+        case(json!({"slug": {"startsWith": "alpha"}}), &["Alpha", "alphabet"]),
+        case(json!({"slug": {"iExact": "GAMMA"}}), &["gamma-ALPHA"]),
+        case(json!({"targetNode": {"exact": "pve1"}}), &["Alpha", "gamma-ALPHA"]),
+        case(json!({"targetNode": {"startsWith": "pve-"}}), &["Beta"]),
+        case(json!({"targetNode": {"iContains": "EDGE"}}), &["Beta"]),
+        case(json!({"targetNode": {"endsWith": "2"}}), &["alphabet"]),
+        case(json!({"targetNode": {"in": ["pve2", "pve-edge"]}}), &["alphabet", "Beta"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
@@ -329,104 +232,50 @@ async fn definition_id_lookups() {
     let app = TestApp::new().await;
     let d = definitions(&app).await;
     let [a, b, c, g] = d.ids.map(|id| id.to_string());
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"id": {"eq": a}}), &["Alpha"]),
-            case(json!({"id": {"in": [a, c]}}), &["Alpha", "Beta"]),
-            case(
-                json!({"id": {"gt": a}}),
-                &["alphabet", "Beta", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"id": {"gte": b}}),
-                &["alphabet", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"id": {"lt": c}}), &["Alpha", "alphabet"]),
-            case(json!({"id": {"lte": c}}), &["Alpha", "alphabet", "Beta"]),
-            case(json!({"id": {"gt": a, "lt": g}}), &["alphabet", "Beta"]),
-            case(json!({"id": {"isNull": true}}), &[]),
-            case(json!({"id": {"isNull": false}}), &ALL_DEFINITIONS),
-            case(json!({"id": {"eq": "999999"}}), &[]),
-            case(
-                json!({"proxmoxEndpoint": {"eq": d.e2.to_string()}}),
-                &["alphabet", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"proxmoxEndpoint": {"in": [d.e1.to_string()]}}),
-                &["Alpha", "Beta"],
-            ),
-            case(
-                json!({"targetCluster": {"eq": d.c1.to_string()}}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"targetCluster": {"in": [d.c2.to_string()]}}),
-                &["Beta"],
-            ),
-            case(
-                json!({"targetCluster": {"gt": d.c1.to_string()}}),
-                &["Beta"],
-            ),
-            case(
-                json!({"targetCluster": {"gte": d.c1.to_string()}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"targetCluster": {"lt": d.c2.to_string()}}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"targetCluster": {"lte": d.c1.to_string()}}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            case(json!({"targetCluster": {"isNull": true}}), &["alphabet"]),
-            case(
-                json!({"targetCluster": {"isNull": false}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"id": {"eq": a}}), &["Alpha"]),
+        case(json!({"id": {"in": [a, c]}}), &["Alpha", "Beta"]),
+        case(json!({"id": {"gt": a}}), &["alphabet", "Beta", "gamma-ALPHA"]),
+        case(json!({"id": {"gte": b}}), &["alphabet", "Beta", "gamma-ALPHA"]),
+        case(json!({"id": {"lt": c}}), &["Alpha", "alphabet"]),
+        case(json!({"id": {"lte": c}}), &["Alpha", "alphabet", "Beta"]),
+        case(json!({"id": {"gt": a, "lt": g}}), &["alphabet", "Beta"]),
+        case(json!({"id": {"isNull": true}}), &[]),
+        case(json!({"id": {"isNull": false}}), &ALL_DEFINITIONS),
+        case(json!({"id": {"eq": "999999"}}), &[]),
+        case(json!({"proxmoxEndpoint": {"eq": d.e2.to_string()}}), &["alphabet", "gamma-ALPHA"]),
+        case(json!({"proxmoxEndpoint": {"in": [d.e1.to_string()]}}), &["Alpha", "Beta"]),
+        case(json!({"targetCluster": {"eq": d.c1.to_string()}}), &["Alpha", "gamma-ALPHA"]),
+        case(json!({"targetCluster": {"in": [d.c2.to_string()]}}), &["Beta"]),
+        case(json!({"targetCluster": {"gt": d.c1.to_string()}}), &["Beta"]),
+        case(json!({"targetCluster": {"gte": d.c1.to_string()}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"targetCluster": {"lt": d.c2.to_string()}}), &["Alpha", "gamma-ALPHA"]),
+        case(json!({"targetCluster": {"lte": d.c1.to_string()}}), &["Alpha", "gamma-ALPHA"]),
+        case(json!({"targetCluster": {"isNull": true}}), &["alphabet"]),
+        case(json!({"targetCluster": {"isNull": false}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
 async fn definition_enum_and_boolean_lookups() {
     let app = TestApp::new().await;
     definitions(&app).await;
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"enabled": {"eq": false}}), &["alphabet"]),
-            case(
-                json!({"enabled": {"eq": true}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"builderType": {"eq": "PROXMOX_ISO"}}), &["alphabet"]),
-            case(
-                json!({"builderType": {"in": ["PROXMOX_CLONE"]}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"builderType": {"in": []}}), &[]),
-            case(json!({"osFamily": {"eq": "ROCKY"}}), &["Beta"]),
-            case(json!({"osFamily": {"eq": "FREEBSD"}}), &[]),
-            case(
-                json!({"osFamily": {"in": ["UBUNTU", "DEBIAN"]}}),
-                &["Alpha", "alphabet"],
-            ),
-            case(
-                json!({"provisionerRecipe": {"eq": "QEMU_AGENT"}}),
-                &["gamma-ALPHA"],
-            ),
-            case(
-                json!({"provisionerRecipe": {"in": ["DOCKER_HOST", "UBUNTU_BASE"]}}),
-                &["Alpha", "Beta"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"enabled": {"eq": false}}), &["alphabet"]),
+        case(json!({"enabled": {"eq": true}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"builderType": {"eq": "PROXMOX_ISO"}}), &["alphabet"]),
+        case(json!({"builderType": {"in": ["PROXMOX_CLONE"]}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"builderType": {"in": []}}), &[]),
+        case(json!({"osFamily": {"eq": "ROCKY"}}), &["Beta"]),
+        case(json!({"osFamily": {"eq": "FREEBSD"}}), &[]),
+        case(json!({"osFamily": {"in": ["UBUNTU", "DEBIAN"]}}), &["Alpha", "alphabet"]),
+        case(json!({"provisionerRecipe": {"eq": "QEMU_AGENT"}}), &["gamma-ALPHA"]),
+        case(json!({"provisionerRecipe": {"in": ["DOCKER_HOST", "UBUNTU_BASE"]}}), &["Alpha", "Beta"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
@@ -434,35 +283,20 @@ async fn definition_tenant_filter_matches_allowed_tenants() {
     let app = TestApp::new().await;
     let d = definitions(&app).await;
     let (t1, t2) = (d.t1.to_string(), d.t2.to_string());
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"tenant": {"eq": t1}}), &["Alpha", "Beta"]),
-            case(json!({"tenant": {"eq": t2}}), &["Beta", "gamma-ALPHA"]),
-            case(
-                json!({"tenant": {"in": [t1, t2]}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"tenant": {"gt": t1}}), &["Beta", "gamma-ALPHA"]),
-            // `isNull: true` means unrestricted (no allowed tenant at all).
-            case(json!({"tenant": {"isNull": true}}), &["alphabet"]),
-            case(
-                json!({"tenant": {"isNull": false}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"not": {"tenant": {"eq": t1}}}),
-                &["alphabet", "gamma-ALPHA"],
-            ),
-            // Both tenants at once: an `and` of two memberships, not one row equal to both.
-            case(
-                json!({"and": [{"tenant": {"eq": t1}}, {"tenant": {"eq": t2}}]}),
-                &["Beta"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"tenant": {"eq": t1}}), &["Alpha", "Beta"]),
+        case(json!({"tenant": {"eq": t2}}), &["Beta", "gamma-ALPHA"]),
+        case(json!({"tenant": {"in": [t1, t2]}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"tenant": {"gt": t1}}), &["Beta", "gamma-ALPHA"]),
+        // `isNull: true` means unrestricted (no allowed tenant at all).
+        case(json!({"tenant": {"isNull": true}}), &["alphabet"]),
+        case(json!({"tenant": {"isNull": false}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"not": {"tenant": {"eq": t1}}}), &["alphabet", "gamma-ALPHA"]),
+        // Both tenants at once: an `and` of two memberships, not one row equal to both.
+        case(json!({"and": [{"tenant": {"eq": t1}}, {"tenant": {"eq": t2}}]}), &["Beta"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
@@ -470,125 +304,77 @@ async fn definition_timestamp_lookups() {
     let app = TestApp::new().await;
     let d = definitions(&app).await;
     let t = |s| d.clock.text(s);
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(
-                json!({"created": {"gt": t(-300)}}),
-                &["alphabet", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"created": {"gte": t(-300)}}), &ALL_DEFINITIONS),
-            case(json!({"created": {"lt": t(-100)}}), &["Alpha", "alphabet"]),
-            case(
-                json!({"created": {"lte": t(-100)}}),
-                &["Alpha", "alphabet", "Beta"],
-            ),
-            case(json!({"created": {"gt": t(-200), "lt": t(-10)}}), &["Beta"]),
-            case(json!({"created": {"isNull": true}}), &[]),
-            case(json!({"created": {"isNull": false}}), &ALL_DEFINITIONS),
-            case(
-                json!({"lastUpdated": {"gt": t(-60)}}),
-                &["alphabet", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"lastUpdated": {"gte": t(-50)}}),
-                &["alphabet", "gamma-ALPHA"],
-            ),
-            case(json!({"lastUpdated": {"lt": t(-100)}}), &["Alpha"]),
-            case(json!({"lastUpdated": {"lte": t(-100)}}), &["Alpha", "Beta"]),
-            // Another offset, the same instant.
-            case(
-                json!({"created": {"gte": d.clock.at(-10).with_timezone(
-                    &chrono::FixedOffset::east_opt(2 * 3600).expect("an offset")
-                ).to_rfc3339()}}),
-                &["gamma-ALPHA"],
-            ),
-        ],
-    )
-    .await;
+    let plus_two = chrono::FixedOffset::east_opt(2 * 3600).expect("an offset");
+    let elsewhere = d.clock.at(-10).with_timezone(&plus_two).to_rfc3339();
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"created": {"gt": t(-300)}}), &["alphabet", "Beta", "gamma-ALPHA"]),
+        case(json!({"created": {"gte": t(-300)}}), &ALL_DEFINITIONS),
+        case(json!({"created": {"lt": t(-100)}}), &["Alpha", "alphabet"]),
+        case(json!({"created": {"lte": t(-100)}}), &["Alpha", "alphabet", "Beta"]),
+        case(json!({"created": {"gt": t(-200), "lt": t(-10)}}), &["Beta"]),
+        case(json!({"created": {"isNull": true}}), &[]),
+        case(json!({"created": {"isNull": false}}), &ALL_DEFINITIONS),
+        case(json!({"lastUpdated": {"gt": t(-60)}}), &["alphabet", "gamma-ALPHA"]),
+        case(json!({"lastUpdated": {"gte": t(-50)}}), &["alphabet", "gamma-ALPHA"]),
+        case(json!({"lastUpdated": {"lt": t(-100)}}), &["Alpha"]),
+        case(json!({"lastUpdated": {"lte": t(-100)}}), &["Alpha", "Beta"]),
+        // Another offset, the same instant.
+        case(json!({"created": {"gte": elsewhere}}), &["gamma-ALPHA"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
 async fn definition_free_text_searches_name_and_description() {
     let app = TestApp::new().await;
     definitions(&app).await;
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(
-                json!({"q": "alpha"}),
-                &["Alpha", "alphabet", "Beta", "gamma-ALPHA"],
-            ),
-            case(json!({"q": "FIRST IMAGE"}), &["Alpha"]),
-            case(json!({"q": "inside"}), &["Beta"]),
-            case(json!({"q": "zzz"}), &[]),
-            case(json!({"q": ""}), &ALL_DEFINITIONS),
-            case(
-                json!({"q": "alpha", "enabled": {"eq": false}}),
-                &["alphabet"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"q": "alpha"}), &["Alpha", "alphabet", "Beta", "gamma-ALPHA"]),
+        case(json!({"q": "FIRST IMAGE"}), &["Alpha"]),
+        case(json!({"q": "inside"}), &["Beta"]),
+        case(json!({"q": "zzz"}), &[]),
+        case(json!({"q": ""}), &ALL_DEFINITIONS),
+        case(json!({"q": "alpha", "enabled": {"eq": false}}), &["alphabet"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
 async fn and_or_not_combine() {
     let app = TestApp::new().await;
     let d = definitions(&app).await;
-    let c1 = d.c1.to_string();
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"and": []}), &ALL_DEFINITIONS),
-            case(json!({"or": []}), &[]),
-            case(json!({"not": {"or": []}}), &ALL_DEFINITIONS),
-            case(json!({"not": {"and": []}}), &[]),
-            case(
-                json!({"and": [{"osFamily": {"in": ["UBUNTU", "DEBIAN"]}}, {"enabled": {"eq": true}}]}),
-                &["Alpha"],
-            ),
-            case(
-                json!({"or": [{"name": {"exact": "Alpha"}}, {"osFamily": {"eq": "ROCKY"}}]}),
-                &["Alpha", "Beta"],
-            ),
-            // `not` on a nullable column includes the NULL rows: exactly the complement.
-            case(json!({"not": {"targetCluster": {"eq": c1}}}), &["alphabet", "Beta"]),
-            case(
-                json!({"not": {"targetCluster": {"isNull": true}}}),
-                &["Alpha", "Beta", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"not": {"not": {"targetCluster": {"eq": c1}}}}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            case(
-                json!({"name": {"startsWith": "a"}, "not": {"enabled": {"eq": false}}}),
-                &[],
-            ),
-            case(
-                json!({"or": [
-                    {"and": [{"tenant": {"eq": d.t2.to_string()}}, {"osFamily": {"eq": "ALMALINUX"}}]},
-                    {"q": "first"}
-                ]}),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-            // The fields of one filter object, `and`, `or` and `not` all hold together.
-            case(
-                json!({
-                    "enabled": {"eq": true},
-                    "and": [{"name": {"iContains": "a"}}],
-                    "or": [{"tenant": {"eq": d.t1.to_string()}}, {"targetNode": {"exact": "pve1"}}],
-                    "not": {"osFamily": {"eq": "ROCKY"}}
-                }),
-                &["Alpha", "gamma-ALPHA"],
-            ),
-        ],
-    )
-    .await;
+    let (c1, t1, t2) = (d.c1.to_string(), d.t1.to_string(), d.t2.to_string());
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"and": []}), &ALL_DEFINITIONS),
+        case(json!({"or": []}), &[]),
+        case(json!({"not": {"or": []}}), &ALL_DEFINITIONS),
+        case(json!({"not": {"and": []}}), &[]),
+        case(json!({"and": [{"osFamily": {"in": ["UBUNTU", "DEBIAN"]}}, {"enabled": {"eq": true}}]}), &["Alpha"]),
+        case(json!({"or": [{"name": {"exact": "Alpha"}}, {"osFamily": {"eq": "ROCKY"}}]}), &["Alpha", "Beta"]),
+        // `not` on a nullable column includes the NULL rows: exactly the complement.
+        case(json!({"not": {"targetCluster": {"eq": c1}}}), &["alphabet", "Beta"]),
+        case(json!({"not": {"targetCluster": {"isNull": true}}}), &["Alpha", "Beta", "gamma-ALPHA"]),
+        case(json!({"not": {"not": {"targetCluster": {"eq": c1}}}}), &["Alpha", "gamma-ALPHA"]),
+        case(json!({"name": {"startsWith": "a"}, "not": {"enabled": {"eq": false}}}), &[]),
+        case(
+            json!({"or": [{"and": [{"tenant": {"eq": t2}}, {"osFamily": {"eq": "ALMALINUX"}}]}, {"q": "first"}]}),
+            &["Alpha", "gamma-ALPHA"],
+        ),
+        // The fields of one filter object, `and`, `or` and `not` all hold together.
+        case(
+            json!({
+                "enabled": {"eq": true},
+                "and": [{"name": {"iContains": "a"}}],
+                "or": [{"tenant": {"eq": t1}}, {"targetNode": {"exact": "pve1"}}],
+                "not": {"osFamily": {"eq": "ROCKY"}}
+            }),
+            &["Alpha", "gamma-ALPHA"],
+        ),
+    ];
+    expect(&app, List::Definitions, cases).await;
     expect_complements(
         &app,
         List::Definitions,
@@ -613,31 +399,28 @@ async fn like_metacharacters_match_themselves() {
             .definition(name, world.endpoint, world.cluster, &[], |_| {})
             .await;
     }
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(json!({"name": {"contains": "_"}}), &["a_b"]),
-            case(json!({"name": {"contains": "%"}}), &["100% done"]),
-            case(json!({"name": {"contains": "a_b"}}), &["a_b"]),
-            case(json!({"name": {"iContains": "A_B"}}), &["a_b"]),
-            case(json!({"name": {"iContains": "%"}}), &["100% done"]),
-            case(json!({"name": {"startsWith": "a_"}}), &["a_b"]),
-            case(json!({"name": {"startsWith": "%"}}), &[]),
-            case(json!({"name": {"endsWith": "_b"}}), &["a_b"]),
-            case(json!({"name": {"endsWith": "% done"}}), &["100% done"]),
-            case(json!({"name": {"contains": r"\"}}), &[r"back\slash"]),
-            case(json!({"name": {"contains": r"k\s"}}), &[r"back\slash"]),
-            case(json!({"name": {"exact": "a_b"}}), &["a_b"]),
-            case(json!({"name": {"iExact": "A_B"}}), &["a_b"]),
-            case(json!({"name": {"iExact": "a%"}}), &[]),
-            case(json!({"name": {"in": ["a_b", "a%"]}}), &["a_b"]),
-            case(json!({"q": "_"}), &["a_b"]),
-            case(json!({"q": "%"}), &["100% done"]),
-            case(json!({"q": r"\"}), &[r"back\slash"]),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"name": {"contains": "_"}}), &["a_b"]),
+        case(json!({"name": {"contains": "%"}}), &["100% done"]),
+        case(json!({"name": {"contains": "a_b"}}), &["a_b"]),
+        case(json!({"name": {"iContains": "A_B"}}), &["a_b"]),
+        case(json!({"name": {"iContains": "%"}}), &["100% done"]),
+        case(json!({"name": {"startsWith": "a_"}}), &["a_b"]),
+        case(json!({"name": {"startsWith": "%"}}), &[]),
+        case(json!({"name": {"endsWith": "_b"}}), &["a_b"]),
+        case(json!({"name": {"endsWith": "% done"}}), &["100% done"]),
+        case(json!({"name": {"contains": r"\"}}), &[r"back\slash"]),
+        case(json!({"name": {"contains": r"k\s"}}), &[r"back\slash"]),
+        case(json!({"name": {"exact": "a_b"}}), &["a_b"]),
+        case(json!({"name": {"iExact": "A_B"}}), &["a_b"]),
+        case(json!({"name": {"iExact": "a%"}}), &[]),
+        case(json!({"name": {"in": ["a_b", "a%"]}}), &["a_b"]),
+        case(json!({"q": "_"}), &["a_b"]),
+        case(json!({"q": "%"}), &["100% done"]),
+        case(json!({"q": r"\"}), &[r"back\slash"]),
+    ];
+    expect(&app, List::Definitions, cases).await;
 }
 
 #[tokio::test]
@@ -660,37 +443,28 @@ async fn unusual_text_round_trips_and_filters_exactly() {
             .await;
     }
     for name in names {
-        expect(
-            &app,
-            List::Definitions,
-            [
-                case(json!({"name": {"exact": name}}), &[name]),
-                case(json!({"name": {"iExact": name}}), &[name]),
-                case(json!({"name": {"contains": name}}), &[name]),
-                case(json!({"name": {"in": [name]}}), &[name]),
-                case(json!({"q": format!("about {name}")}), &[name]),
-            ],
-        )
-        .await;
+        #[rustfmt::skip]
+        let cases = [
+            case(json!({"name": {"exact": name}}), &[name]),
+            case(json!({"name": {"iExact": name}}), &[name]),
+            case(json!({"name": {"contains": name}}), &[name]),
+            case(json!({"name": {"in": [name]}}), &[name]),
+            case(json!({"q": format!("about {name}")}), &[name]),
+        ];
+        expect(&app, List::Definitions, cases).await;
     }
-    expect(
-        &app,
-        List::Definitions,
-        [
-            case(
-                json!({"name": {"contains": "'"}}),
-                &[names[0], names[2], names[3]],
-            ),
-            case(json!({"name": {"contains": "\""}}), &[names[0]]),
-            case(json!({"name": {"iContains": "rocket"}}), &[names[1]]),
-            case(json!({"name": {"contains": "🚀"}}), &[names[1]]),
-            case(json!({"name": {"endsWith": "日本語"}}), &[names[1]]),
-            case(json!({"name": {"contains": "$"}}), &[names[4]]),
-            case(json!({"name": {"contains": "\n"}}), &[names[5]]),
-            case(json!({}), &names),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"name": {"contains": "'"}}), &[names[0], names[2], names[3]]),
+        case(json!({"name": {"contains": "\""}}), &[names[0]]),
+        case(json!({"name": {"iContains": "rocket"}}), &[names[1]]),
+        case(json!({"name": {"contains": "🚀"}}), &[names[1]]),
+        case(json!({"name": {"endsWith": "日本語"}}), &[names[1]]),
+        case(json!({"name": {"contains": "$"}}), &[names[4]]),
+        case(json!({"name": {"contains": "\n"}}), &[names[5]]),
+        case(json!({}), &names),
+    ];
+    expect(&app, List::Definitions, cases).await;
     // The text comes back byte for byte.
     let data = app
         .data(
@@ -705,17 +479,8 @@ async fn unusual_text_round_trips_and_filters_exactly() {
     }
 }
 
-/// Builds that differ in every filterable field (ids increase in this order):
-///
-/// | name | def | endpoint | status    | backend | node     | vmid | version    | by    | job | tpl | started | completed | created | error |
-/// |------|-----|----------|-----------|---------|----------|------|------------|-------|-----|-----|---------|-----------|---------|-------|
-/// | b1   | d1  | e1       | completed | job-100 | pve1     | 1001 | 2026-01-01 | admin | 7   | tpl | -500    | -400      | -600    |       |
-/// | b2   | d1  | e2       | failed    | job-200 | pve2     | 1002 | 2026-01-02 | user  | —   | —   | -300    | -200      | -350    | disk full: 100% used |
-/// | b3   | d2  | e1       | running   |         | pve1     | 2001 | 2026-02-01 | admin | 8   | —   | -100    | —         | -150    |       |
-/// | b4   | d2  | e2       | pending   |         | pve-edge | 2002 | 2026-02-02 | —     | —   | —   | —       | —         | -50     |       |
-/// | b5   | d3  | e1       | cancelled | job_300 | pve1     | 3001 | 2026-03-01 | user  | 9   | —   | —       | -20       | -30     |       |
-///
-/// d1 is ubuntu for t1, d2 debian for everyone, d3 rocky for t2.
+/// Five builds that differ in every filterable field (see the table in [`builds`]), of three
+/// definitions: d1 ubuntu for t1, d2 debian for everyone, d3 rocky for t2.
 struct Builds {
     ids: [i32; 5],
     definitions: [i32; 3],
@@ -728,6 +493,7 @@ struct Builds {
 }
 
 async fn builds(app: &TestApp) -> Builds {
+    use BuildStatus as S;
     let world = app.world().await;
     let seed = app.seed();
     let e2 = seed.endpoint("pve-edge-api").await;
@@ -752,111 +518,17 @@ async fn builds(app: &TestApp) -> Builds {
             .await;
     }
     let [d1, d2, d3] = definitions;
-    let admin = Some(app.admin_id);
-    let e1 = world.endpoint;
-    #[expect(clippy::type_complexity, reason = "a table of fixtures")]
-    let rows: [(
-        &str,
-        i32,
-        i32,
-        BuildStatus,
-        &str,
-        &str,
-        i32,
-        &str,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        &str,
-    ); 5] = [
-        (
-            "b1",
-            d1,
-            e1,
-            BuildStatus::Completed,
-            "job-100",
-            "pve1",
-            1001,
-            "2026-01-01",
-            admin,
-            Some(7),
-            Some(template),
-            Some(-500),
-            Some(-400),
-            -600,
-            "",
-        ),
-        (
-            "b2",
-            d1,
-            e2,
-            BuildStatus::Failed,
-            "job-200",
-            "pve2",
-            1002,
-            "2026-01-02",
-            Some(user),
-            None,
-            None,
-            Some(-300),
-            Some(-200),
-            -350,
-            "disk full: 100% used",
-        ),
-        (
-            "b3",
-            d2,
-            e1,
-            BuildStatus::Running,
-            "",
-            "pve1",
-            2001,
-            "2026-02-01",
-            admin,
-            Some(8),
-            None,
-            Some(-100),
-            None,
-            -150,
-            "",
-        ),
-        (
-            "b4",
-            d2,
-            e2,
-            BuildStatus::Pending,
-            "",
-            "pve-edge",
-            2002,
-            "2026-02-02",
-            None,
-            None,
-            None,
-            None,
-            None,
-            -50,
-            "",
-        ),
-        (
-            "b5",
-            d3,
-            e1,
-            BuildStatus::Cancelled,
-            "job_300",
-            "pve1",
-            3001,
-            "2026-03-01",
-            Some(user),
-            Some(9),
-            None,
-            None,
-            Some(-20),
-            -30,
-            "",
-        ),
+    let (e1, admin, tpl) = (world.endpoint, Some(app.admin_id), Some(template));
+    let by_user = Some(user);
+    // Ids increase in this order; times are seconds from the clock's origin.
+    #[rustfmt::skip]
+    let rows = [
+        // name def endp status        backend    node        vmid  version       by       job      tpl   started     completed   created error
+        ("b1", d1, e1, S::Completed, "job-100", "pve1",     1001, "2026-01-01", admin,   Some(7), tpl,  Some(-500), Some(-400), -600, ""),
+        ("b2", d1, e2, S::Failed,    "job-200", "pve2",     1002, "2026-01-02", by_user, None,    None, Some(-300), Some(-200), -350, "disk full: 100% used"),
+        ("b3", d2, e1, S::Running,   "",        "pve1",     2001, "2026-02-01", admin,   Some(8), None, Some(-100), None,       -150, ""),
+        ("b4", d2, e2, S::Pending,   "",        "pve-edge", 2002, "2026-02-02", None,    None,    None, None,       None,       -50,  ""),
+        ("b5", d3, e1, S::Cancelled, "job_300", "pve1",     3001, "2026-03-01", by_user, Some(9), None, None,       Some(-20),  -30,  ""),
     ];
     let mut ids = [0; 5];
     for (i, row) in rows.into_iter().enumerate() {
@@ -902,69 +574,45 @@ async fn build_id_and_integer_lookups() {
     let [b1, b2, b3, _, b5] = b.ids.map(|id| id.to_string());
     let [d1, d2, d3] = b.definitions.map(|id| id.to_string());
     let (admin, user) = (app.admin_id.to_string(), b.user.to_string());
-    expect(
-        &app,
-        List::Builds,
-        [
-            case(json!({"id": {"eq": b1}}), &["b1"]),
-            case(json!({"id": {"in": [b1, b5]}}), &["b1", "b5"]),
-            case(json!({"id": {"gt": b3}}), &["b4", "b5"]),
-            case(json!({"id": {"gte": b3}}), &["b3", "b4", "b5"]),
-            case(json!({"id": {"lt": b2}}), &["b1"]),
-            case(json!({"id": {"lte": b2}}), &["b1", "b2"]),
-            case(json!({"id": {"isNull": false}}), &ALL_BUILDS),
-            case(json!({"definition": {"eq": d1}}), &["b1", "b2"]),
-            case(json!({"definition": {"in": [d2, d3]}}), &["b3", "b4", "b5"]),
-            case(json!({"definition": {"gt": d1}}), &["b3", "b4", "b5"]),
-            case(
-                json!({"definition": {"lte": d2}}),
-                &["b1", "b2", "b3", "b4"],
-            ),
-            case(
-                json!({"proxmoxEndpoint": {"eq": b.e2.to_string()}}),
-                &["b2", "b4"],
-            ),
-            case(
-                json!({"proxmoxEndpoint": {"lt": b.e2.to_string()}}),
-                &["b1", "b3", "b5"],
-            ),
-            case(json!({"outputVmid": {"eq": 1001}}), &["b1"]),
-            case(
-                json!({"outputVmid": {"in": [1002, 2002, 9]}}),
-                &["b2", "b4"],
-            ),
-            case(json!({"outputVmid": {"gt": 2001}}), &["b4", "b5"]),
-            case(json!({"outputVmid": {"gte": 2001}}), &["b3", "b4", "b5"]),
-            case(json!({"outputVmid": {"lt": 2001}}), &["b1", "b2"]),
-            case(json!({"outputVmid": {"lte": 2001}}), &["b1", "b2", "b3"]),
-            case(json!({"outputVmid": {"isNull": true}}), &[]),
-            case(json!({"outputVmid": {"isNull": false}}), &ALL_BUILDS),
-            case(json!({"createdBy": {"eq": admin}}), &["b1", "b3"]),
-            case(json!({"createdBy": {"eq": user}}), &["b2", "b5"]),
-            case(
-                json!({"createdBy": {"in": [admin, user]}}),
-                &["b1", "b2", "b3", "b5"],
-            ),
-            case(json!({"createdBy": {"gt": admin}}), &["b2", "b5"]),
-            case(json!({"createdBy": {"isNull": true}}), &["b4"]),
-            case(json!({"netboxJobId": {"eq": 7}}), &["b1"]),
-            case(json!({"netboxJobId": {"in": [8, 9]}}), &["b3", "b5"]),
-            case(json!({"netboxJobId": {"gt": 7}}), &["b3", "b5"]),
-            case(json!({"netboxJobId": {"gte": 8}}), &["b3", "b5"]),
-            case(json!({"netboxJobId": {"lt": 9}}), &["b1", "b3"]),
-            case(json!({"netboxJobId": {"lte": 9}}), &["b1", "b3", "b5"]),
-            case(json!({"netboxJobId": {"isNull": true}}), &["b2", "b4"]),
-            case(
-                json!({"cloudImageTemplate": {"eq": b.template.to_string()}}),
-                &["b1"],
-            ),
-            case(
-                json!({"cloudImageTemplate": {"isNull": true}}),
-                &["b2", "b3", "b4", "b5"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"id": {"eq": b1}}), &["b1"]),
+        case(json!({"id": {"in": [b1, b5]}}), &["b1", "b5"]),
+        case(json!({"id": {"gt": b3}}), &["b4", "b5"]),
+        case(json!({"id": {"gte": b3}}), &["b3", "b4", "b5"]),
+        case(json!({"id": {"lt": b2}}), &["b1"]),
+        case(json!({"id": {"lte": b2}}), &["b1", "b2"]),
+        case(json!({"id": {"isNull": false}}), &ALL_BUILDS),
+        case(json!({"definition": {"eq": d1}}), &["b1", "b2"]),
+        case(json!({"definition": {"in": [d2, d3]}}), &["b3", "b4", "b5"]),
+        case(json!({"definition": {"gt": d1}}), &["b3", "b4", "b5"]),
+        case(json!({"definition": {"lte": d2}}), &["b1", "b2", "b3", "b4"]),
+        case(json!({"proxmoxEndpoint": {"eq": b.e2.to_string()}}), &["b2", "b4"]),
+        case(json!({"proxmoxEndpoint": {"lt": b.e2.to_string()}}), &["b1", "b3", "b5"]),
+        case(json!({"outputVmid": {"eq": 1001}}), &["b1"]),
+        case(json!({"outputVmid": {"in": [1002, 2002, 9]}}), &["b2", "b4"]),
+        case(json!({"outputVmid": {"gt": 2001}}), &["b4", "b5"]),
+        case(json!({"outputVmid": {"gte": 2001}}), &["b3", "b4", "b5"]),
+        case(json!({"outputVmid": {"lt": 2001}}), &["b1", "b2"]),
+        case(json!({"outputVmid": {"lte": 2001}}), &["b1", "b2", "b3"]),
+        case(json!({"outputVmid": {"isNull": true}}), &[]),
+        case(json!({"outputVmid": {"isNull": false}}), &ALL_BUILDS),
+        case(json!({"createdBy": {"eq": admin}}), &["b1", "b3"]),
+        case(json!({"createdBy": {"eq": user}}), &["b2", "b5"]),
+        case(json!({"createdBy": {"in": [admin, user]}}), &["b1", "b2", "b3", "b5"]),
+        case(json!({"createdBy": {"gt": admin}}), &["b2", "b5"]),
+        case(json!({"createdBy": {"isNull": true}}), &["b4"]),
+        case(json!({"netboxJobId": {"eq": 7}}), &["b1"]),
+        case(json!({"netboxJobId": {"in": [8, 9]}}), &["b3", "b5"]),
+        case(json!({"netboxJobId": {"gt": 7}}), &["b3", "b5"]),
+        case(json!({"netboxJobId": {"gte": 8}}), &["b3", "b5"]),
+        case(json!({"netboxJobId": {"lt": 9}}), &["b1", "b3"]),
+        case(json!({"netboxJobId": {"lte": 9}}), &["b1", "b3", "b5"]),
+        case(json!({"netboxJobId": {"isNull": true}}), &["b2", "b4"]),
+        case(json!({"cloudImageTemplate": {"eq": b.template.to_string()}}), &["b1"]),
+        case(json!({"cloudImageTemplate": {"isNull": true}}), &["b2", "b3", "b4", "b5"]),
+    ];
+    expect(&app, List::Builds, cases).await;
 }
 
 #[tokio::test]
@@ -972,78 +620,42 @@ async fn build_string_enum_and_definition_lookups() {
     let app = TestApp::new().await;
     let b = builds(&app).await;
     let (t1, t2) = (b.t1.to_string(), b.t2.to_string());
-    expect(
-        &app,
-        List::Builds,
-        [
-            case(json!({"status": {"eq": "RUNNING"}}), &["b3"]),
-            case(
-                json!({"status": {"in": ["COMPLETED", "FAILED"]}}),
-                &["b1", "b2"],
-            ),
-            case(json!({"backendBuildId": {"exact": "job-100"}}), &["b1"]),
-            case(json!({"backendBuildId": {"exact": ""}}), &["b3", "b4"]),
-            case(json!({"backendBuildId": {"iExact": "JOB-200"}}), &["b2"]),
-            case(
-                json!({"backendBuildId": {"contains": "job"}}),
-                &["b1", "b2", "b5"],
-            ),
-            case(json!({"backendBuildId": {"contains": "JOB"}}), &[]),
-            case(
-                json!({"backendBuildId": {"iContains": "JOB"}}),
-                &["b1", "b2", "b5"],
-            ),
-            case(json!({"backendBuildId": {"contains": "_"}}), &["b5"]),
-            case(
-                json!({"backendBuildId": {"startsWith": "job-"}}),
-                &["b1", "b2"],
-            ),
-            case(
-                json!({"backendBuildId": {"endsWith": "00"}}),
-                &["b1", "b2", "b5"],
-            ),
-            case(
-                json!({"backendBuildId": {"in": ["", "job_300"]}}),
-                &["b3", "b4", "b5"],
-            ),
-            case(json!({"backendBuildId": {"isNull": false}}), &ALL_BUILDS),
-            case(
-                json!({"targetNode": {"exact": "pve1"}}),
-                &["b1", "b3", "b5"],
-            ),
-            case(json!({"targetNode": {"startsWith": "pve-"}}), &["b4"]),
-            case(json!({"imageVersion": {"exact": "2026-02-01"}}), &["b3"]),
-            case(
-                json!({"imageVersion": {"startsWith": "2026-02"}}),
-                &["b3", "b4"],
-            ),
-            case(
-                json!({"imageVersion": {"endsWith": "-01"}}),
-                &["b1", "b3", "b5"],
-            ),
-            case(json!({"imageVersion": {"contains": "-0"}}), &ALL_BUILDS),
-            case(
-                json!({"imageVersion": {"in": ["2026-01-02", "2026-03-01"]}}),
-                &["b2", "b5"],
-            ),
-            case(json!({"osFamily": {"eq": "DEBIAN"}}), &["b3", "b4"]),
-            case(
-                json!({"osFamily": {"in": ["UBUNTU", "ROCKY"]}}),
-                &["b1", "b2", "b5"],
-            ),
-            case(json!({"tenant": {"eq": t1}}), &["b1", "b2"]),
-            case(json!({"tenant": {"eq": t2}}), &["b5"]),
-            case(json!({"tenant": {"in": [t1, t2]}}), &["b1", "b2", "b5"]),
-            case(json!({"tenant": {"isNull": true}}), &["b3", "b4"]),
-            case(json!({"tenant": {"isNull": false}}), &["b1", "b2", "b5"]),
-            case(json!({"q": "job"}), &["b1", "b2", "b5"]),
-            case(json!({"q": "DISK"}), &["b2"]),
-            case(json!({"q": "b4"}), &["b4"]),
-            case(json!({"q": "%"}), &["b2"]),
-            case(json!({"q": "_"}), &["b5"]),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"status": {"eq": "RUNNING"}}), &["b3"]),
+        case(json!({"status": {"in": ["COMPLETED", "FAILED"]}}), &["b1", "b2"]),
+        case(json!({"backendBuildId": {"exact": "job-100"}}), &["b1"]),
+        case(json!({"backendBuildId": {"exact": ""}}), &["b3", "b4"]),
+        case(json!({"backendBuildId": {"iExact": "JOB-200"}}), &["b2"]),
+        case(json!({"backendBuildId": {"contains": "job"}}), &["b1", "b2", "b5"]),
+        case(json!({"backendBuildId": {"contains": "JOB"}}), &[]),
+        case(json!({"backendBuildId": {"iContains": "JOB"}}), &["b1", "b2", "b5"]),
+        case(json!({"backendBuildId": {"contains": "_"}}), &["b5"]),
+        case(json!({"backendBuildId": {"startsWith": "job-"}}), &["b1", "b2"]),
+        case(json!({"backendBuildId": {"endsWith": "00"}}), &["b1", "b2", "b5"]),
+        case(json!({"backendBuildId": {"in": ["", "job_300"]}}), &["b3", "b4", "b5"]),
+        case(json!({"backendBuildId": {"isNull": false}}), &ALL_BUILDS),
+        case(json!({"targetNode": {"exact": "pve1"}}), &["b1", "b3", "b5"]),
+        case(json!({"targetNode": {"startsWith": "pve-"}}), &["b4"]),
+        case(json!({"imageVersion": {"exact": "2026-02-01"}}), &["b3"]),
+        case(json!({"imageVersion": {"startsWith": "2026-02"}}), &["b3", "b4"]),
+        case(json!({"imageVersion": {"endsWith": "-01"}}), &["b1", "b3", "b5"]),
+        case(json!({"imageVersion": {"contains": "-0"}}), &ALL_BUILDS),
+        case(json!({"imageVersion": {"in": ["2026-01-02", "2026-03-01"]}}), &["b2", "b5"]),
+        case(json!({"osFamily": {"eq": "DEBIAN"}}), &["b3", "b4"]),
+        case(json!({"osFamily": {"in": ["UBUNTU", "ROCKY"]}}), &["b1", "b2", "b5"]),
+        case(json!({"tenant": {"eq": t1}}), &["b1", "b2"]),
+        case(json!({"tenant": {"eq": t2}}), &["b5"]),
+        case(json!({"tenant": {"in": [t1, t2]}}), &["b1", "b2", "b5"]),
+        case(json!({"tenant": {"isNull": true}}), &["b3", "b4"]),
+        case(json!({"tenant": {"isNull": false}}), &["b1", "b2", "b5"]),
+        case(json!({"q": "job"}), &["b1", "b2", "b5"]),
+        case(json!({"q": "DISK"}), &["b2"]),
+        case(json!({"q": "b4"}), &["b4"]),
+        case(json!({"q": "%"}), &["b2"]),
+        case(json!({"q": "_"}), &["b5"]),
+    ];
+    expect(&app, List::Builds, cases).await;
 }
 
 #[tokio::test]
@@ -1051,33 +663,27 @@ async fn build_timestamp_lookups() {
     let app = TestApp::new().await;
     let b = builds(&app).await;
     let t = |s| b.clock.text(s);
-    expect(
-        &app,
-        List::Builds,
-        [
-            case(json!({"startedAt": {"gt": t(-300)}}), &["b3"]),
-            case(json!({"startedAt": {"gte": t(-300)}}), &["b2", "b3"]),
-            case(json!({"startedAt": {"lt": t(-300)}}), &["b1"]),
-            case(json!({"startedAt": {"lte": t(-300)}}), &["b1", "b2"]),
-            case(json!({"startedAt": {"isNull": true}}), &["b4", "b5"]),
-            case(json!({"startedAt": {"isNull": false}}), &["b1", "b2", "b3"]),
-            case(json!({"completedAt": {"gt": t(-200)}}), &["b5"]),
-            case(json!({"completedAt": {"gte": t(-200)}}), &["b2", "b5"]),
-            case(json!({"completedAt": {"lt": t(-200)}}), &["b1"]),
-            case(json!({"completedAt": {"lte": t(-200)}}), &["b1", "b2"]),
-            case(json!({"completedAt": {"isNull": true}}), &["b3", "b4"]),
-            case(json!({"created": {"gt": t(-150)}}), &["b4", "b5"]),
-            case(json!({"created": {"gte": t(-150)}}), &["b3", "b4", "b5"]),
-            case(json!({"created": {"lt": t(-350)}}), &["b1"]),
-            case(json!({"created": {"lte": t(-350)}}), &["b1", "b2"]),
-            case(json!({"created": {"isNull": false}}), &ALL_BUILDS),
-            case(
-                json!({"not": {"startedAt": {"gt": t(-300)}}}),
-                &["b1", "b2", "b4", "b5"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"startedAt": {"gt": t(-300)}}), &["b3"]),
+        case(json!({"startedAt": {"gte": t(-300)}}), &["b2", "b3"]),
+        case(json!({"startedAt": {"lt": t(-300)}}), &["b1"]),
+        case(json!({"startedAt": {"lte": t(-300)}}), &["b1", "b2"]),
+        case(json!({"startedAt": {"isNull": true}}), &["b4", "b5"]),
+        case(json!({"startedAt": {"isNull": false}}), &["b1", "b2", "b3"]),
+        case(json!({"completedAt": {"gt": t(-200)}}), &["b5"]),
+        case(json!({"completedAt": {"gte": t(-200)}}), &["b2", "b5"]),
+        case(json!({"completedAt": {"lt": t(-200)}}), &["b1"]),
+        case(json!({"completedAt": {"lte": t(-200)}}), &["b1", "b2"]),
+        case(json!({"completedAt": {"isNull": true}}), &["b3", "b4"]),
+        case(json!({"created": {"gt": t(-150)}}), &["b4", "b5"]),
+        case(json!({"created": {"gte": t(-150)}}), &["b3", "b4", "b5"]),
+        case(json!({"created": {"lt": t(-350)}}), &["b1"]),
+        case(json!({"created": {"lte": t(-350)}}), &["b1", "b2"]),
+        case(json!({"created": {"isNull": false}}), &ALL_BUILDS),
+        case(json!({"not": {"startedAt": {"gt": t(-300)}}}), &["b1", "b2", "b4", "b5"]),
+    ];
+    expect(&app, List::Builds, cases).await;
     let (admin, t1) = (app.admin_id.to_string(), b.t1.to_string());
     expect_complements(
         &app,
@@ -1102,36 +708,22 @@ async fn filters_and_counts_stay_within_the_visible_rows() {
     let b = builds(&app).await;
     let (_, viewer) = app.user(Role::Viewer, &[b.t2], false).await;
     let t1 = b.t1.to_string();
-    expect_as(
-        &app,
-        &viewer,
-        List::Builds,
-        [
-            case(json!({}), &["b3", "b4", "b5"]),
-            case(json!({"tenant": {"eq": t1}}), &[]),
-            case(
-                json!({"definition": {"eq": b.definitions[0].to_string()}}),
-                &[],
-            ),
-            case(json!({"not": {"tenant": {"eq": t1}}}), &["b3", "b4", "b5"]),
-            case(json!({"q": "job"}), &["b5"]),
-        ],
-    )
-    .await;
-    expect_as(
-        &app,
-        &viewer,
-        List::Definitions,
-        [
-            case(json!({}), &["d2", "d3"]),
-            case(json!({"tenant": {"eq": t1}}), &[]),
-            case(
-                json!({"or": [{"name": {"exact": "d1"}}, {"tenant": {"isNull": true}}]}),
-                &["d2"],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({}), &["b3", "b4", "b5"]),
+        case(json!({"tenant": {"eq": t1}}), &[]),
+        case(json!({"definition": {"eq": b.definitions[0].to_string()}}), &[]),
+        case(json!({"not": {"tenant": {"eq": t1}}}), &["b3", "b4", "b5"]),
+        case(json!({"q": "job"}), &["b5"]),
+    ];
+    expect_as(&app, &viewer, List::Builds, cases).await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({}), &["d2", "d3"]),
+        case(json!({"tenant": {"eq": t1}}), &[]),
+        case(json!({"or": [{"name": {"exact": "d1"}}, {"tenant": {"isNull": true}}]}), &["d2"]),
+    ];
+    expect_as(&app, &viewer, List::Definitions, cases).await;
 }
 
 #[tokio::test]
@@ -1211,99 +803,66 @@ async fn reference_lists_filter() {
     seed.template("tpl-any", c2, 9002, &[]).await;
 
     let (t1, t2) = (world.t1.to_string(), world.t2.to_string());
-    expect(
-        &app,
-        List::Tenants,
-        [
-            case(json!({"name": {"contains": "One"}}), &["Tenant One"]),
-            case(json!({"slug": {"exact": "tenant-two"}}), &["Tenant Two"]),
-            case(json!({"id": {"gt": t1}}), &["Tenant Two"]),
-            case(json!({"q": "tenant"}), &["Tenant One", "Tenant Two"]),
-        ],
-    )
-    .await;
-    expect(
-        &app,
-        List::Clusters,
-        [
-            case(json!({"tenant": {"eq": t1}}), &["pve-lab"]),
-            case(json!({"tenant": {"isNull": true}}), &["pve-prod"]),
-            case(
-                json!({"clusterType": {"exact": "proxmox"}}),
-                &["pve-lab", "pve-prod"],
-            ),
-            case(json!({"name": {"iContains": "LAB"}}), &["pve-lab"]),
-            case(json!({"not": {"tenant": {"eq": t1}}}), &["pve-prod"]),
-        ],
-    )
-    .await;
-    expect(
-        &app,
-        List::Endpoints,
-        [
-            case(json!({"port": {"gt": 1000}}), &["pve-api"]),
-            case(json!({"port": {"lte": 443}}), &["edge-api"]),
-            case(json!({"domain": {"isNull": true}}), &["pve-api"]),
-            case(json!({"domain": {"endsWith": ".net"}}), &["edge-api"]),
-            case(json!({"enabled": {"eq": false}}), &["edge-api"]),
-            case(json!({"allowWrites": {"eq": true}}), &["pve-api"]),
-            case(json!({"mode": {"eq": "STANDALONE"}}), &["edge-api"]),
-            case(
-                json!({"mode": {"in": ["CLUSTER", "UNDEFINED"]}}),
-                &["pve-api"],
-            ),
-            case(json!({"tenant": {"eq": t2}}), &["edge-api"]),
-            case(
-                json!({"not": {"domain": {"contains": "example"}}}),
-                &["pve-api"],
-            ),
-            // `q` also looks in the nullable domain; its negation still includes the NULL rows.
-            case(json!({"q": "EXAMPLE"}), &["edge-api"]),
-            case(json!({"not": {"q": "example"}}), &["pve-api"]),
-            case(json!({"not": {"q": "edge"}}), &["pve-api"]),
-        ],
-    )
-    .await;
-    expect(
-        &app,
-        List::Templates,
-        [
-            case(json!({"tenant": {"eq": t1}}), &["tpl-one"]),
-            case(json!({"tenant": {"isNull": true}}), &["tpl-any"]),
-            case(json!({"sourceVmid": {"gt": 9001}}), &["tpl-any"]),
-            case(json!({"cluster": {"eq": c2.to_string()}}), &["tpl-any"]),
-            case(
-                json!({"osFamily": {"eq": "UBUNTU"}}),
-                &["tpl-any", "tpl-one"],
-            ),
-            case(json!({"isActive": {"eq": false}}), &[]),
-            case(json!({"name": {"startsWith": "tpl-o"}}), &["tpl-one"]),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"name": {"contains": "One"}}), &["Tenant One"]),
+        case(json!({"slug": {"exact": "tenant-two"}}), &["Tenant Two"]),
+        case(json!({"id": {"gt": t1}}), &["Tenant Two"]),
+        case(json!({"q": "tenant"}), &["Tenant One", "Tenant Two"]),
+    ];
+    expect(&app, List::Tenants, cases).await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"tenant": {"eq": t1}}), &["pve-lab"]),
+        case(json!({"tenant": {"isNull": true}}), &["pve-prod"]),
+        case(json!({"clusterType": {"exact": "proxmox"}}), &["pve-lab", "pve-prod"]),
+        case(json!({"name": {"iContains": "LAB"}}), &["pve-lab"]),
+        case(json!({"not": {"tenant": {"eq": t1}}}), &["pve-prod"]),
+    ];
+    expect(&app, List::Clusters, cases).await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"port": {"gt": 1000}}), &["pve-api"]),
+        case(json!({"port": {"lte": 443}}), &["edge-api"]),
+        case(json!({"domain": {"isNull": true}}), &["pve-api"]),
+        case(json!({"domain": {"endsWith": ".net"}}), &["edge-api"]),
+        case(json!({"enabled": {"eq": false}}), &["edge-api"]),
+        case(json!({"allowWrites": {"eq": true}}), &["pve-api"]),
+        case(json!({"mode": {"eq": "STANDALONE"}}), &["edge-api"]),
+        case(json!({"mode": {"in": ["CLUSTER", "UNDEFINED"]}}), &["pve-api"]),
+        case(json!({"tenant": {"eq": t2}}), &["edge-api"]),
+        case(json!({"not": {"domain": {"contains": "example"}}}), &["pve-api"]),
+        // `q` also looks in the nullable domain; its negation still includes the NULL rows.
+        case(json!({"q": "EXAMPLE"}), &["edge-api"]),
+        case(json!({"not": {"q": "example"}}), &["pve-api"]),
+        case(json!({"not": {"q": "edge"}}), &["pve-api"]),
+    ];
+    expect(&app, List::Endpoints, cases).await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"tenant": {"eq": t1}}), &["tpl-one"]),
+        case(json!({"tenant": {"isNull": true}}), &["tpl-any"]),
+        case(json!({"sourceVmid": {"gt": 9001}}), &["tpl-any"]),
+        case(json!({"cluster": {"eq": c2.to_string()}}), &["tpl-any"]),
+        case(json!({"osFamily": {"eq": "UBUNTU"}}), &["tpl-any", "tpl-one"]),
+        case(json!({"isActive": {"eq": false}}), &[]),
+        case(json!({"name": {"startsWith": "tpl-o"}}), &["tpl-one"]),
+    ];
+    expect(&app, List::Templates, cases).await;
     let (viewer, _) = app.user(Role::Viewer, &[world.t1], false).await;
     let (worker, _) = app.user(Role::Worker, &[], false).await;
     let usernames = users_by_id(&app).await;
     let (viewer, worker) = (&usernames[&viewer], &usernames[&worker]);
-    expect(
-        &app,
-        List::Users,
-        [
-            case(json!({"role": {"eq": "VIEWER"}}), &[viewer]),
-            case(
-                json!({"role": {"in": ["ADMIN", "WORKER"]}}),
-                &["admin", worker],
-            ),
-            case(json!({"tenant": {"eq": t1}}), &[viewer]),
-            case(json!({"tenant": {"isNull": true}}), &["admin", worker]),
-            case(json!({"username": {"exact": "admin"}}), &["admin"]),
-            case(
-                json!({"isActive": {"eq": true}}),
-                &["admin", viewer, worker],
-            ),
-        ],
-    )
-    .await;
+    #[rustfmt::skip]
+    let cases = [
+        case(json!({"role": {"eq": "VIEWER"}}), &[viewer]),
+        case(json!({"role": {"in": ["ADMIN", "WORKER"]}}), &["admin", worker]),
+        case(json!({"tenant": {"eq": t1}}), &[viewer]),
+        case(json!({"tenant": {"isNull": true}}), &["admin", worker]),
+        case(json!({"username": {"exact": "admin"}}), &["admin"]),
+        case(json!({"isActive": {"eq": true}}), &["admin", viewer, worker]),
+    ];
+    expect(&app, List::Users, cases).await;
 }
 
 /// Every user name by id.
