@@ -200,6 +200,11 @@ impl Row {
         }
     }
 
+    /// A pending build queued `created` seconds from the origin.
+    fn pending(created: i64) -> Row {
+        Row::new(BuildStatus::Pending, "build", 1000, "v").times(None, None, created, 0)
+    }
+
     fn times(
         mut self,
         started: Option<i64>,
@@ -261,46 +266,86 @@ fn order_by(order: &[(&str, bool)]) -> Value {
         .collect()
 }
 
-/// Seeds `rows` (in order) as builds of one definition and fills in their ids.
-async fn seed(
-    app: &TestApp,
-    world: &World,
+/// A service with one definition whose builds a test queues, and the origin of their times.
+struct Fixture {
+    app: TestApp,
+    world: World,
     definition: i32,
     clock: DateTime<Utc>,
-    rows: &mut [Row],
-) {
-    let at = |s: i64| clock + chrono::Duration::seconds(s);
-    for row in rows.iter_mut() {
-        let r = row.clone();
-        row.id = app
-            .seed()
-            .build(
-                definition,
-                world.endpoint,
-                r.status,
-                at(r.created),
-                None,
-                |b| {
-                    b.output_name = Set(r.name.into());
-                    b.output_vmid = Set(r.vmid);
-                    b.image_version = Set(r.version.into());
-                    b.started_at = Set(r.started.map(at));
-                    b.completed_at = Set(r.completed.map(at));
-                    b.last_updated = Set(at(r.updated));
-                },
-            )
-            .await;
-    }
 }
 
-/// A world with one definition.
-async fn one_definition(app: &TestApp) -> (World, i32) {
-    let world = app.world().await;
-    let definition = app
-        .seed()
-        .definition("paged", world.endpoint, world.cluster, &[], |_| {})
-        .await;
-    (world, definition)
+impl Fixture {
+    async fn new() -> Fixture {
+        let app = TestApp::new().await;
+        let world = app.world().await;
+        let definition = app
+            .seed()
+            .definition("paged", world.endpoint, world.cluster, &[], |_| {})
+            .await;
+        Fixture {
+            app,
+            world,
+            definition,
+            clock: packer_gateway::registry::now(),
+        }
+    }
+
+    /// The instant `seconds` from the origin.
+    fn at(&self, seconds: i64) -> DateTime<Utc> {
+        self.clock + chrono::Duration::seconds(seconds)
+    }
+
+    /// Seeds `rows`, in order, as builds of `definition`; fills in and returns their ids.
+    async fn seed_of(&self, definition: i32, rows: &mut [Row]) -> Vec<i32> {
+        for row in rows.iter_mut() {
+            let r = row.clone();
+            let at = |s: i64| self.at(s);
+            row.id = self
+                .app
+                .seed()
+                .build(
+                    definition,
+                    self.world.endpoint,
+                    r.status,
+                    at(r.created),
+                    None,
+                    |b| {
+                        b.output_name = Set(r.name.into());
+                        b.output_vmid = Set(r.vmid);
+                        b.image_version = Set(r.version.into());
+                        b.started_at = Set(r.started.map(at));
+                        b.completed_at = Set(r.completed.map(at));
+                        b.last_updated = Set(at(r.updated));
+                    },
+                )
+                .await;
+        }
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    /// Seeds `rows` as builds of the fixture's definition.
+    async fn seed(&self, rows: &mut [Row]) -> Vec<i32> {
+        self.seed_of(self.definition, rows).await
+    }
+
+    /// Queues one pending build `seconds` from the origin.
+    async fn queue(&self, seconds: i64) -> i32 {
+        self.seed(&mut [Row::pending(seconds)]).await[0]
+    }
+
+    /// Removes a build and its events.
+    async fn delete(&self, id: i32) {
+        let db = &self.app.app.db;
+        build_event::Entity::delete_many()
+            .filter(build_event::Column::BuildId.eq(id))
+            .exec(db)
+            .await
+            .expect("delete events");
+        image_build::Entity::delete_by_id(id)
+            .exec(db)
+            .await
+            .expect("delete build");
+    }
 }
 
 /// Seven builds with ties in every key and NULLs in the nullable ones.
@@ -333,145 +378,82 @@ const BUILD_FIELDS: [&str; 9] = [
 async fn check_order(app: &TestApp, list: &List, expected: &[i32], what: &str) {
     assert_eq!(list.all(app).await, expected, "{what}: one page");
     for size in [2, 3] {
-        assert_eq!(
-            list.forward(app, size).await,
-            expected,
-            "{what}: forward by {size}"
-        );
-        assert_eq!(
-            list.backward(app, size).await,
-            expected,
-            "{what}: backward by {size}"
-        );
+        let forward = list.forward(app, size).await;
+        assert_eq!(forward, expected, "{what}: forward by {size}");
+        let backward = list.backward(app, size).await;
+        assert_eq!(backward, expected, "{what}: backward by {size}");
     }
 }
 
 #[tokio::test]
 async fn ties_are_broken_by_id_in_the_direction_of_the_last_key() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
-    let clock = packer_gateway::registry::now();
-    // Six builds queued at the same instant, two earlier ones, interleaved by id.
-    let created = [0, -10, 0, 0, -10, 0, 0, 0];
-    let mut rows: Vec<Row> = created
-        .iter()
-        .map(|c| Row::new(BuildStatus::Pending, "same", 1000, "v").times(None, None, *c, *c))
-        .collect();
-    seed(&app, &world, definition, clock, &mut rows).await;
-    let id = |i: usize| rows[i].id;
+    let f = Fixture::new().await;
+    // Six builds queued at the same instant and two earlier ones, interleaved by id.
+    let mut rows: Vec<Row> = [0, -10, 0, 0, -10, 0, 0, 0].map(Row::pending).to_vec();
+    let id = f.seed(&mut rows).await;
 
-    let newest_first = [id(7), id(6), id(5), id(3), id(2), id(0), id(4), id(1)];
-    check_order(&app, &builds(json!(null)), &newest_first, "default").await;
-    let oldest_first = [id(1), id(4), id(0), id(2), id(3), id(5), id(6), id(7)];
-    check_order(
-        &app,
-        &builds(order_by(&[("CREATED", false)])),
-        &oldest_first,
-        "CREATED ASC",
-    )
-    .await;
+    let newest_first = [id[7], id[6], id[5], id[3], id[2], id[0], id[4], id[1]];
+    check_order(&f.app, &builds(json!(null)), &newest_first, "default").await;
+    let oldest_first = [id[1], id[4], id[0], id[2], id[3], id[5], id[6], id[7]];
+    let created = builds(order_by(&[("CREATED", false)]));
+    check_order(&f.app, &created, &oldest_first, "CREATED ASC").await;
     // Equal in every key: the id alone decides, in the direction of the last key.
-    let all = [("OUTPUT_NAME", false), ("STATUS", true)];
-    let mut by_id: Vec<i32> = rows.iter().map(|r| r.id).collect();
-    by_id.sort_unstable_by(|a, b| b.cmp(a));
-    check_order(
-        &app,
-        &builds(order_by(&all)),
-        &by_id,
-        "all equal, last DESC",
-    )
-    .await;
+    let mut by_id = id.clone();
     by_id.reverse();
-    let all = [("OUTPUT_NAME", true), ("STATUS", false)];
-    check_order(&app, &builds(order_by(&all)), &by_id, "all equal, last ASC").await;
+    let last_desc = builds(order_by(&[("OUTPUT_NAME", false), ("STATUS", true)]));
+    check_order(&f.app, &last_desc, &by_id, "all equal, last DESC").await;
+    by_id.reverse();
+    let last_asc = builds(order_by(&[("OUTPUT_NAME", true), ("STATUS", false)]));
+    check_order(&f.app, &last_asc, &by_id, "all equal, last ASC").await;
 }
 
 #[tokio::test]
 async fn every_build_order_field_sorts_both_ways_with_nulls_largest() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
+    let f = Fixture::new().await;
     let mut rows = varied_rows();
-    seed(
-        &app,
-        &world,
-        definition,
-        packer_gateway::registry::now(),
-        &mut rows,
-    )
-    .await;
+    f.seed(&mut rows).await;
     for field in BUILD_FIELDS {
         for desc in [false, true] {
             let order = [(field, desc)];
             let expected = sorted(&rows, &order);
-            check_order(
-                &app,
-                &builds(order_by(&order)),
-                &expected,
-                &format!("{order:?}"),
-            )
-            .await;
+            let what = format!("{order:?}");
+            check_order(&f.app, &builds(order_by(&order)), &expected, &what).await;
         }
     }
     // NULLs last ascending, first descending.
-    let started = |order| {
-        let expected = sorted(&rows, &[("STARTED_AT", order)]);
-        expected
+    let never_started = |desc| -> Vec<bool> {
+        sorted(&rows, &[("STARTED_AT", desc)])
             .iter()
-            .map(|id| {
-                rows.iter()
-                    .find(|r| r.id == *id)
-                    .expect("row")
-                    .started
-                    .is_none()
-            })
-            .collect::<Vec<_>>()
+            .map(|id| rows.iter().any(|r| r.id == *id && r.started.is_none()))
+            .collect()
     };
     assert_eq!(
-        started(false),
+        never_started(false),
         [false, false, false, false, false, true, true]
     );
     assert_eq!(
-        started(true),
+        never_started(true),
         [true, true, false, false, false, false, false]
     );
 }
 
 #[tokio::test]
 async fn several_order_keys_combine() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
+    let f = Fixture::new().await;
     let mut rows = varied_rows();
-    seed(
-        &app,
-        &world,
-        definition,
-        packer_gateway::registry::now(),
-        &mut rows,
-    )
-    .await;
-    for order in [
+    f.seed(&mut rows).await;
+    #[rustfmt::skip]
+    let orders = [
         vec![("STATUS", false), ("CREATED", true)],
         vec![("OUTPUT_NAME", false), ("STARTED_AT", true)],
         vec![("COMPLETED_AT", false), ("OUTPUT_VMID", true)],
-        vec![
-            ("STARTED_AT", true),
-            ("COMPLETED_AT", false),
-            ("IMAGE_VERSION", true),
-        ],
-        vec![
-            ("OUTPUT_VMID", false),
-            ("OUTPUT_NAME", false),
-            ("LAST_UPDATED", false),
-        ],
-    ] {
+        vec![("STARTED_AT", true), ("COMPLETED_AT", false), ("IMAGE_VERSION", true)],
+        vec![("OUTPUT_VMID", false), ("OUTPUT_NAME", false), ("LAST_UPDATED", false)],
+    ];
+    for order in orders {
         let expected = sorted(&rows, &order);
-        check_order(
-            &app,
-            &builds(order_by(&order)),
-            &expected,
-            &format!("{order:?}"),
-        )
-        .await;
+        let what = format!("{order:?}");
+        check_order(&f.app, &builds(order_by(&order)), &expected, &what).await;
     }
 }
 
@@ -501,13 +483,10 @@ async fn every_definition_order_field_pages_consistently() {
     let by_name = [ids[1], ids[3], ids[2], ids[0], ids[4]];
     check_order(&app, &definitions(json!(null)), &by_name, "default").await;
     let enabled = [ids[1], ids[3], ids[0], ids[2], ids[4]];
-    check_order(
-        &app,
-        &definitions(order_by(&[("ENABLED", false)])),
-        &enabled,
-        "ENABLED",
-    )
-    .await;
+    let by_enabled = definitions(order_by(&[("ENABLED", false)]));
+    check_order(&app, &by_enabled, &enabled, "ENABLED").await;
+    let mut every_id = ids.clone();
+    every_id.sort_unstable();
     for field in [
         "ID",
         "NAME",
@@ -525,84 +504,45 @@ async fn every_definition_order_field_pages_consistently() {
             let all = list.all(&app).await;
             let mut sorted = all.clone();
             sorted.sort_unstable();
-            let mut expected = ids.clone();
-            expected.sort_unstable();
-            assert_eq!(sorted, expected, "{field} {desc}: every row once");
+            assert_eq!(sorted, every_id, "{field} {desc}: every row once");
             check_order(&app, &list, &all, &format!("{field} {desc}")).await;
         }
     }
 }
 
-/// Removes a build and its events.
-async fn delete_build(app: &TestApp, id: i32) {
-    build_event::Entity::delete_many()
-        .filter(build_event::Column::BuildId.eq(id))
-        .exec(&app.app.db)
-        .await
-        .expect("delete events");
-    image_build::Entity::delete_by_id(id)
-        .exec(&app.app.db)
-        .await
-        .expect("delete build");
-}
-
 /// Twelve builds queued 100 s apart, newest first: `r[0]` is the newest.
-async fn twelve(app: &TestApp) -> (World, i32, DateTime<Utc>, Vec<i32>) {
-    let (world, definition) = one_definition(app).await;
-    let clock = packer_gateway::registry::now();
-    let mut rows: Vec<Row> = (1..=12)
-        .map(|i| Row::new(BuildStatus::Pending, "r", 1000, "v").times(None, None, -100 * i, 0))
-        .collect();
-    seed(app, &world, definition, clock, &mut rows).await;
-    (
-        world,
-        definition,
-        clock,
-        rows.iter().map(|r| r.id).collect(),
-    )
-}
-
-async fn queue(app: &TestApp, world: &World, definition: i32, at: DateTime<Utc>) -> i32 {
-    app.seed()
-        .build(
-            definition,
-            world.endpoint,
-            BuildStatus::Pending,
-            at,
-            None,
-            |_| {},
-        )
-        .await
+async fn twelve(f: &Fixture) -> Vec<i32> {
+    let mut rows: Vec<Row> = (1..=12).map(|i| Row::pending(-100 * i)).collect();
+    f.seed(&mut rows).await
 }
 
 #[tokio::test]
 async fn walking_forward_while_rows_come_and_go_neither_repeats_nor_skips() {
-    let app = TestApp::new().await;
-    let (world, definition, clock, r) = twelve(&app).await;
-    let at = |s: i64| clock + chrono::Duration::seconds(s);
+    let f = Fixture::new().await;
+    let r = twelve(&f).await;
     let list = builds(json!(null));
     let mut seen = Vec::new();
 
-    let page = list.page(&app, json!({"first": 3})).await;
+    let page = list.page(&f.app, json!({"first": 3})).await;
     assert_eq!(page.ids, [r[0], r[1], r[2]]);
     seen.extend(page.ids);
-    queue(&app, &world, definition, at(0)).await; // newer than everything: behind us
-    let oldest = queue(&app, &world, definition, at(-5000)).await; // ahead of us
-    delete_build(&app, r[2]).await; // the cursor row itself
-    delete_build(&app, r[5]).await; // a row not yet seen
+    f.queue(0).await; // newer than everything: behind us
+    let oldest = f.queue(-5000).await; // ahead of us
+    f.delete(r[2]).await; // the cursor row itself
+    f.delete(r[5]).await; // a row not yet seen
 
     let page = list
-        .page(&app, json!({"first": 3, "after": page.end}))
+        .page(&f.app, json!({"first": 3, "after": page.end}))
         .await;
     assert_eq!(page.ids, [r[3], r[4], r[6]]);
     seen.extend(page.ids);
-    queue(&app, &world, definition, at(-700)).await; // ties the cursor row, larger id: behind
-    let tie = queue(&app, &world, definition, at(-800)).await; // ties an unseen row: ahead
-    delete_build(&app, r[3]).await; // a row already seen
+    f.queue(-700).await; // ties the cursor row with a larger id: behind us
+    let tie = f.queue(-800).await; // ties a row not yet seen: ahead of us
+    f.delete(r[3]).await; // a row already seen
 
     let mut after = page.end;
     loop {
-        let page = list.page(&app, json!({"first": 3, "after": after})).await;
+        let page = list.page(&f.app, json!({"first": 3, "after": after})).await;
         seen.extend(page.ids);
         if !page.has_next {
             break;
@@ -617,32 +557,33 @@ async fn walking_forward_while_rows_come_and_go_neither_repeats_nor_skips() {
 
 #[tokio::test]
 async fn walking_backward_while_rows_come_and_go_neither_repeats_nor_skips() {
-    let app = TestApp::new().await;
-    let (world, definition, clock, r) = twelve(&app).await;
-    let at = |s: i64| clock + chrono::Duration::seconds(s);
+    let f = Fixture::new().await;
+    let r = twelve(&f).await;
     let list = builds(json!(null));
     let mut seen = Vec::new();
 
-    let page = list.page(&app, json!({"last": 3})).await;
+    let page = list.page(&f.app, json!({"last": 3})).await;
     assert_eq!(page.ids, [r[9], r[10], r[11]]);
     seen.splice(0..0, page.ids);
-    let newest = queue(&app, &world, definition, at(0)).await; // ahead of us
-    queue(&app, &world, definition, at(-5000)).await; // older than everything: behind us
-    delete_build(&app, r[9]).await; // the cursor row itself
-    delete_build(&app, r[6]).await; // a row not yet seen
+    let newest = f.queue(0).await; // ahead of us
+    f.queue(-5000).await; // older than everything: behind us
+    f.delete(r[9]).await; // the cursor row itself
+    f.delete(r[6]).await; // a row not yet seen
 
     let page = list
-        .page(&app, json!({"last": 3, "before": page.start}))
+        .page(&f.app, json!({"last": 3, "before": page.start}))
         .await;
     assert_eq!(page.ids, [r[5], r[7], r[8]]);
     seen.splice(0..0, page.ids);
-    let tie = queue(&app, &world, definition, at(-600)).await; // ties the cursor row: ahead
-    queue(&app, &world, definition, at(-900)).await; // ties a seen row, larger id: behind
-    delete_build(&app, r[8]).await; // a row already seen
+    let tie = f.queue(-600).await; // ties the cursor row with a larger id: ahead of us
+    f.queue(-900).await; // ties a row already seen: behind us
+    f.delete(r[8]).await; // a row already seen
 
     let mut before = page.start;
     loop {
-        let page = list.page(&app, json!({"last": 3, "before": before})).await;
+        let page = list
+            .page(&f.app, json!({"last": 3, "before": before}))
+            .await;
         seen.splice(0..0, page.ids);
         if !page.has_previous {
             break;
@@ -657,10 +598,7 @@ async fn walking_backward_while_rows_come_and_go_neither_repeats_nor_skips() {
 
 #[tokio::test]
 async fn a_cursor_on_a_null_key_survives_inserts_and_deletes() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
-    let clock = packer_gateway::registry::now();
-    let at = |s: i64| clock + chrono::Duration::seconds(s);
+    let f = Fixture::new().await;
     // Four started builds, then four never started.
     let mut rows: Vec<Row> = (0..8)
         .map(|i| {
@@ -668,57 +606,39 @@ async fn a_cursor_on_a_null_key_survives_inserts_and_deletes() {
             Row::new(BuildStatus::Running, "n", 1000, "v").times(started, None, -1000, 0)
         })
         .collect();
-    seed(&app, &world, definition, clock, &mut rows).await;
-    let r: Vec<i32> = rows.iter().map(|r| r.id).collect();
-    let started = |s: i64| move |b: &mut image_build::ActiveModel| b.started_at = Set(Some(at(s)));
+    let r = f.seed(&mut rows).await;
     let list = builds(order_by(&[("STARTED_AT", false)]));
 
-    let first = list.page(&app, json!({"first": 3})).await;
+    let first = list.page(&f.app, json!({"first": 3})).await;
     assert_eq!(first.ids, [r[0], r[1], r[2]]);
     let second = list
-        .page(&app, json!({"first": 3, "after": first.end}))
+        .page(&f.app, json!({"first": 3, "after": first.end}))
         .await;
     assert_eq!(second.ids, [r[3], r[4], r[5]]); // ends on a NULL
-    let seed = app.seed();
-    let late_null = seed
-        .build(
-            definition,
-            world.endpoint,
-            BuildStatus::Pending,
-            at(0),
-            None,
-            |_| {},
-        )
-        .await;
-    let early = seed
-        .build(
-            definition,
-            world.endpoint,
-            BuildStatus::Running,
-            at(0),
-            None,
-            started(-50),
-        )
-        .await; // a started build sorts before every NULL: behind us
-    delete_build(&app, r[5]).await;
+    let late_null = f.queue(0).await; // ahead of us
+    let early = Row::new(BuildStatus::Running, "n", 1000, "v").times(Some(-50), None, 0, 0);
+    let early = f.seed(&mut [early]).await[0]; // started: before every NULL, behind us
+    f.delete(r[5]).await;
     let third = list
-        .page(&app, json!({"first": 3, "after": second.end}))
+        .page(&f.app, json!({"first": 3, "after": second.end}))
         .await;
-    assert_eq!(third.ids, [r[6], r[7], late_null]);
-    assert!(!third.has_next);
+    assert_eq!(
+        (third.ids.as_slice(), third.has_next),
+        (&[r[6], r[7], late_null][..], false)
+    );
 
     // Descending, NULLs come first; walk back from the end across the NULL border.
     let list = builds(order_by(&[("STARTED_AT", true)]));
     let expected = [late_null, r[7], r[6], r[4], early, r[3], r[2], r[1], r[0]];
-    assert_eq!(list.all(&app).await, expected);
-    let last = list.page(&app, json!({"last": 4})).await;
+    assert_eq!(list.all(&f.app).await, expected);
+    let last = list.page(&f.app, json!({"last": 4})).await;
     assert_eq!(last.ids, [r[3], r[2], r[1], r[0]]);
     let before = list
-        .page(&app, json!({"last": 3, "before": last.start}))
+        .page(&f.app, json!({"last": 3, "before": last.start}))
         .await;
     assert_eq!(before.ids, [r[6], r[4], early]);
     let first = list
-        .page(&app, json!({"last": 3, "before": before.start}))
+        .page(&f.app, json!({"last": 3, "before": before.start}))
         .await;
     assert_eq!(
         (first.ids.as_slice(), first.has_previous),
@@ -728,86 +648,43 @@ async fn a_cursor_on_a_null_key_survives_inserts_and_deletes() {
 
 #[tokio::test]
 async fn page_info_tells_where_a_page_lies() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
-    let mut rows: Vec<Row> = (1..=5)
-        .map(|i| Row::new(BuildStatus::Pending, "p", 1000, "v").times(None, None, -10 * i, 0))
-        .collect();
-    seed(
-        &app,
-        &world,
-        definition,
-        packer_gateway::registry::now(),
-        &mut rows,
-    )
-    .await;
-    let r: Vec<i32> = rows.iter().map(|r| r.id).collect();
+    let f = Fixture::new().await;
+    let app = &f.app;
+    let mut rows: Vec<Row> = (1..=5).map(|i| Row::pending(-10 * i)).collect();
+    let r = f.seed(&mut rows).await;
     let list = builds(json!(null));
-    let flags = |p: &Page| (p.has_previous, p.has_next);
+    // Ids and (hasPreviousPage, hasNextPage) of a page.
+    let seen = |p: &Page| (p.ids.clone(), (p.has_previous, p.has_next));
 
-    let p1 = list.page(&app, json!({"first": 2})).await;
-    assert_eq!(
-        (p1.ids.as_slice(), flags(&p1)),
-        (&[r[0], r[1]][..], (false, true))
-    );
+    let p1 = list.page(app, json!({"first": 2})).await;
+    assert_eq!(seen(&p1), (vec![r[0], r[1]], (false, true)));
     assert_eq!(p1.total, 5);
-    let p2 = list.page(&app, json!({"first": 2, "after": p1.end})).await;
-    assert_eq!(
-        (p2.ids.as_slice(), flags(&p2)),
-        (&[r[2], r[3]][..], (true, true))
-    );
-    let p3 = list.page(&app, json!({"first": 2, "after": p2.end})).await;
-    assert_eq!(
-        (p3.ids.as_slice(), flags(&p3)),
-        (&[r[4]][..], (true, false))
-    );
-    let beyond = list.page(&app, json!({"first": 2, "after": p3.end})).await;
-    assert_eq!((beyond.ids.len(), flags(&beyond)), (0, (true, false)));
+    let p2 = list.page(app, json!({"first": 2, "after": p1.end})).await;
+    assert_eq!(seen(&p2), (vec![r[2], r[3]], (true, true)));
+    let p3 = list.page(app, json!({"first": 2, "after": p2.end})).await;
+    assert_eq!(seen(&p3), (vec![r[4]], (true, false)));
+    let beyond = list.page(app, json!({"first": 2, "after": p3.end})).await;
+    assert_eq!(seen(&beyond), (vec![], (true, false)));
     assert_eq!((beyond.start, beyond.end), (None, None));
-    assert!(!list.page(&app, json!({"first": 5})).await.has_next);
-    assert!(list.page(&app, json!({"first": 4})).await.has_next);
+    assert!(!list.page(app, json!({"first": 5})).await.has_next);
+    assert!(list.page(app, json!({"first": 4})).await.has_next);
 
-    let b1 = list.page(&app, json!({"last": 2})).await;
-    assert_eq!(
-        (b1.ids.as_slice(), flags(&b1)),
-        (&[r[3], r[4]][..], (true, false))
-    );
-    let b2 = list
-        .page(&app, json!({"last": 2, "before": b1.start}))
-        .await;
-    assert_eq!(
-        (b2.ids.as_slice(), flags(&b2)),
-        (&[r[1], r[2]][..], (true, true))
-    );
-    let b3 = list
-        .page(&app, json!({"last": 2, "before": b2.start}))
-        .await;
-    assert_eq!(
-        (b3.ids.as_slice(), flags(&b3)),
-        (&[r[0]][..], (false, true))
-    );
-    assert!(!list.page(&app, json!({"last": 5})).await.has_previous);
+    let b1 = list.page(app, json!({"last": 2})).await;
+    assert_eq!(seen(&b1), (vec![r[3], r[4]], (true, false)));
+    let b2 = list.page(app, json!({"last": 2, "before": b1.start})).await;
+    assert_eq!(seen(&b2), (vec![r[1], r[2]], (true, true)));
+    let b3 = list.page(app, json!({"last": 2, "before": b2.start})).await;
+    assert_eq!(seen(&b3), (vec![r[0]], (false, true)));
+    assert!(!list.page(app, json!({"last": 5})).await.has_previous);
 
     // `after` and `before` together bound a window.
-    let window = list
-        .page(
-            &app,
-            json!({"first": 10, "after": p1.cursors[0], "before": p3.cursors[0]}),
-        )
-        .await;
-    assert_eq!(window.ids, [r[1], r[2], r[3]]);
+    let window = json!({"first": 10, "after": p1.cursors[0], "before": p3.cursors[0]});
+    assert_eq!(list.page(app, window).await.ids, [r[1], r[2], r[3]]);
 
     // An empty list.
-    let empty = list
-        .page(
-            &app,
-            json!({"filter": {"status": {"eq": "RUNNING"}}, "first": 2}),
-        )
-        .await;
-    assert_eq!(
-        (empty.ids.len(), flags(&empty), empty.total),
-        (0, (false, false), 0)
-    );
+    let running = json!({"filter": {"status": {"eq": "RUNNING"}}, "first": 2});
+    let empty = list.page(app, running).await;
+    assert_eq!((seen(&empty), empty.total), ((vec![], (false, false)), 0));
     assert_eq!((empty.start, empty.end), (None, None));
 }
 
@@ -824,13 +701,14 @@ async fn refused(app: &TestApp, list: &List, paging: Value, arguments: &[&str]) 
 
 #[tokio::test]
 async fn page_sizes_outside_1_to_100_are_bad_user_input() {
-    let app = TestApp::new().await;
-    let (_, definition) = one_definition(&app).await;
-    for list in [
+    let f = Fixture::new().await;
+    let app = &f.app;
+    let lists = [
         builds(json!(null)),
         definitions(json!(null)),
-        nested(definition, json!(null)),
-    ] {
+        nested(f.definition, json!(null)),
+    ];
+    for list in lists {
         for (paging, argument) in [
             (json!({"first": 0}), "first"),
             (json!({"first": 101}), "first"),
@@ -838,18 +716,13 @@ async fn page_sizes_outside_1_to_100_are_bad_user_input() {
             (json!({"last": 0}), "last"),
             (json!({"last": 101}), "last"),
         ] {
-            refused(&app, &list, paging, &[argument]).await;
+            refused(app, &list, paging, &[argument]).await;
         }
-        refused(
-            &app,
-            &list,
-            json!({"first": 1, "last": 1}),
-            &["first", "last"],
-        )
-        .await;
-        list.page(&app, json!({"first": 100})).await;
-        list.page(&app, json!({"last": 100})).await;
-        list.page(&app, json!({"first": 1})).await;
+        let both = json!({"first": 1, "last": 1});
+        refused(app, &list, both, &["first", "last"]).await;
+        list.page(app, json!({"first": 100})).await;
+        list.page(app, json!({"last": 100})).await;
+        list.page(app, json!({"first": 1})).await;
     }
     for query in [
         "{ tenants(first: 0) { totalCount } }",
@@ -866,82 +739,60 @@ fn forged(cursor: Value) -> String {
     URL_SAFE_NO_PAD.encode(cursor.to_string())
 }
 
+/// The end cursor of the first row of `list`.
+async fn first_cursor(app: &TestApp, list: &List) -> String {
+    let page = list.page(app, json!({"first": 1})).await;
+    page.end.expect("a cursor")
+}
+
 #[tokio::test]
 async fn cursors_of_another_ordering_or_list_and_garbage_are_refused() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
-    let mut rows: Vec<Row> = (1..=3)
-        .map(|i| Row::new(BuildStatus::Pending, "c", 1000, "v").times(None, None, -i, 0))
-        .collect();
-    seed(
-        &app,
-        &world,
-        definition,
-        packer_gateway::registry::now(),
-        &mut rows,
-    )
-    .await;
+    let f = Fixture::new().await;
+    let app = &f.app;
+    f.seed(&mut [Row::pending(-1), Row::pending(-2), Row::pending(-3)])
+        .await;
     app.seed().tenant("Tenant Three").await;
 
     let default = builds(json!(null));
-    let cursor = default
-        .page(&app, json!({"first": 1}))
-        .await
-        .end
-        .expect("a cursor");
+    let cursor = first_cursor(app, &default).await;
     let by_id = builds(order_by(&[("ID", false)]));
     let by_created_asc = builds(order_by(&[("CREATED", false)]));
     for list in [&by_id, &by_created_asc] {
-        refused(&app, list, json!({"first": 1, "after": cursor}), &["after"]).await;
-        refused(
-            &app,
-            list,
-            json!({"last": 1, "before": cursor}),
-            &["before"],
-        )
-        .await;
+        refused(app, list, json!({"first": 1, "after": cursor}), &["after"]).await;
+        refused(app, list, json!({"last": 1, "before": cursor}), &["before"]).await;
     }
     // The same ordering accepts it, also in a nested list of builds.
     default
-        .page(&app, json!({"first": 1, "after": cursor}))
+        .page(app, json!({"first": 1, "after": cursor}))
         .await;
-    nested(definition, json!(null))
-        .page(&app, json!({"first": 1, "after": cursor}))
+    let nested_builds = nested(f.definition, json!(null));
+    nested_builds
+        .page(app, json!({"first": 1, "after": cursor}))
         .await;
 
     // A definition cursor on builds, and a tenant cursor on definitions (both ordered by name).
-    let definition_cursor = definitions(json!(null))
-        .page(&app, json!({"first": 1}))
-        .await
-        .end
-        .expect("a cursor");
+    let definition_cursor = first_cursor(app, &definitions(json!(null))).await;
     refused(
-        &app,
+        app,
         &default,
         json!({"after": definition_cursor}),
         &["after"],
     )
     .await;
-    let tenants = app
-        .data(
-            "{ tenants(first: 1) { pageInfo { endCursor } } }",
-            json!({}),
-        )
-        .await;
-    let tenant_cursor = tenants["tenants"]["pageInfo"]["endCursor"].clone();
-    refused(
-        &app,
-        &definitions(json!(null)),
-        json!({"after": tenant_cursor}),
-        &["after"],
-    )
-    .await;
-
-    let signature = |cursor: &str| -> Value {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).expect("base64url");
-        serde_json::from_slice::<Value>(&bytes).expect("json")["o"].clone()
+    let tenants = List {
+        query: "query($first: Int) { tenants(first: $first) {
+            edges { cursor node { id } }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            totalCount } }",
+        variables: json!({}),
+        path: &["tenants"],
     };
-    let o = signature(&cursor);
+    let tenant_cursor = first_cursor(app, &tenants).await;
+    let by_name = definitions(json!(null));
+    refused(app, &by_name, json!({"after": tenant_cursor}), &["after"]).await;
+
+    let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64url");
+    let o = serde_json::from_slice::<Value>(&bytes).expect("json")["o"].clone();
     for garbage in [
         "garbage".to_owned(),
         String::new(),
@@ -954,9 +805,9 @@ async fn cursors_of_another_ordering_or_list_and_garbage_are_refused() {
         forged(json!({"o": o, "v": ["2026-01-01T00:00:00Z", 1, 2]})),
         forged(json!({"o": o, "v": [null, 1]})),
     ] {
-        refused(&app, &default, json!({"after": garbage}), &["after"]).await;
+        refused(app, &default, json!({"after": garbage}), &["after"]).await;
         refused(
-            &app,
+            app,
             &default,
             json!({"last": 2, "before": garbage}),
             &["before"],
@@ -967,52 +818,35 @@ async fn cursors_of_another_ordering_or_list_and_garbage_are_refused() {
 
 #[tokio::test]
 async fn the_default_page_is_50_rows() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
-    let mut rows: Vec<Row> = (1..=55)
-        .map(|i| Row::new(BuildStatus::Pending, "d", 1000, "v").times(None, None, -i, 0))
-        .collect();
-    seed(
-        &app,
-        &world,
-        definition,
-        packer_gateway::registry::now(),
-        &mut rows,
-    )
-    .await;
-    for list in [builds(json!(null)), nested(definition, json!(null))] {
-        let page = list.page(&app, json!({})).await;
+    let f = Fixture::new().await;
+    let mut rows: Vec<Row> = (1..=55).map(Row::pending).collect();
+    f.seed(&mut rows).await;
+    for list in [builds(json!(null)), nested(f.definition, json!(null))] {
+        let page = list.page(&f.app, json!({})).await;
         assert_eq!((page.ids.len(), page.has_next, page.total), (50, true, 55));
-        let rest = list.page(&app, json!({"after": page.end})).await;
+        let rest = list.page(&f.app, json!({"after": page.end})).await;
         assert_eq!((rest.ids.len(), rest.has_next, rest.total), (5, false, 55));
     }
 }
 
 #[tokio::test]
 async fn total_count_counts_the_filtered_rows_on_every_page() {
-    let app = TestApp::new().await;
-    let (world, definition) = one_definition(&app).await;
+    let f = Fixture::new().await;
+    let app = &f.app;
     let other = app
         .seed()
-        .definition("other", world.endpoint, world.cluster, &[], |_| {})
+        .definition("other", f.world.endpoint, f.world.cluster, &[], |_| {})
         .await;
-    let statuses = [
-        BuildStatus::Running,
-        BuildStatus::Pending,
-        BuildStatus::Running,
-    ];
-    for (i, status) in statuses.iter().cycle().take(9).enumerate() {
-        let d = if i % 3 == 0 { other } else { definition };
-        app.seed()
-            .build(
-                d,
-                world.endpoint,
-                *status,
-                crate::support::at(-(i as i64)),
-                None,
-                |_| {},
-            )
-            .await;
+    // Nine builds, two in three running; one in three of the other definition.
+    for i in 0..9 {
+        let status = if i % 3 == 1 {
+            BuildStatus::Pending
+        } else {
+            BuildStatus::Running
+        };
+        let definition = if i % 3 == 0 { other } else { f.definition };
+        let row = Row::new(status, "t", 1000, "v").times(None, None, -i, 0);
+        f.seed_of(definition, &mut [row]).await;
     }
     let list = builds(json!(null));
     let running = json!({"status": {"eq": "RUNNING"}});
@@ -1021,48 +855,40 @@ async fn total_count_counts_the_filtered_rows_on_every_page() {
         json!({"filter": running, "first": 100}),
         json!({"filter": running, "last": 2}),
     ] {
-        assert_eq!(list.page(&app, paging).await.total, 6);
+        assert_eq!(list.page(app, paging).await.total, 6);
     }
-    let page = list
-        .page(&app, json!({"filter": running, "first": 2}))
-        .await;
-    let next = list
-        .page(
-            &app,
-            json!({"filter": running, "first": 2, "after": page.end}),
-        )
-        .await;
-    assert_eq!(next.total, 6, "the cursor does not narrow the count");
-    assert_eq!(list.page(&app, json!({"first": 1})).await.total, 9);
-    let nested_running = nested(definition, json!(null))
-        .page(&app, json!({"filter": running, "first": 1}))
+    let page = list.page(app, json!({"filter": running, "first": 2})).await;
+    let next = json!({"filter": running, "first": 2, "after": page.end});
+    assert_eq!(
+        list.page(app, next).await.total,
+        6,
+        "the cursor does not narrow the count"
+    );
+    assert_eq!(list.page(app, json!({"first": 1})).await.total, 9);
+    let nested_running = nested(f.definition, json!(null))
+        .page(app, json!({"filter": running, "first": 1}))
         .await;
     assert_eq!(nested_running.total, 3);
 }
 
 #[tokio::test]
 async fn nested_builds_page_like_top_level_lists() {
-    let app = TestApp::new().await;
-    let world = app.world().await;
-    let clock = packer_gateway::registry::now();
+    let f = Fixture::new().await;
+    let app = &f.app;
     let mut definitions = Vec::new();
     let mut builds_of = Vec::new();
     for (name, count) in [("seven", 7), ("four", 4), ("none", 0)] {
         let definition = app
             .seed()
-            .definition(name, world.endpoint, world.cluster, &[], |_| {})
+            .definition(name, f.world.endpoint, f.world.cluster, &[], |_| {})
             .await;
         let mut rows: Vec<Row> = (0..count)
             .map(|i| {
-                Row::new(BuildStatus::Pending, "n", 1000 + (i % 3) as i32, "v").times(
-                    None,
-                    None,
-                    -10 * i,
-                    0,
-                )
+                let vmid = 1000 + (i % 3) as i32;
+                Row::new(BuildStatus::Pending, "n", vmid, "v").times(None, None, -10 * i, 0)
             })
             .collect();
-        seed(&app, &world, definition, clock, &mut rows).await;
+        f.seed_of(definition, &mut rows).await;
         definitions.push(definition);
         builds_of.push(rows);
     }
@@ -1070,26 +896,26 @@ async fn nested_builds_page_like_top_level_lists() {
     // First pages of every definition in one request, each counted on its own.
     let data = app
         .data(
-            "{ imageDefinitions(orderBy: [{field: ID}]) { nodes { id
+            "{ imageDefinitions(filter: {name: {in: [\"seven\", \"four\", \"none\"]}},
+                                orderBy: [{field: ID}]) { nodes {
                  builds(first: 2) { nodes { id } pageInfo { hasNextPage hasPreviousPage }
                                     totalCount } } } }",
             json!({}),
         )
         .await;
     let nodes = data["imageDefinitions"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3);
     for (node, rows) in nodes.iter().zip(&builds_of) {
-        let expected: Vec<Value> = sorted(rows, &[("CREATED", true)])
+        let first_two: Vec<Value> = sorted(rows, &[("CREATED", true)])
             .into_iter()
             .take(2)
             .map(|id| json!({"id": id.to_string()}))
             .collect();
-        assert_eq!(node["builds"]["nodes"], json!(expected));
-        assert_eq!(node["builds"]["totalCount"], json!(rows.len()));
-        assert_eq!(
-            node["builds"]["pageInfo"]["hasNextPage"],
-            json!(rows.len() > 2)
-        );
-        assert_eq!(node["builds"]["pageInfo"]["hasPreviousPage"], json!(false));
+        let builds = &node["builds"];
+        assert_eq!(builds["nodes"], json!(first_two));
+        assert_eq!(builds["totalCount"], json!(rows.len()));
+        assert_eq!(builds["pageInfo"]["hasNextPage"], json!(rows.len() > 2));
+        assert_eq!(builds["pageInfo"]["hasPreviousPage"], json!(false));
     }
 
     // Walking one definition's builds, in several orders, both ways.
@@ -1105,48 +931,26 @@ async fn nested_builds_page_like_top_level_lists() {
             } else {
                 order
             };
-            check_order(
-                &app,
-                &list,
-                &sorted(rows, &order),
-                &format!("{definition} {order:?}"),
-            )
-            .await;
+            let what = format!("{definition} {order:?}");
+            check_order(app, &list, &sorted(rows, &order), &what).await;
         }
     }
 
-    // The same, reached from a build: `definition { builds(first: 2, after: …) }`.
+    // The same, reached from a build: `imageBuild { definition { builds(first: 2, after: …) } }`.
     let seven = &builds_of[0];
+    let from_a_build = List {
+        query: "query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+            imageBuild(id: $id) { definition {
+              builds(first: $first, after: $after, last: $last, before: $before) {
+                edges { cursor node { id } }
+                pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                totalCount
+            } } } }",
+        variables: json!({"id": seven[0].id.to_string()}),
+        path: &["imageBuild", "definition", "builds"],
+    };
     let expected = sorted(seven, &[("CREATED", true)]);
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let data = app
-            .data(
-                "query($id: ID!, $after: String) { imageBuild(id: $id) { definition {
-                   builds(first: 2, after: $after) {
-                     edges { cursor node { id } } pageInfo { hasNextPage endCursor } totalCount
-                   } } } }",
-                json!({"id": seven[0].id.to_string(), "after": after}),
-            )
-            .await;
-        let connection = &data["imageBuild"]["definition"]["builds"];
-        assert_eq!(connection["totalCount"], json!(7));
-        for edge in connection["edges"].as_array().expect("edges") {
-            seen.push(
-                edge["node"]["id"]
-                    .as_str()
-                    .expect("id")
-                    .parse::<i32>()
-                    .expect("int"),
-            );
-        }
-        if connection["pageInfo"]["hasNextPage"] != json!(true) {
-            break;
-        }
-        after = connection["pageInfo"]["endCursor"]
-            .as_str()
-            .map(str::to_owned);
-    }
-    assert_eq!(seen, expected);
+    assert_eq!(from_a_build.forward(app, 2).await, expected);
+    assert_eq!(from_a_build.backward(app, 2).await, expected);
+    assert_eq!(from_a_build.page(app, json!({"first": 2})).await.total, 7);
 }
