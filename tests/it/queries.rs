@@ -3,7 +3,7 @@
 //! and no secret anywhere in the schema.
 
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entity::{
     build_event, cluster,
     enums::{BuildStatus, Role},
@@ -71,12 +71,14 @@ async fn graph(app: &TestApp) -> Graph {
     let template = seed
         .template("ubuntu-2404-20260101", world.cluster, 1234, &[world.t2])
         .await;
+    // Ten minutes ago, with a microsecond part that a millisecond clock would lose.
+    let queued = at(-600).trunc_subsecs(0) + chrono::Duration::microseconds(123_456);
     let completed = seed
         .build(
             definition,
             world.endpoint,
             BuildStatus::Completed,
-            at(-600),
+            queued,
             Some(user),
             |b| {
                 b.backend_build_id = Set("job-1".into());
@@ -305,11 +307,7 @@ async fn image_build_by_id() {
     assert_eq!(instant(&build["created"]), seeded.created);
     assert_eq!(Some(instant(&build["startedAt"])), seeded.started_at);
     assert_eq!(Some(instant(&build["completedAt"])), seeded.completed_at);
-    assert_ne!(
-        seeded.created.timestamp_subsec_micros() % 1000,
-        0,
-        "a microsecond stamp"
-    );
+    assert_eq!(seeded.created.timestamp_subsec_micros(), 123_456);
 
     let query =
         "query($id: ID!) { imageBuild(id: $id) { id } pluginSettings { imageFactoryEnabled } }";
