@@ -11,7 +11,7 @@
 //! - `and: []` matches everything, `or: []` matches nothing.
 
 use sea_orm::{
-    Value,
+    ColumnTrait, ColumnType, Value,
     sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
@@ -52,7 +52,8 @@ impl<F> Filter<F> {
 }
 
 /// One comparison. Values are already typed by the adapter (ids and integers as `BigInt`,
-/// enums as their stored string, timestamps as `ChronoDateTimeUtc`).
+/// enums as their stored string, timestamps as `ChronoDateTimeUtc`); integers are bound as their
+/// column's type when compiled.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// Equal (`exact` for strings).
@@ -123,6 +124,8 @@ pub enum Target {
         column: Expr,
         /// Whether it can be NULL.
         nullable: bool,
+        /// Its SQL type, which integer values are bound as (see [`integer`]).
+        ty: ColumnType,
     },
     /// Values reached through another table: the row matches when
     /// `outer IN (SELECT key FROM table WHERE column <lookup>)`; `isNull: true` means no such row.
@@ -135,6 +138,8 @@ pub enum Target {
         key: sea_orm::sea_query::DynIden,
         /// Its column compared with the lookup.
         column: sea_orm::sea_query::DynIden,
+        /// The SQL type of that column.
+        ty: ColumnType,
     },
 }
 
@@ -191,7 +196,12 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
         )));
     }
     Ok(match field.target() {
-        Target::Column { column, nullable } => {
+        Target::Column {
+            column,
+            nullable,
+            ty,
+        } => {
+            let lookup = &fit(lookup, &ty);
             let compared = compare(column.clone(), lookup);
             match lookup {
                 Lookup::IsNull(_) => compared,
@@ -204,7 +214,9 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             table,
             key,
             column,
+            ty,
         } => {
+            let lookup = &fit(lookup, &ty);
             let subquery = |condition: Option<Expr>| -> SelectStatement {
                 let mut select = Query::select();
                 select
@@ -225,6 +237,73 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             }
         }
     })
+}
+
+/// An integer as a value of a column of type `ty` (`INTEGER` binds an `i32`, `BIGINT` an `i64`),
+/// or `None` when it does not fit.
+///
+/// Binding a column's own type matters on PostgreSQL: a connection caches each prepared
+/// statement by its text, with the parameter types of its first use. sea-orm binds an `i32` for
+/// `find_by_id` on an `INTEGER` key; the same text bound to an `i64` on that connection then
+/// fails with "incorrect binary data format", whatever the value (and the other way round).
+pub fn integer(ty: &ColumnType, n: i64) -> Option<Value> {
+    match ty {
+        ColumnType::Integer => i32::try_from(n).ok().map(Value::from),
+        ColumnType::SmallInteger => i16::try_from(n).ok().map(Value::from),
+        _ => Some(Value::from(n)),
+    }
+}
+
+/// `ids` as values of `column`'s type; those that do not fit in it (and so match no row) are
+/// left out.
+pub fn ids_of<C: ColumnTrait>(column: C, ids: &[i64]) -> Vec<Value> {
+    let ty = column.def().get_column_type().clone();
+    ids.iter().filter_map(|id| integer(&ty, *id)).collect()
+}
+
+/// `lookup` with its integers bound as the column's type. A bound beyond the type moves to the
+/// type's edge with the same meaning (`lt: 2^40` on an `INTEGER` is `lte: 2^31 - 1`); an `eq`
+/// beyond it matches nothing.
+fn fit(lookup: &Lookup, ty: &ColumnType) -> Lookup {
+    use Lookup as L;
+    let (min, max) = match ty {
+        ColumnType::Integer => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        ColumnType::SmallInteger => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        _ => return lookup.clone(),
+    };
+    let bind = |n: i64| integer(ty, n.clamp(min, max)).unwrap_or(Value::BigInt(Some(n)));
+    let int = |value: &Value| match value {
+        Value::BigInt(Some(n)) => Some(*n),
+        _ => None,
+    };
+    match lookup {
+        L::Eq(v) => match int(v) {
+            Some(n) if n < min || n > max => L::In(Vec::new()),
+            Some(n) => L::Eq(bind(n)),
+            None => lookup.clone(),
+        },
+        L::In(values) => L::In(
+            values
+                .iter()
+                .filter_map(|v| int(v).map_or(Some(v.clone()), |n| integer(ty, n)))
+                .collect(),
+        ),
+        L::Gt(v) | L::Gte(v) => match int(v) {
+            Some(n) if n > max => L::Gt(bind(max)),
+            Some(n) if n < min => L::Gte(bind(min)),
+            Some(n) if matches!(lookup, L::Gt(_)) => L::Gt(bind(n)),
+            Some(n) => L::Gte(bind(n)),
+            None => lookup.clone(),
+        },
+        L::Lt(v) | L::Lte(v) => match int(v) {
+            Some(n) if n > max => L::Lte(bind(max)),
+            Some(n) if n < min => L::Lt(bind(min)),
+            Some(n) if matches!(lookup, L::Lt(_)) => L::Lt(bind(n)),
+            Some(n) => L::Lte(bind(n)),
+            None => lookup.clone(),
+        },
+        _ => lookup.clone(),
+    }
 }
 
 fn compare(column: Expr, lookup: &Lookup) -> Expr {
@@ -349,6 +428,7 @@ macro_rules! filter_fields {
         $crate::registry::filter::Target::Column {
             column: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$col)),
             nullable: $crate::filter_fields!(@null $null),
+            ty: sea_orm::ColumnTrait::def(&$entity::Column::$col).get_column_type().clone(),
         }
     };
     (@target $entity:ident through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => {
@@ -357,6 +437,7 @@ macro_rules! filter_fields {
             table: sea_orm::sea_query::IntoIden::into_iden($link::Entity),
             key: sea_orm::sea_query::IntoIden::into_iden($link::Column::$key),
             column: sea_orm::sea_query::IntoIden::into_iden($link::Column::$value),
+            ty: sea_orm::ColumnTrait::def(&$link::Column::$value).get_column_type().clone(),
         }
     };
     (@null nullable) => { true };

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
-use super::filter::{all, any};
+use super::filter::{all, any, ids_of, integer};
 use crate::error::{Error, FieldErrors};
 
 /// The largest page; also the cap of `first` and `last`.
@@ -161,9 +161,10 @@ struct Key<C> {
     nullable: bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum KeyKind {
-    Int,
+    /// An integer column of this type.
+    Int(sea_orm::ColumnType),
     Text,
     Time,
     Flag,
@@ -222,7 +223,7 @@ pub async fn fetch_partitioned<F: SortField>(
 where
     <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
 {
-    let select = select.filter(partition.is_in(parents.iter().copied()));
+    let select = select.filter(partition.is_in(ids_of(partition, parents)));
     let plan = Plan::new(select, sort, args)?;
     let mut window = WindowStatement::partition_by((F::Entity::default(), partition));
     for (expr, order) in plan.order() {
@@ -259,7 +260,7 @@ pub async fn count_partitioned<E: EntityTrait>(
     parents: &[i64],
 ) -> Result<HashMap<i64, i64>, Error> {
     let mut statement = select
-        .filter(partition.is_in(parents.iter().copied()))
+        .filter(partition.is_in(ids_of(partition, parents)))
         .into_query();
     statement
         .clear_selects()
@@ -368,8 +369,8 @@ fn compile_order<F: SortField>(sort: &[Sort<F>]) -> Result<Vec<Key<ColumnOf<F>>>
     Ok(entries
         .map(|(column, desc, nullable)| {
             let kind = match column.def().get_column_type() {
-                ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger => {
-                    KeyKind::Int
+                ty @ (ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger) => {
+                    KeyKind::Int(ty.clone())
                 }
                 ColumnType::TimestampWithTimeZone
                 | ColumnType::Timestamp
@@ -478,9 +479,10 @@ fn decode<C>(cursor: &str, signature: &str, keys: &[Key<C>]) -> Option<Vec<Optio
     keys.iter()
         .zip(cursor.v)
         .map(|(key, json)| {
-            Some(match (key.kind, json) {
+            Some(match (&key.kind, json) {
                 (_, Json::Null) if key.nullable => None,
-                (KeyKind::Int, Json::Number(n)) => Some(Value::BigInt(Some(n.as_i64()?))),
+                // Bound as the column's type, like every integer (see `filter::integer`).
+                (KeyKind::Int(ty), Json::Number(n)) => Some(integer(ty, n.as_i64()?)?),
                 (KeyKind::Text, Json::String(s)) => Some(Value::String(Some(s))),
                 (KeyKind::Flag, Json::Bool(b)) => Some(Value::Bool(Some(b))),
                 (KeyKind::Time, Json::String(s)) => Some(Value::ChronoDateTimeUtc(Some(
@@ -633,7 +635,7 @@ mod tests {
                     started.map(|t| Value::ChronoDateTimeUtc(Some(t))),
                     Some(Value::String(Some(row.output_name.clone()))),
                     Some(Value::String(Some("running".into()))),
-                    Some(Value::BigInt(Some(42))),
+                    Some(Value::Int(Some(42))),
                 ])
             );
         }

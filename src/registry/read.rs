@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::{
-    filter::{Filter, FilterField, compile},
+    filter::{Filter, FilterField, compile, ids_of, integer},
     page::{Page, PageArgs, Sort, SortField, fetch},
     visibility::Scope,
 };
@@ -91,8 +91,12 @@ pub async fn get<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    let key = primary_key::<E>();
+    let Some(id) = integer(key.def().get_column_type(), id) else {
+        return Err(Error::NotFound);
+    };
     visible::<E>(scope)
-        .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
+        .filter(Expr::col((E::default(), key)).eq(id))
         .one(db)
         .await?
         .ok_or(Error::NotFound)
@@ -107,8 +111,9 @@ pub async fn by_ids<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    let key = primary_key::<E>();
     let rows = visible::<E>(scope)
-        .filter(primary_key::<E>().is_in(ids.iter().copied()))
+        .filter(key.is_in(ids_of(key, ids)))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())

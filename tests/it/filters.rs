@@ -244,6 +244,7 @@ async fn definition_id_lookups() {
         case(json!({"id": {"isNull": true}}), &[]),
         case(json!({"id": {"isNull": false}}), &ALL_DEFINITIONS),
         case(json!({"id": {"eq": "999999"}}), &[]),
+        case(json!({"id": {"lt": "9223372036854775807"}}), &ALL_DEFINITIONS),
         case(json!({"proxmoxEndpoint": {"eq": d.e2.to_string()}}), &["alphabet", "gamma-ALPHA"]),
         case(json!({"proxmoxEndpoint": {"in": [d.e1.to_string()]}}), &["Alpha", "Beta"]),
         case(json!({"targetCluster": {"eq": d.c1.to_string()}}), &["Alpha", "gamma-ALPHA"]),

@@ -313,6 +313,7 @@ async fn image_build_by_id() {
         "query($id: ID!) { imageBuild(id: $id) { id } pluginSettings { imageFactoryEnabled } }";
     for (build, expected) in [
         ("999999", "NOT_FOUND"),
+        ("9223372036854775807", "NOT_FOUND"),
         ("x1", "BAD_USER_INPUT"),
         ("1.0", "BAD_USER_INPUT"),
         ("99999999999999999999", "BAD_USER_INPUT"),
@@ -892,5 +893,71 @@ async fn no_secret_is_exposed_by_the_schema() {
                 "ApiToken.{name}"
             );
         }
+    }
+}
+
+/// On PostgreSQL a connection caches each prepared statement by its text, with the parameter
+/// types of its first use. The registry's reads by id produce the same text as sea-orm's own
+/// `find_by_id` and `is_in`, so they must bind an id as its column's type (`INTEGER`: `i32`), or
+/// either poisons the other on that connection ("incorrect binary data format").
+#[tokio::test]
+async fn reads_by_id_share_prepared_statements_with_sea_orm() {
+    use entity::{image_build, tenant};
+    use packer_gateway::registry::{
+        builds::BuildField,
+        filter::{Filter, Lookup},
+        page::PageArgs,
+        read,
+        visibility::Scope,
+    };
+    use sea_orm::{ConnectOptions, Database, QueryOrder, QuerySelect};
+
+    let (url, sqlite) = crate::support::fresh_database().await;
+    let app = TestApp::on(&url, sqlite, &[]).await;
+    let g = graph(&app).await;
+    // One connection, so that every statement below meets the others' cache.
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).min_connections(1);
+    let db = Database::connect(options).await.expect("connect");
+    let all = Scope::All;
+
+    let build = image_build::Entity::find_by_id(g.completed).one(&db).await;
+    assert!(build.expect("sea-orm first").is_some());
+    for id in [i64::from(g.completed), i64::from(i32::MAX), i64::MAX] {
+        let found = read::get::<image_build::Entity>(&db, &all, id).await;
+        assert_eq!(
+            found.is_ok(),
+            id == i64::from(g.completed),
+            "{id}: {found:?}"
+        );
+    }
+    let build = image_build::Entity::find_by_id(g.rebuild).one(&db).await;
+    assert!(build.expect("sea-orm again").is_some());
+
+    let tenants = [g.t1, g.t2];
+    let by_sea_orm = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(tenants))
+        .all(&db)
+        .await;
+    assert_eq!(by_sea_orm.expect("sea-orm").len(), 2);
+    let ids = tenants.map(i64::from);
+    let by_ids = read::by_ids::<tenant::Entity>(&db, &all, &ids).await;
+    assert_eq!(by_ids.expect("the registry").len(), 2);
+
+    let newest = image_build::Entity::find()
+        .filter(image_build::Column::Id.eq(g.completed))
+        .order_by_desc(image_build::Column::Created)
+        .order_by_desc(image_build::Column::Id)
+        .limit(51)
+        .all(&db)
+        .await;
+    assert_eq!(newest.expect("sea-orm").len(), 1);
+    for id in [i64::from(g.completed), i64::MAX] {
+        let filter = Filter::Field(BuildField::Id, Lookup::Eq(sea_orm::Value::from(id)));
+        let page =
+            read::list::<image_build::Entity>(&db, &all, &filter, vec![], &PageArgs::first(50))
+                .await
+                .expect("the registry's filter");
+        assert_eq!(page.rows.len(), usize::from(id == i64::from(g.completed)));
     }
 }
