@@ -148,7 +148,8 @@ impl async_graphql::extensions::Extension for RequestErrorCodesExtension {
 /// Field Errors"): async-graphql 7.0 sends the error of a field's own resolver up to the nearest
 /// nullable *ancestor* instead, so a missing `imageBuild(id:)` nulled the whole `data` and a
 /// failed nullable relation nulled its parent object. This catches the error at the field,
-/// answers `null` there, and adds the error to the response once execution is over.
+/// answers `null` there, and adds the error to the response once execution is over (for a
+/// subscription, to the response of the event being resolved).
 pub struct NullableFieldErrors;
 
 impl async_graphql::extensions::ExtensionFactory for NullableFieldErrors {
@@ -160,14 +161,24 @@ impl async_graphql::extensions::ExtensionFactory for NullableFieldErrors {
 /// One per request: the errors caught at nullable fields, until the response is assembled.
 #[derive(Default)]
 struct NullableFieldErrorsExtension {
-    caught: std::sync::Mutex<Vec<async_graphql::ServerError>>,
+    caught: Caught,
 }
 
-impl NullableFieldErrorsExtension {
-    fn caught(&self) -> std::sync::MutexGuard<'_, Vec<async_graphql::ServerError>> {
-        self.caught
+/// Errors caught and not yet reported; shared with a subscription's response stream.
+#[derive(Clone, Default)]
+struct Caught(std::sync::Arc<std::sync::Mutex<Vec<async_graphql::ServerError>>>);
+
+impl Caught {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<async_graphql::ServerError>> {
+        self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves every caught error into `response`.
+    fn report(&self, mut response: async_graphql::Response) -> async_graphql::Response {
+        response.errors.append(&mut self.lock());
+        response
     }
 }
 
@@ -179,9 +190,21 @@ impl async_graphql::extensions::Extension for NullableFieldErrorsExtension {
         operation_name: Option<&str>,
         next: async_graphql::extensions::NextExecute<'_>,
     ) -> async_graphql::Response {
-        let mut response = next.run(ctx, operation_name).await;
-        response.errors.append(&mut self.caught());
-        response
+        let response = next.run(ctx, operation_name).await;
+        self.caught.report(response)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, async_graphql::Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, async_graphql::Response> {
+        use futures_util::StreamExt;
+        let caught = self.caught.clone();
+        next.run(ctx, stream)
+            .map(move |response| caught.report(response))
+            .boxed()
     }
 
     async fn resolve(
@@ -193,7 +216,7 @@ impl async_graphql::extensions::Extension for NullableFieldErrorsExtension {
         let nullable = !info.return_type.ends_with('!');
         match next.run(ctx, info).await {
             Err(err) if nullable => {
-                self.caught().push(err);
+                self.caught.lock().push(err);
                 Ok(Some(Value::Null))
             }
             result => result,

@@ -1,6 +1,7 @@
 //! The committed SDL is the schema, and the GraphQL library propagates nulls as the spec says.
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
 
 /// Regenerates `schema.graphql` and fails when the committed file is stale. Run with
 /// `UPDATE_SCHEMA=1` to rewrite it.
@@ -110,4 +111,33 @@ async fn a_failed_nullable_field_nulls_only_itself() {
             "missing": null, "present": 1, "nested": {"missing": null, "present": 1}
         })
     );
+}
+
+struct Ticks;
+
+#[Subscription]
+impl Ticks {
+    async fn ticks(&self) -> impl Stream<Item = Lookups> {
+        futures_util::stream::iter([Lookups, Lookups])
+    }
+}
+
+/// The same in a subscription: each event's response carries the errors of its own fields.
+#[tokio::test]
+async fn a_failed_nullable_field_of_an_event_nulls_only_itself() {
+    let schema = Schema::build(Lookups, EmptyMutation, Ticks)
+        .extension(packer_gateway::graphql::error::NullableFieldErrors)
+        .finish();
+    let responses: Vec<_> = schema
+        .execute_stream("subscription { ticks { missing present } }")
+        .collect()
+        .await;
+    assert_eq!(responses.len(), 2);
+    for response in responses {
+        assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
+        assert_eq!(
+            response.data.into_json().expect("json"),
+            serde_json::json!({"ticks": {"missing": null, "present": 1}})
+        );
+    }
 }
