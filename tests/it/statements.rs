@@ -278,3 +278,28 @@ async fn events_and_their_relations_cost_the_same_at_any_size() {
         "statements grow with the number of builds and events"
     );
 }
+
+#[tokio::test]
+async fn reference_relations_cost_the_same_at_any_size() {
+    let app = TestApp::new().await;
+    let world = app.world().await;
+    let seed = app.seed();
+    for i in 0..12 {
+        let cluster = seed.cluster(&format!("cluster-{i:02}")).await;
+        let tenants = [vec![], vec![world.t1], vec![world.t1, world.t2]];
+        seed.template(&format!("tpl-{i:02}"), cluster, 9000, &tenants[i % 3])
+            .await;
+        app.user(Role::Viewer, &tenants[i % 3], false).await;
+    }
+    warm_up(&app).await;
+    let query = "query($first: Int) {
+        cloudImageTemplates(first: $first) { nodes { cluster { name tenant { name } }
+                                                     allowedTenants { name } } }
+        users(first: $first) { nodes { username tenants { name } } }
+        proxmoxEndpoints(first: $first) { nodes { tenant { name } } }
+    }";
+    let (three, _) = measure(&app, query, json!({ "first": 3 })).await;
+    let (twelve, data) = measure(&app, query, json!({ "first": 12 })).await;
+    assert_eq!(data["users"]["nodes"].as_array().expect("users").len(), 12);
+    assert_eq!(three, twelve, "statements grow with the number of rows");
+}
