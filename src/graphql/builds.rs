@@ -259,12 +259,13 @@ pub struct BuildQuery;
 
 #[Object]
 impl BuildQuery {
-    /// One build.
-    async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
+    /// One build. Nullable, so that a missing one (`NOT_FOUND`) nulls only this field, not the
+    /// whole response.
+    async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ImageBuild>> {
         let request = reader(ctx)?;
         let build =
             read::get::<image_build::Entity>(db(ctx), &request.scope, parse_id(&id, "id")?).await?;
-        Ok(build.into())
+        Ok(Some(build.into()))
     }
 
     /// Builds, newest first unless ordered otherwise.

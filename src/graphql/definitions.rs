@@ -259,13 +259,14 @@ pub struct DefinitionQuery;
 
 #[Object]
 impl DefinitionQuery {
-    /// One definition, by `id` or by `slug`.
+    /// One definition, by `id` or by `slug`. Nullable, so that a missing one (`NOT_FOUND`)
+    /// nulls only this field, not the whole response.
     async fn image_definition(
         &self,
         ctx: &Context<'_>,
         id: Option<ID>,
         slug: Option<String>,
-    ) -> Result<ImageDefinition> {
+    ) -> Result<Option<ImageDefinition>> {
         let request = reader(ctx)?;
         let definition = match (id, slug) {
             (Some(id), None) => {
@@ -293,7 +294,7 @@ impl DefinitionQuery {
             }
             _ => return Err(Error::bad_input("id", "give exactly one of id and slug").into()),
         };
-        Ok(definition.into())
+        Ok(Some(definition.into()))
     }
 
     /// Definitions, by name unless ordered otherwise.

@@ -144,6 +144,86 @@ impl async_graphql::extensions::Extension for RequestErrorCodesExtension {
     }
 }
 
+/// Makes a failed nullable field null *itself*, as the GraphQL specification says ("Handling
+/// Field Errors"): async-graphql 7.0 sends the error of a field's own resolver up to the nearest
+/// nullable *ancestor* instead, so a missing `imageBuild(id:)` nulled the whole `data` and a
+/// failed nullable relation nulled its parent object. This catches the error at the field,
+/// answers `null` there, and adds the error to the response once execution is over (for a
+/// subscription, to the response of the event being resolved).
+pub struct NullableFieldErrors;
+
+impl async_graphql::extensions::ExtensionFactory for NullableFieldErrors {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(NullableFieldErrorsExtension::default())
+    }
+}
+
+/// One per request: the errors caught at nullable fields, until the response is assembled.
+#[derive(Default)]
+struct NullableFieldErrorsExtension {
+    caught: Caught,
+}
+
+/// Errors caught and not yet reported; shared with a subscription's response stream.
+#[derive(Clone, Default)]
+struct Caught(std::sync::Arc<std::sync::Mutex<Vec<async_graphql::ServerError>>>);
+
+impl Caught {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<async_graphql::ServerError>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves every caught error into `response`.
+    fn report(&self, mut response: async_graphql::Response) -> async_graphql::Response {
+        response.errors.append(&mut self.lock());
+        response
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for NullableFieldErrorsExtension {
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let response = next.run(ctx, operation_name).await;
+        self.caught.report(response)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, async_graphql::Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, async_graphql::Response> {
+        use futures_util::StreamExt;
+        let caught = self.caught.clone();
+        next.run(ctx, stream)
+            .map(move |response| caught.report(response))
+            .boxed()
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        match next.run(ctx, info).await {
+            Err(err) if nullable => {
+                self.caught.lock().push(err);
+                Ok(Some(Value::Null))
+            }
+            result => result,
+        }
+    }
+}
+
 /// The code of a validation failure, from async-graphql's message.
 fn validation_code(message: &str) -> &'static str {
     if message.contains("nested too deep") {

@@ -66,6 +66,7 @@ pub fn sdl() -> String {
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(error::RequestErrorCodes)
+        .extension(error::NullableFieldErrors)
 }
 
 /// What the HTTP layer attaches to each request.

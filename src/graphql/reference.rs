@@ -543,7 +543,7 @@ macro_rules! reference_queries {
         #[Object]
         impl $query {
             #[doc = $one_doc]
-            async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<$node> {
+            async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<Option<$node>> {
                 let request = reference_reader(ctx)?;
                 let id = super::lookups::parse_id(&id, "id")?;
                 let row = crate::registry::read::get::<$entity::Entity>(
@@ -552,7 +552,8 @@ macro_rules! reference_queries {
                     id,
                 )
                 .await?;
-                Ok(row.into())
+                // Nullable, so that a missing one nulls only this field.
+                Ok(Some(row.into()))
             }
 
             #[doc = $many_doc]

@@ -6,12 +6,13 @@
 //! - string lookups are case-sensitive except `iExact` / `iContains` / `q`, which compare
 //!   `LOWER(column)` with `LOWER(value)` (on SQLite `LOWER` folds ASCII letters only);
 //! - a comparison on a nullable column is false for NULL, so `not` of it includes the NULL rows:
-//!   `not: {targetCluster: {eq: 3}}` is exactly the complement of `targetCluster: {eq: 3}`;
+//!   `not: {targetCluster: {eq: 3}}` is exactly the complement of `targetCluster: {eq: 3}`
+//!   (the same holds for `q` over nullable columns);
 //! - `and: []` matches everything, `or: []` matches nothing.
 
 use sea_orm::{
-    Value,
-    sea_query::{Expr, ExprTrait, Query, SelectStatement},
+    ColumnTrait, ColumnType, Value,
+    sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
 use crate::error::{Error, FieldErrors};
@@ -51,7 +52,8 @@ impl<F> Filter<F> {
 }
 
 /// One comparison. Values are already typed by the adapter (ids and integers as `BigInt`,
-/// enums as their stored string, timestamps as `ChronoDateTimeUtc`).
+/// enums as their stored string, timestamps as `ChronoDateTimeUtc`); integers are bound as their
+/// column's type when compiled.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// Equal (`exact` for strings).
@@ -122,8 +124,8 @@ pub enum Target {
         column: Expr,
         /// Whether it can be NULL.
         nullable: bool,
-        /// Whether it is a 32-bit integer (see [`read::key`](super::read::key)).
-        int32: bool,
+        /// Its SQL type, which integer values are bound as (see [`integer`]).
+        ty: ColumnType,
     },
     /// Values reached through another table: the row matches when
     /// `outer IN (SELECT key FROM table WHERE column <lookup>)`; `isNull: true` means no such row.
@@ -136,8 +138,8 @@ pub enum Target {
         key: sea_orm::sea_query::DynIden,
         /// Its column compared with the lookup.
         column: sea_orm::sea_query::DynIden,
-        /// Whether that column is a 32-bit integer.
-        int32: bool,
+        /// The SQL type of that column.
+        ty: ColumnType,
     },
 }
 
@@ -160,9 +162,12 @@ pub fn compile<F: FilterField>(filter: &Filter<F>) -> Result<Expr, Error> {
         Filter::All(items) => all(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
         Filter::Any(items) => any(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
         Filter::Not(inner) => compile(inner)?.not(),
+        // Each column is guarded like a nullable column's comparison: a NULL (an endpoint
+        // without a domain) makes its term false, not unknown, so that `not: {q: …}` is the
+        // exact complement of `q`.
         Filter::Search(text) => any(F::search_columns()
             .into_iter()
-            .map(|column| icontains(column, text))
+            .map(|column| icontains(column.clone(), text).and(column.is_not_null()))
             .collect()),
     })
 }
@@ -194,9 +199,9 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
         Target::Column {
             column,
             nullable,
-            int32,
+            ty,
         } => {
-            let lookup = &narrowed(lookup, int32);
+            let lookup = &fit(lookup, &ty);
             let compared = compare(column.clone(), lookup);
             match lookup {
                 Lookup::IsNull(_) => compared,
@@ -209,9 +214,9 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             table,
             key,
             column,
-            int32,
+            ty,
         } => {
-            let lookup = &narrowed(lookup, int32);
+            let lookup = &fit(lookup, &ty);
             let subquery = |condition: Option<Expr>| -> SelectStatement {
                 let mut select = Query::select();
                 select
@@ -234,35 +239,70 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
     })
 }
 
-/// The lookup with its integers bound as `i32` for a 32-bit column; an integer outside that
-/// range matches nothing (and compares as the range's bound).
-fn narrowed(lookup: &Lookup, int32: bool) -> Lookup {
-    if !int32 {
-        return lookup.clone();
+/// An integer as a value of a column of type `ty` (`INTEGER` binds an `i32`, `BIGINT` an `i64`),
+/// or `None` when it does not fit.
+///
+/// Binding a column's own type matters on PostgreSQL: a connection caches each prepared
+/// statement by its text, with the parameter types of its first use. sea-orm binds an `i32` for
+/// `find_by_id` on an `INTEGER` key; the same text bound to an `i64` on that connection then
+/// fails with "incorrect binary data format", whatever the value (and the other way round).
+pub fn integer(ty: &ColumnType, n: i64) -> Option<Value> {
+    match ty {
+        ColumnType::Integer => i32::try_from(n).ok().map(Value::from),
+        ColumnType::SmallInteger => i16::try_from(n).ok().map(Value::from),
+        _ => Some(Value::from(n)),
     }
-    let narrow = |value: &Value| match value {
-        Value::BigInt(Some(n)) => Value::Int(Some(i32::try_from(*n).unwrap_or(if *n < 0 {
-            i32::MIN
-        } else {
-            i32::MAX
-        }))),
-        other => other.clone(),
+}
+
+/// `ids` as values of `column`'s type; those that do not fit in it (and so match no row) are
+/// left out.
+pub fn ids_of<C: ColumnTrait>(column: C, ids: &[i64]) -> Vec<Value> {
+    let ty = column.def().get_column_type().clone();
+    ids.iter().filter_map(|id| integer(&ty, *id)).collect()
+}
+
+/// `lookup` with its integers bound as the column's type. A bound beyond the type moves to the
+/// type's edge with the same meaning (`lt: 2^40` on an `INTEGER` is `lte: 2^31 - 1`); an `eq`
+/// beyond it matches nothing.
+fn fit(lookup: &Lookup, ty: &ColumnType) -> Lookup {
+    use Lookup as L;
+    let (min, max) = match ty {
+        ColumnType::Integer => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        ColumnType::SmallInteger => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        _ => return lookup.clone(),
+    };
+    let bind = |n: i64| integer(ty, n.clamp(min, max)).unwrap_or(Value::BigInt(Some(n)));
+    let int = |value: &Value| match value {
+        Value::BigInt(Some(n)) => Some(*n),
+        _ => None,
     };
     match lookup {
-        Lookup::Eq(Value::BigInt(Some(n))) if i32::try_from(*n).is_err() => Lookup::In(Vec::new()),
-        Lookup::Eq(v) => Lookup::Eq(narrow(v)),
-        Lookup::In(values) => Lookup::In(
+        L::Eq(v) => match int(v) {
+            Some(n) if n < min || n > max => L::In(Vec::new()),
+            Some(n) => L::Eq(bind(n)),
+            None => lookup.clone(),
+        },
+        L::In(values) => L::In(
             values
                 .iter()
-                .filter(|v| !matches!(v, Value::BigInt(Some(n)) if i32::try_from(*n).is_err()))
-                .map(narrow)
+                .filter_map(|v| int(v).map_or(Some(v.clone()), |n| integer(ty, n)))
                 .collect(),
         ),
-        Lookup::Gt(v) => Lookup::Gt(narrow(v)),
-        Lookup::Gte(v) => Lookup::Gte(narrow(v)),
-        Lookup::Lt(v) => Lookup::Lt(narrow(v)),
-        Lookup::Lte(v) => Lookup::Lte(narrow(v)),
-        other => other.clone(),
+        L::Gt(v) | L::Gte(v) => match int(v) {
+            Some(n) if n > max => L::Gt(bind(max)),
+            Some(n) if n < min => L::Gte(bind(min)),
+            Some(n) if matches!(lookup, L::Gt(_)) => L::Gt(bind(n)),
+            Some(n) => L::Gte(bind(n)),
+            None => lookup.clone(),
+        },
+        L::Lt(v) | L::Lte(v) => match int(v) {
+            Some(n) if n > max => L::Lte(bind(max)),
+            Some(n) if n < min => L::Lt(bind(min)),
+            Some(n) if matches!(lookup, L::Lt(_)) => L::Lt(bind(n)),
+            Some(n) => L::Lte(bind(n)),
+            None => lookup.clone(),
+        },
+        _ => lookup.clone(),
     }
 }
 
@@ -277,9 +317,7 @@ fn compare(column: Expr, lookup: &Lookup) -> Expr {
         Lookup::Lte(value) => column.lte(value.clone()),
         Lookup::IsNull(true) => column.is_null(),
         Lookup::IsNull(false) => column.is_not_null(),
-        Lookup::IExact(text) => {
-            Expr::cust_with_exprs("LOWER($1) = LOWER($2)", [column, Expr::val(text.clone())])
-        }
+        Lookup::IExact(text) => lower(column).eq(lower(Expr::val(text.clone()))),
         Lookup::Contains(text) => like(column, format!("%{}%", escape_like(text))),
         Lookup::IContains(text) => icontains(column, text),
         Lookup::StartsWith(text) => like(column, format!("{}%", escape_like(text))),
@@ -288,15 +326,26 @@ fn compare(column: Expr, lookup: &Lookup) -> Expr {
 }
 
 /// Case-sensitive `LIKE` (SQLite connections run with `PRAGMA case_sensitive_like = ON`).
+///
+/// Built from sea-query's own operators rather than a custom SQL template: a template's
+/// placeholders are backend-specific (`$1` on PostgreSQL, `?` on SQLite), so no single template
+/// works on both.
 fn like(column: Expr, pattern: String) -> Expr {
-    Expr::cust_with_exprs("$1 LIKE $2 ESCAPE '\\'", [column, Expr::val(pattern)])
+    column.like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// `LOWER(column) LIKE LOWER(pattern)`: both sides folded by the database, so that they fold
+/// alike on each backend.
 fn icontains(column: Expr, text: &str) -> Expr {
-    Expr::cust_with_exprs(
-        "LOWER($1) LIKE LOWER($2) ESCAPE '\\'",
-        [column, Expr::val(format!("%{}%", escape_like(text)))],
+    let pattern = Expr::val(format!("%{}%", escape_like(text)));
+    lower(column).binary(
+        BinOper::Like,
+        lower(pattern).binary(BinOper::Escape, Expr::Constant('\\'.into())),
     )
+}
+
+fn lower(expr: Expr) -> Expr {
+    Func::lower(expr).into()
 }
 
 /// Makes `%`, `_` and `\` match themselves in a `LIKE … ESCAPE '\'` pattern.
@@ -379,7 +428,7 @@ macro_rules! filter_fields {
         $crate::registry::filter::Target::Column {
             column: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$col)),
             nullable: $crate::filter_fields!(@null $null),
-            int32: $crate::registry::read::is_int32($entity::Column::$col),
+            ty: sea_orm::ColumnTrait::def(&$entity::Column::$col).get_column_type().clone(),
         }
     };
     (@target $entity:ident through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => {
@@ -388,7 +437,7 @@ macro_rules! filter_fields {
             table: sea_orm::sea_query::IntoIden::into_iden($link::Entity),
             key: sea_orm::sea_query::IntoIden::into_iden($link::Column::$key),
             column: sea_orm::sea_query::IntoIden::into_iden($link::Column::$value),
-            int32: $crate::registry::read::is_int32($link::Column::$value),
+            ty: sea_orm::ColumnTrait::def(&$link::Column::$value).get_column_type().clone(),
         }
     };
     (@null nullable) => { true };

@@ -3,7 +3,8 @@
 //! A page is asked for with [`PageArgs`] (validated: `first`/`last` in 1..=100, default 50) and an
 //! ordering. The order always ends with the primary key, which takes the direction of the last
 //! key, so the order is total. Cursors are opaque (base64url of JSON) and carry the sort values of
-//! their row plus a signature of the ordering: a cursor made for another ordering is refused.
+//! their row plus a signature of the list and ordering: a cursor made for another list or
+//! ordering is refused.
 //! Because the next page starts *after the values* of the cursor row, rows inserted or deleted
 //! between two requests never shift a page: nothing repeats and nothing is skipped.
 //!
@@ -15,16 +16,13 @@ use std::collections::HashMap;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
-    ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityName, EntityTrait, FromQueryResult,
+    IdenStatic, ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use serde_json::Value as Json;
 
-use super::{
-    filter::{all, any},
-    read::keys,
-};
+use super::filter::{all, any, ids_of, integer};
 use crate::error::{Error, FieldErrors};
 
 /// The largest page; also the cap of `first` and `last`.
@@ -163,10 +161,10 @@ struct Key<C> {
     nullable: bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum KeyKind {
-    Int32,
-    Int,
+    /// An integer column of this type.
+    Int(sea_orm::ColumnType),
     Text,
     Time,
     Flag,
@@ -225,7 +223,7 @@ pub async fn fetch_partitioned<F: SortField>(
 where
     <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
 {
-    let select = select.filter(partition.is_in(keys(partition, parents)));
+    let select = select.filter(partition.is_in(ids_of(partition, parents)));
     let plan = Plan::new(select, sort, args)?;
     let mut window = WindowStatement::partition_by((F::Entity::default(), partition));
     for (expr, order) in plan.order() {
@@ -262,7 +260,7 @@ pub async fn count_partitioned<E: EntityTrait>(
     parents: &[i64],
 ) -> Result<HashMap<i64, i64>, Error> {
     let mut statement = select
-        .filter(partition.is_in(keys(partition, parents)))
+        .filter(partition.is_in(ids_of(partition, parents)))
         .into_query();
     statement
         .clear_selects()
@@ -371,8 +369,9 @@ fn compile_order<F: SortField>(sort: &[Sort<F>]) -> Result<Vec<Key<ColumnOf<F>>>
     Ok(entries
         .map(|(column, desc, nullable)| {
             let kind = match column.def().get_column_type() {
-                ColumnType::Integer => KeyKind::Int32,
-                ColumnType::BigInteger | ColumnType::SmallInteger => KeyKind::Int,
+                ty @ (ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger) => {
+                    KeyKind::Int(ty.clone())
+                }
                 ColumnType::TimestampWithTimeZone
                 | ColumnType::Timestamp
                 | ColumnType::DateTime => KeyKind::Time,
@@ -390,11 +389,16 @@ fn compile_order<F: SortField>(sort: &[Sort<F>]) -> Result<Vec<Key<ColumnOf<F>>>
         .collect())
 }
 
+/// The list and ordering a cursor belongs to, e.g. `image_build:-created`. The table is part of
+/// it because two lists can share an ordering (`+name`), and a cursor of one would silently
+/// position the other.
 fn signature<F: SortField>(sort: &[Sort<F>]) -> String {
-    sort.iter()
+    let keys = sort
+        .iter()
         .map(|s| format!("{}{}", if s.desc { "-" } else { "+" }, s.field.key()))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(",");
+    format!("{}:{keys}", F::Entity::default().table_name())
 }
 
 /// Rows strictly after (or, `reverse`, strictly before) the cursor values, in the keys' order:
@@ -475,12 +479,10 @@ fn decode<C>(cursor: &str, signature: &str, keys: &[Key<C>]) -> Option<Vec<Optio
     keys.iter()
         .zip(cursor.v)
         .map(|(key, json)| {
-            Some(match (key.kind, json) {
+            Some(match (&key.kind, json) {
                 (_, Json::Null) if key.nullable => None,
-                (KeyKind::Int32, Json::Number(n)) => {
-                    Some(Value::Int(Some(i32::try_from(n.as_i64()?).ok()?)))
-                }
-                (KeyKind::Int, Json::Number(n)) => Some(Value::BigInt(Some(n.as_i64()?))),
+                // Bound as the column's type, like every integer (see `filter::integer`).
+                (KeyKind::Int(ty), Json::Number(n)) => Some(integer(ty, n.as_i64()?)?),
                 (KeyKind::Text, Json::String(s)) => Some(Value::String(Some(s))),
                 (KeyKind::Flag, Json::Bool(b)) => Some(Value::Bool(Some(b))),
                 (KeyKind::Time, Json::String(s)) => Some(Value::ChronoDateTimeUtc(Some(
@@ -549,4 +551,145 @@ macro_rules! sort_fields {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+    use entity::{enums::BuildStatus, image_build};
+    use sea_orm::Value;
+
+    use super::{Key, PageArgs, Sort, compile_order, decode, encode, signature};
+    use crate::registry::builds::BuildSort;
+
+    fn build(started: Option<DateTime<Utc>>) -> image_build::Model {
+        let created = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .single()
+            .expect("a valid instant");
+        image_build::Model {
+            id: 42,
+            definition_id: 1,
+            status: BuildStatus::Running,
+            backend_build_id: String::new(),
+            proxmox_endpoint_id: 1,
+            target_node: "pve1".into(),
+            output_vmid: 1000,
+            output_name: "ünïcode \"quoted\" %_".into(),
+            image_version: "v".into(),
+            variables: serde_json::json!({}),
+            timeout_seconds: None,
+            started_at: started,
+            completed_at: None,
+            created_by_id: None,
+            netbox_job_id: None,
+            cloud_image_template_id: None,
+            backend_response: serde_json::json!({}),
+            error: String::new(),
+            rebuild_of_id: None,
+            created,
+            last_updated: created,
+        }
+    }
+
+    fn keys_of(sort: &[Sort<BuildSort>]) -> Vec<Key<image_build::Column>> {
+        compile_order(sort).expect("an ordering")
+    }
+
+    const ORDER: [Sort<BuildSort>; 3] = [
+        Sort {
+            field: BuildSort::StartedAt,
+            desc: false,
+        },
+        Sort {
+            field: BuildSort::OutputName,
+            desc: true,
+        },
+        Sort {
+            field: BuildSort::Status,
+            desc: false,
+        },
+    ];
+
+    #[test]
+    fn a_cursor_decodes_to_the_sort_values_of_its_row() {
+        let keys = keys_of(&ORDER);
+        let signature = signature(&ORDER);
+        let started = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 6)
+            .single()
+            .expect("a valid instant")
+            + chrono::Duration::microseconds(123_456);
+        for started in [Some(started), None] {
+            let row = build(started);
+            let cursor = encode::<image_build::Entity>(&signature, &keys, &row);
+            assert!(
+                cursor
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{cursor} is not URL-safe"
+            );
+            assert_eq!(
+                decode(&cursor, &signature, &keys),
+                Some(vec![
+                    started.map(|t| Value::ChronoDateTimeUtc(Some(t))),
+                    Some(Value::String(Some(row.output_name.clone()))),
+                    Some(Value::String(Some("running".into()))),
+                    Some(Value::Int(Some(42))),
+                ])
+            );
+        }
+    }
+
+    #[test]
+    fn a_cursor_of_another_ordering_or_garbage_decodes_to_nothing() {
+        let keys = keys_of(&ORDER);
+        let cursor = encode::<image_build::Entity>(&signature(&ORDER), &keys, &build(None));
+        let mut reversed = ORDER;
+        reversed[1].desc = false;
+        assert_eq!(decode(&cursor, &signature(&reversed), &keys), None);
+        for garbage in ["", "!", "bm90IGpzb24", "e30"] {
+            assert_eq!(
+                decode(garbage, &signature(&ORDER), &keys),
+                None,
+                "{garbage}"
+            );
+        }
+        // A NULL where the key cannot be NULL.
+        let by_name = [Sort {
+            field: BuildSort::OutputName,
+            desc: false,
+        }];
+        let forged = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!(r#"{{"o":"{}","v":[null,1]}}"#, signature(&by_name)),
+        );
+        assert_eq!(
+            decode(&forged, &signature(&by_name), &keys_of(&by_name)),
+            None
+        );
+    }
+
+    #[test]
+    fn page_sizes_are_1_to_100_and_first_and_last_exclude_each_other() {
+        assert!(PageArgs::new(None, None, None, None).is_ok());
+        assert!(PageArgs::new(Some(1), None, None, None).is_ok());
+        assert!(PageArgs::new(None, None, Some(100), None).is_ok());
+        for (first, last) in [
+            (Some(0), None),
+            (Some(101), None),
+            (None, Some(0)),
+            (None, Some(-1)),
+            (Some(1), Some(1)),
+        ] {
+            assert!(
+                PageArgs::new(first, None, last, None).is_err(),
+                "{first:?} {last:?}"
+            );
+        }
+        assert_eq!(
+            PageArgs::new(None, None, None, None).ok().map(|a| a.size),
+            Some(50)
+        );
+    }
 }

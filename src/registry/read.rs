@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::{
-    filter::{Filter, FilterField, compile},
+    filter::{Filter, FilterField, compile, ids_of, integer},
     page::{Page, PageArgs, Sort, SortField, fetch},
     visibility::Scope,
 };
@@ -48,30 +48,6 @@ pub fn id_of<M: ModelTrait>(model: &M) -> i64 {
         Value::BigInt(Some(id)) => id,
         _ => unreachable!("every primary key of this crate is an integer"),
     }
-}
-
-/// An integer key as its column stores it: `i32` for `INTEGER` columns, `i64` otherwise; `None`
-/// when it cannot be stored there (so no row has it).
-///
-/// PostgreSQL statements are prepared and cached by their SQL text, with the parameter types of
-/// their first use: binding an `i64` where the same text once bound an `i32` is a protocol error.
-/// Every integer comparison therefore binds the column's own type.
-pub fn key<C: ColumnTrait>(column: C, id: i64) -> Option<Value> {
-    if is_int32(column) {
-        i32::try_from(id).ok().map(|id| Value::Int(Some(id)))
-    } else {
-        Some(Value::BigInt(Some(id)))
-    }
-}
-
-/// [`key`] for many ids (those that cannot be stored are left out).
-pub fn keys<C: ColumnTrait>(column: C, ids: &[i64]) -> Vec<Value> {
-    ids.iter().filter_map(|id| key(column, *id)).collect()
-}
-
-/// Whether the column is a 32-bit integer.
-pub fn is_int32<C: ColumnTrait>(column: C) -> bool {
-    matches!(column.def().get_column_type(), sea_orm::ColumnType::Integer)
 }
 
 /// The rows of `E` that `scope` may see.
@@ -115,11 +91,12 @@ pub async fn get<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let Some(id) = key(primary_key::<E>(), id) else {
+    let key = primary_key::<E>();
+    let Some(id) = integer(key.def().get_column_type(), id) else {
         return Err(Error::NotFound);
     };
     visible::<E>(scope)
-        .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
+        .filter(Expr::col((E::default(), key)).eq(id))
         .one(db)
         .await?
         .ok_or(Error::NotFound)
@@ -134,8 +111,9 @@ pub async fn by_ids<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    let key = primary_key::<E>();
     let rows = visible::<E>(scope)
-        .filter(primary_key::<E>().is_in(keys(primary_key::<E>(), ids)))
+        .filter(key.is_in(ids_of(key, ids)))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())

@@ -14,9 +14,9 @@ use sea_orm::{
 
 use super::{
     builds::{BuildField, BuildSort},
-    filter::{Filter, compile},
+    filter::{Filter, compile, ids_of},
     page::{Page, PageArgs, Sort, count_partitioned, fetch_partitioned},
-    read::{Readable, keys, visible},
+    read::{Readable, visible},
     visibility::Scope,
 };
 use crate::error::Error;
@@ -91,7 +91,7 @@ async fn linked<L: EntityTrait>(
     let rows = L::find()
         .join(JoinType::InnerJoin, relation)
         .select_also(tenant::Entity)
-        .filter(owner.is_in(keys(owner, parents)))
+        .filter(owner.is_in(ids_of(owner, parents)))
         .order_by_asc(tenant::Column::Name)
         .all(db)
         .await?;
@@ -160,7 +160,7 @@ pub async fn events_of_builds(
     builds: &[i64],
 ) -> Result<HashMap<i64, Vec<build_event::Model>>, Error> {
     let rows = visible::<build_event::Entity>(scope)
-        .filter(build_event::Column::BuildId.is_in(keys(build_event::Column::BuildId, builds)))
+        .filter(build_event::Column::BuildId.is_in(ids_of(build_event::Column::BuildId, builds)))
         .order_by_asc(build_event::Column::Id)
         .all(db)
         .await?;

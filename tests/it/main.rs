@@ -5,6 +5,10 @@ mod support;
 
 mod auth;
 mod definitions;
+mod filters;
 mod http;
 mod lifecycle;
+mod paging;
+mod queries;
 mod schema;
+mod statements;

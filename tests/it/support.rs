@@ -13,8 +13,10 @@ use axum::{
 use chrono::{DateTime, Duration, Utc};
 use clap::Parser;
 use entity::{
-    build_event, cluster,
-    enums::{BuildStatus, BuilderType, EndpointMode, OsFamily, ProvisionerRecipe, Role},
+    build_event, cloud_image_template, cloud_image_template_tenant, cluster,
+    enums::{
+        BuildStatus, BuilderType, CatalogOsFamily, EndpointMode, OsFamily, ProvisionerRecipe, Role,
+    },
     image_build, image_definition, image_definition_tenant, proxmox_endpoint, tenant,
 };
 use http_body_util::BodyExt;
@@ -577,5 +579,38 @@ impl TestApp {
             .expect("count")
             .expect("a row");
         row.try_get::<i64>("", "n").expect("n")
+    }
+}
+
+impl Seed<'_> {
+    /// An active catalog entry named `name` on `cluster` at `vmid`, allowed to `tenants`.
+    pub async fn template(&self, name: &str, cluster: i32, vmid: i32, tenants: &[i32]) -> i32 {
+        let row = cloud_image_template::ActiveModel {
+            name: Set(name.into()),
+            slug: Set(unique("tpl").replace('_', "-")),
+            description: Set(String::new()),
+            cluster_id: Set(cluster),
+            source_vmid: Set(vmid),
+            os_family: Set(CatalogOsFamily::Ubuntu),
+            os_release: Set("24.04".into()),
+            default_ciuser: Set("cloud-user".into()),
+            is_active: Set(true),
+            created: Set(now()),
+            last_updated: Set(now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await
+        .expect("template");
+        for tenant in tenants {
+            cloud_image_template_tenant::ActiveModel {
+                template_id: Set(row.id),
+                tenant_id: Set(*tenant),
+            }
+            .insert(self.db)
+            .await
+            .expect("template tenant");
+        }
+        row.id
     }
 }
