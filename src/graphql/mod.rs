@@ -14,20 +14,23 @@ pub mod loaders;
 pub mod lookups;
 pub mod reference;
 pub mod settings;
+pub mod subscriptions;
 pub mod variables;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, EmptyMutation, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{Action, Principal},
     error::Error,
+    events::Events,
     registry::visibility::Scope,
 };
 use loaders::Loaders;
+use subscriptions::Subscription;
 
 /// The schema of the service.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, EmptyMutation, Subscription>;
 
 /// Every query of SPEC §3.1.
 #[derive(MergedObject, Default)]
@@ -39,9 +42,9 @@ pub struct Query(
     reference::ReferenceQuery,
 );
 
-/// Builds the schema over `db`.
-pub fn schema(db: DatabaseConnection) -> AppSchema {
-    builder().data(db).finish()
+/// Builds the schema over `db`, its subscriptions fed by `events`.
+pub fn schema(db: DatabaseConnection, events: Events) -> AppSchema {
+    builder().data(db).data(events).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -49,9 +52,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-        .extension(error::RequestErrorCodes)
+fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, Subscription> {
+    Schema::build(Query::default(), EmptyMutation, Subscription).extension(error::RequestErrorCodes)
 }
 
 /// What the HTTP layer attaches to each request.
@@ -80,6 +82,11 @@ impl RequestCtx {
 /// The request context of a resolver.
 pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
     ctx.data_unchecked::<RequestCtx>()
+}
+
+/// The event hub of a resolver.
+pub fn events<'a>(ctx: &Context<'a>) -> &'a Events {
+    ctx.data_unchecked::<Events>()
 }
 
 /// The database of a resolver.
