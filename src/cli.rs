@@ -122,8 +122,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!("listening on http://{listen} — GraphiQL at http://{listen}/graphiql");
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
+    http::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }
