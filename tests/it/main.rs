@@ -5,3 +5,4 @@ mod support;
 
 mod http;
 mod schema;
+mod subscriptions;
