@@ -6,3 +6,5 @@ mod support;
 mod http;
 mod schema;
 mod subscriptions;
+mod websocket;
+mod ws_client;

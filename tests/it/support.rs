@@ -523,15 +523,18 @@ impl TestApp {
     /// `packer_gateway::events` (`prepare_event_write` inside, `committed()` after commit).
     /// Returns the event id.
     pub async fn transition(&self, build: i32, to: BuildStatus) -> i64 {
+        // Read before the transaction: on SQLite a deferred transaction that reads first cannot
+        // write once another connection has committed meanwhile (SQLITE_BUSY_SNAPSHOT). The
+        // status-guarded update below still makes the change exact.
+        let current = image_build::Entity::find_by_id(build)
+            .one(&self.app.db)
+            .await
+            .expect("read the build")
+            .expect("the build exists");
         let txn = self.app.db.begin().await.expect("begin");
         prepare_event_write(&txn)
             .await
             .expect("prepare the event write");
-        let current = image_build::Entity::find_by_id(build)
-            .one(&txn)
-            .await
-            .expect("read the build")
-            .expect("the build exists");
         let at = now();
         let mut update = image_build::Entity::update_many()
             .col_expr(image_build::Column::Status, Expr::value(to))
@@ -574,16 +577,17 @@ impl TestApp {
     /// [`TestApp::queue`] of `count` builds in ONE transaction (a burst the fetcher reads as one
     /// batch).
     pub async fn queue_many(&self, definition: i32, count: usize) -> Vec<(i32, i64)> {
-        let txn = self.app.db.begin().await.expect("begin");
-        prepare_event_write(&txn)
-            .await
-            .expect("prepare the event write");
+        // Read before the transaction (see `transition`).
         let endpoint = image_definition::Entity::find_by_id(definition)
-            .one(&txn)
+            .one(&self.app.db)
             .await
             .expect("read the definition")
             .expect("the definition exists")
             .proxmox_endpoint_id;
+        let txn = self.app.db.begin().await.expect("begin");
+        prepare_event_write(&txn)
+            .await
+            .expect("prepare the event write");
         let mut queued = Vec::new();
         for _ in 0..count {
             let at = now();
