@@ -577,3 +577,15 @@ fn truncate(text: &str, max: usize) -> String {
     }
     text[..end].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn close_reasons_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short", 123), "short");
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate(&"x".repeat(200), 123).len(), 123);
+    }
+}
