@@ -10,10 +10,11 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     config::ServeArgs,
-    events::Events,
+    events::{Events, HubOptions},
     graphql::{
         self, AppSchema,
         variables::{INTROSPECTION, InputTypes},
@@ -33,8 +34,10 @@ pub struct App {
     pub statements: Arc<AtomicU64>,
     /// The schema's input types, to coerce variables before execution.
     pub input_types: Arc<InputTypes>,
-    /// Wakes build-event subscribers after commits.
+    /// The build-event hub: wake it after commits, subscribe to it.
     pub events: Events,
+    /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
+    pub shutdown: Shutdown,
 }
 
 impl App {
@@ -42,7 +45,14 @@ impl App {
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
-        let events = Events::new();
+        let events = Events::start(
+            &db,
+            HubOptions {
+                buffer: config.subscriptions.event_buffer as usize,
+                poll_interval: config.subscriptions.event_poll_interval,
+            },
+        )
+        .await?;
         let schema = graphql::schema(db.clone(), events.clone());
         let introspection = schema.execute(INTROSPECTION).await.data.into_json();
         let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
@@ -53,12 +63,46 @@ impl App {
             statements,
             input_types: Arc::new(input_types),
             events,
+            shutdown: Shutdown::default(),
         })
     }
 
     /// SQL statements run since start.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::SeqCst)
+    }
+}
+
+/// Long-lived tasks that axum's graceful shutdown does not wait for (websockets): each runs
+/// [`Shutdown::track`]ed, watches [`Shutdown::token`], and closes itself when it is cancelled.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shutdown {
+    /// Cancelled when the service begins to shut down.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Wraps a task so that [`Shutdown::wait`] waits for it.
+    pub fn track<F: Future>(&self, task: F) -> impl Future<Output = F::Output> + use<F> {
+        self.tracker.track_future(task)
+    }
+
+    /// Tells every tracked task to finish.
+    pub fn begin(&self) {
+        self.token.cancel();
+    }
+
+    /// Waits, at most `grace`, for every tracked task to finish; says whether they all did.
+    pub async fn wait(&self, grace: Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }
 

@@ -125,8 +125,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!("listening on http://{bound} — GraphiQL at http://{bound}/graphiql");
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
+    http::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

@@ -1,7 +1,7 @@
 //! Configuration from flags and environment variables (`PACKER_GATEWAY_*`). There is no
 //! `Default`: every value comes from here, and tests parse a command line like production does.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Query and transport limits.
     #[command(flatten)]
     pub limits: Limits,
+
+    /// Build events and subscriptions.
+    #[command(flatten)]
+    pub subscriptions: Subscriptions,
 }
 
 /// Query and transport limits (SPEC §5); all configurable.
@@ -143,4 +147,63 @@ pub struct Limits {
     /// Most subscriptions on one websocket.
     #[arg(long, env = "PACKER_GATEWAY_MAX_SUBSCRIPTIONS", default_value_t = 50)]
     pub max_subscriptions: usize,
+}
+
+/// Build events and the subscription transports (SPEC §3.3). Durations are in seconds and may
+/// have a fraction (`0.5`).
+#[derive(Args, Debug, Clone)]
+pub struct Subscriptions {
+    /// Events the in-process channel holds for subscribers; one further behind is caught up from
+    /// the history table.
+    #[arg(long, env = "PACKER_GATEWAY_EVENT_BUFFER", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_buffer: u32,
+    /// Seconds between two reads of new events when nothing woke the reader (a safety net for a
+    /// lost PostgreSQL notification).
+    #[arg(long, env = "PACKER_GATEWAY_EVENT_POLL_INTERVAL", default_value = "10",
+          value_parser = seconds)]
+    pub event_poll_interval: Duration,
+    /// Seconds a websocket may take to send `connection_init` (then 4408).
+    #[arg(long, env = "PACKER_GATEWAY_WS_INIT_TIMEOUT", default_value = "10",
+          value_parser = seconds)]
+    pub ws_init_timeout: Duration,
+    /// Seconds between two server pings on a websocket.
+    #[arg(long, env = "PACKER_GATEWAY_WS_PING_INTERVAL", default_value = "15",
+          value_parser = seconds)]
+    pub ws_ping_interval: Duration,
+    /// Seconds a websocket may stay silent after a ping before it is dropped as dead.
+    #[arg(long, env = "PACKER_GATEWAY_WS_PONG_TIMEOUT", default_value = "10",
+          value_parser = seconds)]
+    pub ws_pong_timeout: Duration,
+    /// Seconds to wait, on shutdown, for websockets to close after they were told to (1001).
+    #[arg(long, env = "PACKER_GATEWAY_SHUTDOWN_GRACE", default_value = "10",
+          value_parser = seconds)]
+    pub shutdown_grace: Duration,
+}
+
+/// A positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 && value < 1e9 => {
+            Ok(Duration::from_secs_f64(value))
+        }
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::seconds;
+
+    #[test]
+    fn durations_are_positive_seconds() {
+        assert_eq!(seconds("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert!(seconds("0").is_err());
+        assert!(seconds("-1").is_err());
+        assert!(seconds("NaN").is_err());
+        assert!(seconds("10s").is_err());
+    }
 }

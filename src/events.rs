@@ -1,54 +1,200 @@
 //! Build events (SPEC §1.5, §3.3): the `build_event` table is the truth, this module is the
-//! wake-up.
+//! wake-up and the fan-out to subscribers.
 //!
 //! Contract with the registry (the only writer of events):
 //! - every transaction that inserts `build_event` rows calls [`prepare_event_write`] first, inside
 //!   the transaction: on PostgreSQL it takes a transaction-scoped advisory lock, so that event ids
 //!   are assigned in commit order (a reader that saw id N can never later see a smaller id
-//!   commit), and issues `NOTIFY` on [`CHANNEL`], which PostgreSQL delivers at commit only;
+//!   commit), and notifies [`CHANNEL`], which PostgreSQL delivers at commit only;
 //! - after the transaction commits, the caller calls [`Events::committed`] to wake this instance's
-//!   subscribers (other instances hear the `NOTIFY`).
+//!   fetcher (other instances hear the notification).
+//!
+//! The hub, one per [`Events`] (one per instance):
+//! - one **fetcher** task reads the events after the last one it saw, in id order and in batches,
+//!   loads what subscribers need once per batch ([`changes`]: a constant number of statements),
+//!   and broadcasts each [`Change`] as a shared `Arc` on a bounded channel;
+//! - it wakes on [`Events::committed`], on PostgreSQL on a `LISTEN` of [`CHANNEL`] (which also
+//!   hears this instance's own commits, so while the listener is up the in-process wake-up is
+//!   redundant and ignored: one read per commit), and every `poll` interval as a safety net for
+//!   a wake-up lost to a silently dead connection;
+//! - [`Events::subscribe`] gives each subscriber its own stream: it subscribes to the channel
+//!   *before* reading any history, so replay (`afterEventId`) and catch-up after falling behind
+//!   (`Lagged`) are read from the table and joined to the live stream by event id, with no gap
+//!   and no duplicate. Live events are filtered and checked for visibility in memory.
+//!
+//! This module knows sea-orm and the core, never async-graphql or axum.
 
-use std::sync::Arc;
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
-use tokio::sync::watch;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    sqlx::{PgPool, postgres::PgListener},
+};
+use tokio::{
+    sync::{Notify, broadcast, watch},
+    time::{Instant, MissedTickBehavior},
+};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
-/// The PostgreSQL channel that announces new events.
+pub use crate::registry::events::{Change, ChangeFilter};
+use crate::{
+    error::Error,
+    registry::{
+        events::{changes, events_after, latest_event_id},
+        visibility::Scope,
+    },
+};
+
+/// The PostgreSQL channel that announces new events. The payload is the writer's
+/// `current_schema()`, so that deployments sharing a database in different schemas do not wake
+/// each other.
 pub const CHANNEL: &str = "packer_gateway_build_events";
 
 /// An arbitrary constant: the key of the advisory lock that orders event writes.
 const EVENT_LOCK: i64 = 0x7061_636b_6572; // "packer"
 
-/// This instance's event wake-up.
+/// Events read per statement, by the fetcher and by replays.
+const BATCH: u64 = 256;
+
+/// How the hub runs.
+#[derive(Clone, Copy, Debug)]
+pub struct HubOptions {
+    /// Capacity of the broadcast channel; a subscriber further behind is caught up from history.
+    pub buffer: usize,
+    /// Read even without a wake-up this often.
+    pub poll_interval: Duration,
+}
+
+/// This instance's event hub. Cloning is cheap; the fetcher stops when the last clone is dropped.
 #[derive(Clone)]
 pub struct Events {
-    wake: Arc<watch::Sender<u64>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    wake: watch::Sender<u64>,
+    changes: broadcast::Sender<Arc<Change>>,
+    /// The id of the latest event broadcast (stored *before* it is sent).
+    head: Arc<AtomicI64>,
+    /// How many times a subscriber fell behind the channel and was caught up from history.
+    catch_ups: Arc<AtomicU64>,
+    _stop: DropGuard,
 }
 
 impl Events {
-    /// A fresh wake-up.
-    pub fn new() -> Self {
-        let (wake, _) = watch::channel(0);
-        Events {
-            wake: Arc::new(wake),
+    /// Starts the hub of `db`: on PostgreSQL, listens on [`CHANNEL`] first, then reads the latest
+    /// event id (so no commit falls between the two), then spawns the fetcher.
+    pub async fn start(db: &DatabaseConnection, options: HubOptions) -> Result<Events, DbErr> {
+        let stop = CancellationToken::new();
+        let remote = Arc::new(Notify::new());
+        let listening = Arc::new(AtomicBool::new(false));
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let pool = db.get_postgres_connection_pool().clone();
+            let schema = current_schema(&pool).await.map_err(sqlx_error)?;
+            let listener = match listen(&pool).await {
+                Ok(listener) => {
+                    listening.store(true, Ordering::SeqCst);
+                    Some(listener)
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot LISTEN for build events yet; will retry");
+                    None
+                }
+            };
+            tokio::spawn(run_listener(Listener {
+                pool,
+                schema,
+                listener,
+                remote: remote.clone(),
+                listening: listening.clone(),
+                stop: stop.clone(),
+            }));
         }
+        let last = latest_event_id(db).await?;
+        let head = Arc::new(AtomicI64::new(last));
+        let (changes, _) = broadcast::channel(options.buffer.max(1));
+        let (wake, local) = watch::channel(0);
+        tokio::spawn(
+            Fetcher {
+                db: db.clone(),
+                changes: changes.clone(),
+                head: head.clone(),
+                last,
+            }
+            .run(Wakes {
+                local,
+                remote,
+                listening,
+                poll_interval: options.poll_interval,
+                stop: stop.clone(),
+            }),
+        );
+        Ok(Events {
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                wake,
+                changes,
+                head,
+                catch_ups: Arc::new(AtomicU64::new(0)),
+                _stop: stop.drop_guard(),
+            }),
+        })
     }
 
     /// Says that a transaction that wrote events has committed.
     pub fn committed(&self) {
-        self.wake.send_modify(|generation| *generation += 1);
+        self.inner.wake.send_modify(|generation| *generation += 1);
     }
 
-    /// A receiver that changes whenever events may have been committed.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.wake.subscribe()
+    /// How many subscribers are listening (each subscription stream counts one).
+    pub fn subscribers(&self) -> usize {
+        self.inner.changes.receiver_count()
     }
-}
 
-impl Default for Events {
-    fn default() -> Self {
-        Events::new()
+    /// How many times a subscriber fell behind the channel and was caught up from the history.
+    pub fn catch_ups(&self) -> u64 {
+        self.inner.catch_ups.load(Ordering::SeqCst)
+    }
+
+    /// The changes after event `after` that `scope` may see and `filter` matches, in event-id
+    /// order, each exactly once; the stream ends after an error. Without `after`, it starts at
+    /// this hub's position: every event broadcast from now on — which may include one committed
+    /// a moment ago and not yet broadcast, never one broadcast before. `after` is the exact tool.
+    pub fn subscribe(
+        &self,
+        scope: Scope,
+        filter: ChangeFilter,
+        after: Option<i64>,
+    ) -> BoxStream<'static, Result<Arc<Change>, Error>> {
+        // Subscribe before reading the head or any history: whatever is committed from here on
+        // reaches `live`, and what was before is in the table.
+        let live = self.inner.changes.subscribe();
+        let last = after.unwrap_or_else(|| self.inner.head.load(Ordering::SeqCst));
+        let subscriber = Subscriber {
+            db: self.inner.db.clone(),
+            scope,
+            filter,
+            live,
+            last,
+            catching_up: after.is_some(),
+            catch_ups: self.inner.catch_ups.clone(),
+            pending: VecDeque::new(),
+            done: false,
+        };
+        stream::unfold(subscriber, |mut subscriber| async move {
+            let item = subscriber.next().await?;
+            Some((item, subscriber))
+        })
+        .boxed()
     }
 }
 
@@ -59,7 +205,237 @@ pub async fn prepare_event_write(txn: &impl ConnectionTrait) -> Result<(), DbErr
             "SELECT 1 FROM pg_advisory_xact_lock({EVENT_LOCK})"
         ))
         .await?;
-        txn.execute_unprepared(&format!("NOTIFY {CHANNEL}")).await?;
+        txn.execute_unprepared(&format!(
+            "SELECT pg_notify('{CHANNEL}', coalesce(current_schema(), ''))"
+        ))
+        .await?;
     }
     Ok(())
+}
+
+/// One subscriber's position: the live channel, the last event id it has considered, and the
+/// history batch it is delivering.
+struct Subscriber {
+    db: DatabaseConnection,
+    scope: Scope,
+    filter: ChangeFilter,
+    live: broadcast::Receiver<Arc<Change>>,
+    catch_ups: Arc<AtomicU64>,
+    /// Every event up to this id has been delivered or skipped.
+    last: i64,
+    /// Reading history (a replay, or after falling behind the channel).
+    catching_up: bool,
+    pending: VecDeque<Arc<Change>>,
+    done: bool,
+}
+
+impl Subscriber {
+    async fn next(&mut self) -> Option<Result<Arc<Change>, Error>> {
+        loop {
+            if let Some(change) = self.pending.pop_front() {
+                return Some(Ok(change));
+            }
+            if self.done {
+                return None;
+            }
+            if self.catching_up {
+                match self.history().await {
+                    Ok(()) => continue,
+                    Err(err) => {
+                        self.done = true;
+                        return Some(Err(err));
+                    }
+                }
+            }
+            match self.live.recv().await {
+                Ok(change) => {
+                    let id = change.event.id;
+                    if id <= self.last {
+                        continue;
+                    }
+                    self.last = id;
+                    if change.visible_to(&self.scope) && self.filter.matches(&change) {
+                        return Some(Ok(change));
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, last = self.last, "subscriber lagged; catching up");
+                    self.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    self.catching_up = true;
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Reads the next batch of history after `last` through the visible reads, filtered in SQL.
+    async fn history(&mut self) -> Result<(), Error> {
+        let events = events_after(&self.db, &self.scope, &self.filter, self.last, BATCH).await?;
+        if (events.len() as u64) < BATCH {
+            self.catching_up = false;
+        }
+        let Some(last) = events.last().map(|e| e.id) else {
+            return Ok(());
+        };
+        self.pending
+            .extend(changes(&self.db, events).await?.into_iter().map(Arc::new));
+        self.last = last;
+        Ok(())
+    }
+}
+
+/// The one reader of new events of an instance.
+struct Fetcher {
+    db: DatabaseConnection,
+    changes: broadcast::Sender<Arc<Change>>,
+    head: Arc<AtomicI64>,
+    last: i64,
+}
+
+/// What wakes the fetcher.
+struct Wakes {
+    local: watch::Receiver<u64>,
+    remote: Arc<Notify>,
+    /// While the PostgreSQL listener is up, it hears local commits too.
+    listening: Arc<AtomicBool>,
+    poll_interval: Duration,
+    stop: CancellationToken,
+}
+
+impl Fetcher {
+    async fn run(mut self, mut wakes: Wakes) {
+        let mut poll =
+            tokio::time::interval_at(Instant::now() + wakes.poll_interval, wakes.poll_interval);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = wakes.stop.cancelled() => return,
+                changed = wakes.local.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if wakes.listening.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                }
+                () = wakes.remote.notified() => {}
+                _ = poll.tick() => {}
+            }
+            while let Err(err) = self.fetch().await {
+                tracing::warn!(?err, "cannot read new build events; retrying");
+                tokio::select! {
+                    () = wakes.stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
+    /// Broadcasts every event after `last`, batch by batch. `last` only moves past events that
+    /// were broadcast, so a failed read is retried from the same place.
+    async fn fetch(&mut self) -> Result<(), Error> {
+        loop {
+            let events = events_after(
+                &self.db,
+                &Scope::All,
+                &ChangeFilter::default(),
+                self.last,
+                BATCH,
+            )
+            .await?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(());
+            };
+            let full = events.len() as u64 == BATCH;
+            for change in changes(&self.db, events).await? {
+                // The head moves before the send: a subscriber that reads the head after
+                // subscribing receives every later event.
+                self.head.store(change.event.id, Ordering::SeqCst);
+                // No receiver is not an error.
+                let _ = self.changes.send(Arc::new(change));
+            }
+            self.last = last;
+            self.head.store(last, Ordering::SeqCst);
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The PostgreSQL `LISTEN` of one instance.
+struct Listener {
+    pool: PgPool,
+    schema: String,
+    listener: Option<PgListener>,
+    remote: Arc<Notify>,
+    listening: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+/// Wakes the fetcher on every notification of this schema; after the connection was lost (and
+/// re-established), wakes it too, to catch up on what was committed meanwhile.
+async fn run_listener(mut state: Listener) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(listener) = state.listener.as_mut() else {
+            match listen(&state.pool).await {
+                Ok(listener) => {
+                    tracing::info!("listening for build events again");
+                    state.listener = Some(listener);
+                    state.listening.store(true, Ordering::SeqCst);
+                    state.remote.notify_one();
+                    backoff = Duration::from_millis(100);
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot LISTEN for build events; retrying");
+                    tokio::select! {
+                        () = state.stop.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+            continue;
+        };
+        let received = tokio::select! {
+            () = state.stop.cancelled() => return,
+            received = listener.try_recv() => received,
+        };
+        match received {
+            Ok(Some(notification)) => {
+                if notification.payload() == state.schema {
+                    state.remote.notify_one();
+                }
+            }
+            Ok(None) => {
+                // The connection was lost and re-established (and re-listened): notifications
+                // in between are gone, the table is not.
+                tracing::warn!("the build event listener reconnected; catching up");
+                state.remote.notify_one();
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the build event listener failed");
+                state.listening.store(false, Ordering::SeqCst);
+                state.listener = None;
+                state.remote.notify_one();
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn current_schema(pool: &PgPool) -> Result<String, sea_orm::sqlx::Error> {
+    sea_orm::sqlx::query_scalar("SELECT coalesce(current_schema(), '')")
+        .fetch_one(pool)
+        .await
+}
+
+fn sqlx_error(err: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Custom(format!("cannot prepare the build event listener: {err}"))
 }

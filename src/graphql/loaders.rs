@@ -82,6 +82,21 @@ impl Loaders {
             tokens: make(Tokens(ctx)),
         }
     }
+
+    /// Forgets everything loaded so far: a subscription answers each event as a new request.
+    pub fn clear(&self) {
+        self.definitions.clear::<i64>();
+        self.builds.clear::<i64>();
+        self.endpoints.clear::<i64>();
+        self.clusters.clear::<i64>();
+        self.tenants.clear::<i64>();
+        self.users.clear::<i64>();
+        self.templates.clear::<i64>();
+        self.tenant_lists.clear::<(TenantLink, i64)>();
+        self.build_pages.clear::<PageKey>();
+        self.build_counts.clear::<CountKey>();
+        self.events.clear::<i64>();
+    }
 }
 
 /// What every loader needs.

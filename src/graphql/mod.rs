@@ -16,10 +16,11 @@ pub mod patch;
 pub mod reference;
 pub mod reference_mutations;
 pub mod settings;
+pub mod subscriptions;
 pub mod users;
 pub mod variables;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -29,9 +30,10 @@ use crate::{
     registry::{self, visibility::Scope},
 };
 use loaders::Loaders;
+use subscriptions::Subscription;
 
 /// The schema of the service.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Every query of SPEC §3.1.
 #[derive(MergedObject, Default)]
@@ -53,7 +55,8 @@ pub struct Mutation(
     users::UserMutation,
 );
 
-/// Builds the schema over `db`, telling `events` of every commit that wrote build events.
+/// Builds the schema over `db`; mutations tell `events` of every commit that wrote build
+/// events, and subscriptions are fed by it.
 pub fn schema(db: DatabaseConnection, events: Events) -> AppSchema {
     builder().data(db).data(events).finish()
 }
@@ -63,8 +66,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(error::RequestErrorCodes)
         .extension(error::NullableFieldErrors)
 }
@@ -95,6 +98,11 @@ impl RequestCtx {
 /// The request context of a resolver.
 pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
     ctx.data_unchecked::<RequestCtx>()
+}
+
+/// The event hub of a resolver.
+pub fn events<'a>(ctx: &Context<'a>) -> &'a Events {
+    ctx.data_unchecked::<Events>()
 }
 
 /// The database of a resolver.

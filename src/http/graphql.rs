@@ -316,7 +316,7 @@ struct ResponseBody<'a> {
 
 /// Gives every error a code, and replaces internal ones by a generic message and the request id
 /// after logging their detail.
-fn sanitize(err: &mut ServerError, request_id: &str) {
+pub(crate) fn sanitize(err: &mut ServerError, request_id: &str) {
     if let Some(detail) = err
         .source
         .as_ref()
@@ -405,7 +405,7 @@ fn not_acceptable() -> Response {
 }
 
 /// A short random id that ties a response to its log lines.
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 

@@ -12,3 +12,6 @@ mod paging;
 mod queries;
 mod schema;
 mod statements;
+mod subscriptions;
+mod websocket;
+mod ws_client;

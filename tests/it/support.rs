@@ -23,13 +23,17 @@ use http_body_util::BodyExt;
 use packer_gateway::{
     app::App,
     config::{Cli, Command},
-    http::router,
+    events::prepare_event_write,
+    http::{self, router},
     registry::{
         now,
         users::{self, NewToken, NewUser},
     },
 };
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, Set,
+    TransactionTrait, sea_query::Expr,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -612,5 +616,205 @@ impl Seed<'_> {
             .expect("template tenant");
         }
         row.id
+    }
+}
+
+/// The service served on a real socket (for websockets).
+pub struct Server {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// `ws://…/graphql`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// Shuts down gracefully (as on SIGTERM) and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task")
+            .expect("the server");
+    }
+}
+
+impl TestApp {
+    /// Serves this app on `127.0.0.1:0` as `serve` does, graceful shutdown included.
+    pub async fn serve(&self) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(http::serve(listener, self.app.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// TEST-ONLY stand-in for the lifecycle mutations (which live on another branch): moves
+    /// `build` to `to` and appends its event in one transaction, following the contract of
+    /// `packer_gateway::events` (`prepare_event_write` inside, `committed()` after commit).
+    /// Returns the event id.
+    pub async fn transition(&self, build: i32, to: BuildStatus) -> i64 {
+        // Read before the transaction: on SQLite a deferred transaction that reads first cannot
+        // write once another connection has committed meanwhile (SQLITE_BUSY_SNAPSHOT). The
+        // status-guarded update below still makes the change exact.
+        let current = image_build::Entity::find_by_id(build)
+            .one(&self.app.db)
+            .await
+            .expect("read the build")
+            .expect("the build exists");
+        let txn = self.app.db.begin().await.expect("begin");
+        prepare_event_write(&txn)
+            .await
+            .expect("prepare the event write");
+        let at = now();
+        let mut update = image_build::Entity::update_many()
+            .col_expr(image_build::Column::Status, Expr::value(to))
+            .col_expr(image_build::Column::LastUpdated, Expr::value(at));
+        if to == BuildStatus::Running {
+            update = update.col_expr(image_build::Column::StartedAt, Expr::value(Some(at)));
+        } else if to != BuildStatus::Pending {
+            update = update.col_expr(image_build::Column::CompletedAt, Expr::value(Some(at)));
+        }
+        let updated = update
+            .filter(image_build::Column::Id.eq(build))
+            .filter(image_build::Column::Status.eq(current.status))
+            .exec(&txn)
+            .await
+            .expect("update the build");
+        assert_eq!(updated.rows_affected, 1, "the build changed under the test");
+        let event = build_event::ActiveModel {
+            build_id: Set(build),
+            from_status: Set(Some(current.status)),
+            to_status: Set(to),
+            actor_id: Set(Some(self.admin_id)),
+            message: Set(String::new()),
+            at: Set(at),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .expect("insert the event");
+        txn.commit().await.expect("commit");
+        self.app.events.committed();
+        event.id
+    }
+
+    /// TEST-ONLY stand-in for `queueImageBuild`: a pending build of `definition` and its creation
+    /// event, in one transaction, following the events contract. Returns (build id, event id).
+    pub async fn queue(&self, definition: i32) -> (i32, i64) {
+        self.queue_many(definition, 1).await[0]
+    }
+
+    /// [`TestApp::queue`] of `count` builds in ONE transaction (a burst the fetcher reads as one
+    /// batch).
+    pub async fn queue_many(&self, definition: i32, count: usize) -> Vec<(i32, i64)> {
+        // Read before the transaction (see `transition`).
+        let endpoint = image_definition::Entity::find_by_id(definition)
+            .one(&self.app.db)
+            .await
+            .expect("read the definition")
+            .expect("the definition exists")
+            .proxmox_endpoint_id;
+        let txn = self.app.db.begin().await.expect("begin");
+        prepare_event_write(&txn)
+            .await
+            .expect("prepare the event write");
+        let mut queued = Vec::new();
+        for _ in 0..count {
+            let at = now();
+            let build = image_build::ActiveModel {
+                definition_id: Set(definition),
+                status: Set(BuildStatus::Pending),
+                backend_build_id: Set(String::new()),
+                proxmox_endpoint_id: Set(endpoint),
+                target_node: Set("pve1".into()),
+                output_vmid: Set(1000),
+                output_name: Set(unique("out")),
+                image_version: Set(at.format("%Y-%m-%d").to_string()),
+                variables: Set(json!({})),
+                timeout_seconds: Set(None),
+                started_at: Set(None),
+                completed_at: Set(None),
+                created_by_id: Set(Some(self.admin_id)),
+                netbox_job_id: Set(None),
+                cloud_image_template_id: Set(None),
+                backend_response: Set(json!({})),
+                error: Set(String::new()),
+                rebuild_of_id: Set(None),
+                created: Set(at),
+                last_updated: Set(at),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .expect("insert the build");
+            let event = build_event::ActiveModel {
+                build_id: Set(build.id),
+                from_status: Set(None),
+                to_status: Set(BuildStatus::Pending),
+                actor_id: Set(Some(self.admin_id)),
+                message: Set(String::new()),
+                at: Set(at),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .expect("insert the event");
+            queued.push((build.id, event.id));
+        }
+        txn.commit().await.expect("commit");
+        self.app.events.committed();
+        queued
+    }
+
+    /// Waits until `count` subscription streams listen to this instance's event hub.
+    pub async fn wait_for_subscribers(&self, count: usize) {
+        let deadline = std::time::Duration::from_secs(10);
+        tokio::time::timeout(deadline, async {
+            while self.app.events.subscribers() < count {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{count} subscribers expected, {} listening",
+                self.app.events.subscribers()
+            )
+        });
+    }
+}
+
+impl TestApp {
+    /// Waits until at most `count` subscription streams listen (the others were dropped).
+    pub async fn wait_for_subscribers_at_most(&self, count: usize) {
+        let deadline = std::time::Duration::from_secs(10);
+        tokio::time::timeout(deadline, async {
+            while self.app.events.subscribers() > count {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "at most {count} subscribers expected, {} listening",
+                self.app.events.subscribers()
+            )
+        });
     }
 }

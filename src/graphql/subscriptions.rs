@@ -1,0 +1,130 @@
+//! The subscription root (SPEC §3.3): `buildStatusChanged`, and the `BuildStatusEvent` it pushes.
+//!
+//! Every event is answered from the hub's shared [`Change`]: `build` and `actor` are the rows the
+//! fetcher read once for every subscriber, and the build's definition is fed into the
+//! subscriber's loaders, so `build { definition { … } }` runs no statement either. The loaders are
+//! cleared before each event: each one is answered as a fresh request would be.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, Result, Subscription as SubscriptionRoot};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+
+use super::{
+    builds::ImageBuild, enums::BuildStatus, events, lookups::parse_id, reader, reference::User,
+};
+use crate::{
+    error::Error,
+    events::{Change, ChangeFilter},
+};
+
+/// Which status changes to receive; every field set must match.
+#[derive(InputObject, Default)]
+pub struct BuildStatusFilter {
+    /// Only this build.
+    pub build_id: Option<ID>,
+    /// Only builds of this definition.
+    pub definition_id: Option<ID>,
+    /// Only changes *to* one of these statuses (an empty list matches nothing).
+    pub statuses: Option<Vec<BuildStatus>>,
+}
+
+impl BuildStatusFilter {
+    fn into_filter(self) -> Result<ChangeFilter, Error> {
+        let id = |id: Option<ID>, field: &str| -> Result<Option<i32>, Error> {
+            id.map(|id| {
+                i32::try_from(parse_id(&id, field)?)
+                    .map_err(|_| Error::bad_input(field, "is not an id of this service"))
+            })
+            .transpose()
+        };
+        Ok(ChangeFilter {
+            build: id(self.build_id, "build_id")?,
+            definition: id(self.definition_id, "definition_id")?,
+            statuses: self
+                .statuses
+                .map(|statuses| statuses.into_iter().map(Into::into).collect()),
+        })
+    }
+}
+
+/// One committed status change of a build.
+pub struct BuildStatusEvent(Arc<Change>);
+
+#[Object]
+impl BuildStatusEvent {
+    /// The event's id: pass it as `afterEventId` to resume after it.
+    async fn event_id(&self) -> ID {
+        ID::from(self.0.event.id.to_string())
+    }
+
+    /// The build, as read once the change committed (it may have moved on since).
+    async fn build(&self) -> ImageBuild {
+        self.0.build.clone().into()
+    }
+
+    /// Its status before (null when the build was created).
+    async fn previous_status(&self) -> Option<BuildStatus> {
+        self.0.event.from_status.map(Into::into)
+    }
+
+    /// Its new status.
+    async fn status(&self) -> BuildStatus {
+        self.0.event.to_status.into()
+    }
+
+    /// When the change was committed.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.event.at
+    }
+
+    /// Who changed it (null for the service itself, e.g. the timeout reaper).
+    async fn actor(&self) -> Option<User> {
+        self.0.actor.clone().map(Into::into)
+    }
+
+    /// Free text, e.g. the error of a failure; null when there is none.
+    async fn message(&self) -> Option<String> {
+        Some(self.0.event.message.clone()).filter(|m| !m.is_empty())
+    }
+}
+
+/// Every subscription of SPEC §3.3.
+#[derive(Default)]
+pub struct Subscription;
+
+#[SubscriptionRoot]
+impl Subscription {
+    /// The status changes of the builds the caller can see, in the order they were committed,
+    /// each once. With `afterEventId`, first every matching change after that event (from the
+    /// history), then live ones, with no gap and no duplicate.
+    async fn build_status_changed<'a>(
+        &self,
+        ctx: &Context<'a>,
+        filter: Option<BuildStatusFilter>,
+        after_event_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<BuildStatusEvent>> + use<'a>> {
+        let request = reader(ctx)?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let after = after_event_id
+            .map(|id| {
+                id.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id >= 0)
+                    .ok_or_else(|| Error::bad_input("after_event_id", "is not an event id"))
+            })
+            .transpose()?;
+        let changes = events(ctx).subscribe(request.scope.clone(), filter, after);
+        Ok(changes.then(move |change| async move {
+            let change = change?;
+            request.loaders.clear();
+            request
+                .loaders
+                .definitions
+                .feed_one(i64::from(change.definition.id), change.definition.clone())
+                .await;
+            Ok(BuildStatusEvent(change))
+        }))
+    }
+}

@@ -1,0 +1,300 @@
+//! `buildStatusChanged` (SPEC §3.3): ordering, replay, catch-up, filters, visibility, several
+//! instances, and cost. Events are driven by the TEST-ONLY `TestApp::transition` and
+//! `TestApp::queue`, which follow the events contract like the lifecycle mutations do.
+
+use std::time::Duration;
+
+use entity::enums::{BuildStatus, Role};
+use serde_json::json;
+
+use crate::{
+    support::{TestApp, fresh_database, postgres},
+    ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS, WAIT, app_with_definition},
+};
+
+// --- delivery semantics ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn after_event_id_replays_the_history_then_continues_live() {
+    let (app, definition) = app_with_definition(&[]).await;
+    let server = app.serve().await;
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&app.admin).await;
+    client.subscribe("1", SUBSCRIPTION, json!({})).await;
+    app.wait_for_subscribers(1).await;
+    let (build, queued) = app.queue(definition).await;
+    let last_seen = client.next_event("1").await["eventId"].clone();
+    assert_eq!(last_seen, queued.to_string());
+    drop(client);
+    app.wait_for_subscribers_at_most(0).await;
+
+    // Three transitions while nobody listens.
+    let started = app.transition(build, BuildStatus::Running).await;
+    let (other, other_queued) = app.queue(definition).await;
+    let cancelled = app.transition(other, BuildStatus::Cancelled).await;
+
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&app.admin).await;
+    client
+        .subscribe("2", SUBSCRIPTION, json!({"after": last_seen}))
+        .await;
+    for (expected, status) in [
+        (started, "RUNNING"),
+        (other_queued, "PENDING"),
+        (cancelled, "CANCELLED"),
+    ] {
+        let event = client.next_event("2").await;
+        assert_eq!(event["eventId"], expected.to_string());
+        assert_eq!(event["status"], status);
+    }
+    // Then live, without a gap or a duplicate.
+    let completed = app.transition(build, BuildStatus::Completed).await;
+    let event = client.next_event("2").await;
+    assert_eq!(event["eventId"], completed.to_string());
+    let (_, next) = app.queue(definition).await;
+    assert_eq!(client.next_event("2").await["eventId"], next.to_string());
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_caught_up_from_history_exactly_once() {
+    let (app, definition) = app_with_definition(&["--event-buffer", "2"]).await;
+    let server = app.serve().await;
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&app.admin).await;
+    client.subscribe("1", SUBSCRIPTION, json!({})).await;
+    app.wait_for_subscribers(1).await;
+
+    // Fifty events in one commit: the fetcher broadcasts them back to back, far beyond a
+    // channel of two.
+    let burst = app.queue_many(definition, 50).await;
+    for (build, event) in &burst {
+        let received = client.next_event("1").await;
+        assert_eq!(received["eventId"], event.to_string());
+        assert_eq!(received["build"]["id"], build.to_string());
+    }
+    let (_, next) = app.queue(definition).await;
+    assert_eq!(client.next_event("1").await["eventId"], next.to_string());
+    assert!(
+        app.app.events.catch_ups() >= 1,
+        "the subscriber should have fallen behind the channel"
+    );
+}
+
+#[tokio::test]
+async fn filters_select_by_build_definition_and_status() {
+    let app = TestApp::new().await;
+    let world = app.world().await;
+    let seed = app.seed();
+    let first = seed
+        .definition("First", world.endpoint, world.cluster, &[], |_| {})
+        .await;
+    let second = seed
+        .definition("Second", world.endpoint, world.cluster, &[], |_| {})
+        .await;
+    let (build, queued) = app.queue(first).await;
+    let server = app.serve().await;
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&app.admin).await;
+    // From just after `queued`: the history and the live stream are filtered alike.
+    let after = queued.to_string();
+    client
+        .subscribe(
+            "build",
+            SUBSCRIPTION,
+            json!({"after": after, "filter": {"buildId": build.to_string()}}),
+        )
+        .await;
+    client
+        .subscribe(
+            "definition",
+            SUBSCRIPTION,
+            json!({"after": after, "filter": {"definitionId": second.to_string()}}),
+        )
+        .await;
+    client
+        .subscribe(
+            "statuses",
+            SUBSCRIPTION,
+            json!({"after": after, "filter": {"statuses": ["RUNNING", "FAILED"]}}),
+        )
+        .await;
+    app.wait_for_subscribers(3).await;
+
+    let (other, other_queued) = app.queue(second).await; // definition
+    let started = app.transition(build, BuildStatus::Running).await; // build, statuses
+    let failed = app.transition(other, BuildStatus::Failed).await; // definition, statuses
+
+    let mut received: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for _ in 0..5 {
+        let message = client.recv().await;
+        let id = message["id"].as_str().unwrap_or_default().to_owned();
+        let event = message["payload"]["data"]["buildStatusChanged"]["eventId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        received.entry(id).or_default().push(event);
+    }
+    let ids = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>();
+    assert_eq!(received["build"], ids(&[started]));
+    assert_eq!(received["definition"], ids(&[other_queued, failed]));
+    assert_eq!(received["statuses"], ids(&[started, failed]));
+}
+
+#[tokio::test]
+async fn a_viewer_receives_only_the_builds_of_its_tenants() {
+    let app = TestApp::new().await;
+    let world = app.world().await;
+    let seed = app.seed();
+    let mine = seed
+        .definition("Mine", world.endpoint, world.cluster, &[world.t1], |_| {})
+        .await;
+    let theirs = seed
+        .definition("Theirs", world.endpoint, world.cluster, &[world.t2], |_| {})
+        .await;
+    let everyone = seed
+        .definition("Everyone", world.endpoint, world.cluster, &[], |_| {})
+        .await;
+    let (_, viewer) = app.user(Role::Viewer, &[world.t1], false).await;
+    let server = app.serve().await;
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&viewer).await;
+    client.subscribe("live", SUBSCRIPTION, json!({})).await;
+    app.wait_for_subscribers(1).await;
+
+    // Events are delivered in id order: had the T2 event been delivered, it would come first.
+    let (hidden, _) = app.queue(theirs).await;
+    let (_, unrestricted) = app.queue(everyone).await;
+    assert_eq!(
+        client.next_event("live").await["eventId"],
+        unrestricted.to_string()
+    );
+    app.transition(hidden, BuildStatus::Running).await;
+    let (_, allowed) = app.queue(mine).await;
+    let event = client.next_event("live").await;
+    assert_eq!(event["eventId"], allowed.to_string());
+    assert_eq!(event["build"]["definition"]["name"], "Mine");
+
+    // The replay applies the same rule.
+    client
+        .subscribe("replay", SUBSCRIPTION, json!({"after": "0"}))
+        .await;
+    assert_eq!(
+        client.next_event("replay").await["eventId"],
+        unrestricted.to_string()
+    );
+    assert_eq!(
+        client.next_event("replay").await["eventId"],
+        allowed.to_string()
+    );
+    let (_, last) = app.queue(theirs).await;
+    let (_, visible) = app.queue(everyone).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..2 {
+        let message = client.recv().await;
+        assert_eq!(
+            message["payload"]["data"]["buildStatusChanged"]["eventId"],
+            visible.to_string(),
+            "not {last}"
+        );
+        ids.insert(message["id"].to_string());
+    }
+    assert_eq!(ids.len(), 2);
+}
+
+#[tokio::test]
+async fn another_instance_delivers_events_committed_on_this_one() {
+    if postgres().is_none() {
+        return;
+    }
+    let (url, sqlite) = fresh_database().await;
+    let one = TestApp::on(&url, sqlite, &[]).await;
+    let two = TestApp::on(&url, sqlite, &[]).await;
+    let world = one.world().await;
+    let definition = one
+        .seed()
+        .definition("Shared", world.endpoint, world.cluster, &[], |_| {})
+        .await;
+    let server = two.serve().await;
+    let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    client.init(&two.admin).await;
+    client.subscribe("1", SUBSCRIPTION, json!({})).await;
+    two.wait_for_subscribers(1).await;
+
+    let (build, queued) = one.queue(definition).await;
+    assert_eq!(client.next_event("1").await["eventId"], queued.to_string());
+    let started = one.transition(build, BuildStatus::Running).await;
+    let event = client.next_event("1").await;
+    assert_eq!(event["eventId"], started.to_string());
+    assert_eq!(event["build"]["status"], "RUNNING");
+}
+
+// --- cost ------------------------------------------------------------------------------------
+
+const CHEAP: &str = "subscription {
+  buildStatusChanged { eventId status build { id status outputName definition { name } } }
+}";
+
+/// SQL statements run while `subscribers` established subscribers receive three events, one at
+/// a time.
+async fn statements_for_three_events(subscribers: usize) -> u64 {
+    // No safety-net poll during the measurement.
+    let (app, definition) = app_with_definition(&["--event-poll-interval", "3600"]).await;
+    // Authenticate once over HTTP and wait for the token's `last_used` to be recorded, so that
+    // no background write of it lands in the measurement.
+    app.data("{ pluginSettings { imageFactoryEnabled } }", json!({}))
+        .await;
+    tokio::time::timeout(WAIT, async {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        loop {
+            let used = entity::api_token::Entity::find()
+                .filter(entity::api_token::Column::LastUsed.is_not_null())
+                .one(&app.app.db)
+                .await
+                .expect("read tokens");
+            if used.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("last_used recorded");
+
+    let server = app.serve().await;
+    let mut clients = Vec::new();
+    for _ in 0..subscribers {
+        let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+        client.init(&app.admin).await;
+        client.subscribe("1", CHEAP, json!({})).await;
+        clients.push(client);
+    }
+    app.wait_for_subscribers(subscribers).await;
+    let (build, queued) = app.queue(definition).await;
+    for client in &mut clients {
+        assert_eq!(client.next_event("1").await["eventId"], queued.to_string());
+    }
+
+    let before = app.statements();
+    for status in [BuildStatus::Running, BuildStatus::Completed] {
+        let event = app.transition(build, status).await;
+        for client in &mut clients {
+            assert_eq!(client.next_event("1").await["eventId"], event.to_string());
+        }
+    }
+    let (_, event) = app.queue(definition).await;
+    for client in &mut clients {
+        let received = client.next_event("1").await;
+        assert_eq!(received["eventId"], event.to_string());
+        assert_eq!(received["build"]["definition"]["name"], "Ubuntu 24.04");
+    }
+    let statements = app.statements() - before;
+    eprintln!("{subscribers} subscribers: {statements} statements for three events");
+    statements
+}
+
+#[tokio::test]
+async fn statements_per_event_do_not_grow_with_subscribers() {
+    let one = statements_for_three_events(1).await;
+    let fifty = statements_for_three_events(50).await;
+    assert_eq!(one, fifty, "1 subscriber: {one} statements, 50: {fifty}");
+}
