@@ -123,12 +123,18 @@ pub fn conflict_on_unique(err: DbErr, field: &str, message: &str) -> Error {
 }
 
 /// Maps a foreign-key violation (a delete of something still referenced) to `Conflict`.
+///
+/// SQLite reports an `ON DELETE RESTRICT` failure with the extended code 1811
+/// (`SQLITE_CONSTRAINT_TRIGGER`), which sea-orm does not classify; its message names it.
 pub fn conflict_on_reference(err: DbErr, field: &str, message: &str) -> Error {
-    match err.sql_err() {
-        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-            Error::Conflict(FieldErrors::one(field, message))
-        }
-        _ => err.into(),
+    let foreign_key = matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    ) || err.to_string().contains("FOREIGN KEY constraint failed");
+    if foreign_key {
+        Error::Conflict(FieldErrors::one(field, message))
+    } else {
+        err.into()
     }
 }
 

@@ -8,12 +8,10 @@ use entity::{
     image_build, image_definition, image_definition_tenant, proxmox_endpoint, tenant,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{
-    ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set};
 use serde_json::json;
 
-use super::now;
+use super::{now, tx::begin_write};
 use crate::error::Error;
 
 /// Loads the sample unless definitions already exist; returns whether it did.
@@ -21,7 +19,7 @@ pub async fn load(db: &DatabaseConnection, created_by: Option<i32>) -> Result<bo
     if image_definition::Entity::find().count(db).await? > 0 {
         return Ok(false);
     }
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut rng = StdRng::seed_from_u64(2026);
     let start = now() - Duration::days(60);
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{api_token, enums::Role, tenant, user, user_tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::{Ctx, now, read, rules::Checks, tx::begin_write, visibility::Scope};
@@ -73,7 +73,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
         }
     }
     errors.into_result()?;
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let known = tenant::Entity::find()
         .filter(tenant::Column::Id.is_in(new.tenants.iter().copied()))
         .count(&txn)

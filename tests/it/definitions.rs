@@ -365,3 +365,35 @@ async fn awkward_names_round_trip_exactly() {
     }
     assert_eq!(app.count("image_definition").await, names.len() as i64);
 }
+
+#[tokio::test]
+async fn reference_rows_still_in_use_cannot_be_deleted() {
+    let app = TestApp::new().await;
+    let world = app.world().await;
+    let mut input = clone_input(&world, "Pinned", "pinned");
+    input["allowedTenantIds"] = json!([world.t1.to_string()]);
+    app.create_definition(input).await;
+    for (mutation, id) in [
+        ("deleteTenant", world.t1),
+        ("deleteCluster", world.cluster),
+        ("deleteProxmoxEndpoint", world.endpoint),
+    ] {
+        let body = app
+            .as_user(
+                &app.admin,
+                &format!("mutation ($id: ID!) {{ {mutation}(id: $id) }}"),
+                json!({"id": id.to_string()}),
+            )
+            .await;
+        assert_eq!(code(&body), "CONFLICT", "{mutation}: {body}");
+    }
+    // The unused tenant goes.
+    let body = app
+        .as_user(
+            &app.admin,
+            "mutation ($id: ID!) { deleteTenant(id: $id) }",
+            json!({"id": world.t2.to_string()}),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteTenant"], world.t2.to_string(), "{body}");
+}

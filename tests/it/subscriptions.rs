@@ -1,6 +1,6 @@
 //! `buildStatusChanged` (SPEC §3.3): ordering, replay, catch-up, filters, visibility, several
-//! instances, and cost. Events are driven by the TEST-ONLY `TestApp::transition` and
-//! `TestApp::queue`, which follow the events contract like the lifecycle mutations do.
+//! instances, and cost. Events are driven by the real lifecycle mutations (`TestApp::queue`,
+//! `TestApp::transition`), bursts by one-transaction seeding (`TestApp::queue_many`).
 
 use std::time::Duration;
 

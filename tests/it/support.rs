@@ -30,10 +30,7 @@ use packer_gateway::{
         users::{self, NewToken, NewUser},
     },
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, Set,
-    TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -51,6 +48,7 @@ pub struct TestApp {
     pub url: String,
     cleanup: Cleanup,
     shares_database: bool,
+    factory_on: std::sync::atomic::AtomicBool,
 }
 
 enum Cleanup {
@@ -202,6 +200,7 @@ impl TestApp {
             url: url.to_owned(),
             cleanup,
             shares_database: false,
+            factory_on: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -520,7 +519,17 @@ pub fn clone_input(world: &World, name: &str, slug: &str) -> Value {
 /// The fields every mutation test reads back from a build.
 pub const BUILD: &str = "id status statusColor outputVmid outputName imageVersion startedAt completedAt \
     timeoutSeconds error backendBuildId netboxJobId rebuildOf { id } createdBy { username } \
-    cloudImageTemplate { id name slug } definition { id } events { fromStatus toStatus }";
+    cloudImageTemplate { id name slug } definition { id } events { id fromStatus toStatus }";
+
+/// The id of the last event of a build read with [`BUILD`].
+fn last_event(build: &Value) -> i64 {
+    build["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .and_then(|event| event["id"].as_str())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("a build with events: {build}"))
+}
 
 impl TestApp {
     /// Turns the image factory on, with `extra` settings.
@@ -664,63 +673,53 @@ impl TestApp {
         }
     }
 
-    /// TEST-ONLY stand-in for the lifecycle mutations (which live on another branch): moves
-    /// `build` to `to` and appends its event in one transaction, following the contract of
-    /// `packer_gateway::events` (`prepare_event_write` inside, `committed()` after commit).
-    /// Returns the event id.
+    /// Moves `build` to `to` through the real lifecycle mutation, as admin; returns the id of the
+    /// event it recorded.
     pub async fn transition(&self, build: i32, to: BuildStatus) -> i64 {
-        // Read before the transaction: on SQLite a deferred transaction that reads first cannot
-        // write once another connection has committed meanwhile (SQLITE_BUSY_SNAPSHOT). The
-        // status-guarded update below still makes the change exact.
-        let current = image_build::Entity::find_by_id(build)
-            .one(&self.app.db)
-            .await
-            .expect("read the build")
-            .expect("the build exists");
-        let txn = self.app.db.begin().await.expect("begin");
-        prepare_event_write(&txn)
-            .await
-            .expect("prepare the event write");
-        let at = now();
-        let mut update = image_build::Entity::update_many()
-            .col_expr(image_build::Column::Status, Expr::value(to))
-            .col_expr(image_build::Column::LastUpdated, Expr::value(at));
-        if to == BuildStatus::Running {
-            update = update.col_expr(image_build::Column::StartedAt, Expr::value(Some(at)));
-        } else if to != BuildStatus::Pending {
-            update = update.col_expr(image_build::Column::CompletedAt, Expr::value(Some(at)));
-        }
-        let updated = update
-            .filter(image_build::Column::Id.eq(build))
-            .filter(image_build::Column::Status.eq(current.status))
-            .exec(&txn)
-            .await
-            .expect("update the build");
-        assert_eq!(updated.rows_affected, 1, "the build changed under the test");
-        let event = build_event::ActiveModel {
-            build_id: Set(build),
-            from_status: Set(Some(current.status)),
-            to_status: Set(to),
-            actor_id: Set(Some(self.admin_id)),
-            message: Set(String::new()),
-            at: Set(at),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .expect("insert the event");
-        txn.commit().await.expect("commit");
-        self.app.events.committed();
-        event.id
+        self.ensure_factory().await;
+        let (mutation, args) = match to {
+            BuildStatus::Running => ("startImageBuild", ""),
+            BuildStatus::Completed => ("completeImageBuild", ""),
+            BuildStatus::Failed => ("failImageBuild", ", error: \"failed in a test\""),
+            BuildStatus::Cancelled => ("cancelImageBuild", ""),
+            BuildStatus::Pending => ("rebuildImage", ""),
+        };
+        let body = self
+            .lifecycle(&self.admin, mutation, &build.to_string(), args)
+            .await;
+        assert!(body.get("errors").is_none(), "{mutation}: {body}");
+        last_event(&body["data"][mutation])
     }
 
-    /// TEST-ONLY stand-in for `queueImageBuild`: a pending build of `definition` and its creation
-    /// event, in one transaction, following the events contract. Returns (build id, event id).
+    /// Queues a build of `definition` through `queueImageBuild`, as admin; returns (build id,
+    /// event id).
     pub async fn queue(&self, definition: i32) -> (i32, i64) {
-        self.queue_many(definition, 1).await[0]
+        self.ensure_factory().await;
+        let body = self
+            .queue_build(
+                &self.admin,
+                json!({"definitionId": definition.to_string(), "outputVmid": 1000}),
+            )
+            .await;
+        let build = &body["data"]["queueImageBuild"];
+        let id = build["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("queued: {body}"));
+        (id, last_event(build))
     }
 
-    /// [`TestApp::queue`] of `count` builds in ONE transaction (a burst the fetcher reads as one
+    /// Turns the image factory on (once), with room for many running builds.
+    async fn ensure_factory(&self) {
+        if !self.factory_on.swap(true, Ordering::SeqCst) {
+            self.enable_factory(json!({"imageFactoryMaxConcurrentBuilds": 1000}))
+                .await;
+        }
+    }
+
+    /// TEST-ONLY seeding: `count` pending builds and their creation events in ONE transaction
+    /// (a burst the event fetcher reads as one batch), following the events contract
+    /// (`prepare_event_write` inside, `committed()` after) like the lifecycle does. (a burst the fetcher reads as one
     /// batch).
     pub async fn queue_many(&self, definition: i32, count: usize) -> Vec<(i32, i64)> {
         // Read before the transaction (see `transition`).
