@@ -25,8 +25,10 @@ use crate::{
 pub struct App {
     /// The connection pool.
     pub db: DatabaseConnection,
-    /// The GraphQL schema.
+    /// The GraphQL schema, for authenticated principals.
     pub schema: AppSchema,
+    /// The GraphQL schema for anonymous principals: no introspection, no suggestions.
+    pub anonymous_schema: AppSchema,
     /// The serve options (limits, anonymous access).
     pub config: Arc<ServeArgs>,
     /// SQL statements run since start (for `/metrics` and the statement-count tests).
@@ -42,11 +44,13 @@ impl App {
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
-        let schema = graphql::schema(db.clone());
+        let schema = graphql::schema(db.clone(), &config.limits);
+        let anonymous_schema = graphql::anonymous_schema(db.clone(), &config.limits);
         let introspection = schema.execute(INTROSPECTION).await.data.into_json();
         let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
         Ok(App {
             schema,
+            anonymous_schema,
             db,
             config: Arc::new(config),
             statements,

@@ -150,6 +150,9 @@ impl ImageDefinition {
     }
 
     /// Its builds (newest first unless ordered otherwise).
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn builds(
         &self,
         ctx: &Context<'_>,
@@ -291,6 +294,9 @@ impl DefinitionQuery {
     }
 
     /// Definitions, by name unless ordered otherwise.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn image_definitions(
         &self,
         ctx: &Context<'_>,

@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod enums;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod loaders;
 pub mod lookups;
 pub mod reference;
@@ -21,6 +22,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{Action, Principal},
+    config::Limits,
     error::Error,
     registry::visibility::Scope,
 };
@@ -39,9 +41,25 @@ pub struct Query(
     reference::ReferenceQuery,
 );
 
-/// Builds the schema over `db`.
-pub fn schema(db: DatabaseConnection) -> AppSchema {
-    builder().data(db).finish()
+/// Builds the schema over `db` for authenticated principals, with the complexity limit of
+/// `limits` (the other limits are checked before execution, see [`limits`]).
+pub fn schema(db: DatabaseConnection, limits: &Limits) -> AppSchema {
+    builder()
+        .data(db)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The schema for anonymous principals (`--anonymous-read`): the same, without introspection and
+/// without "did you mean" suggestions in validation messages (SPEC §5). The HTTP layer refuses
+/// introspection with `INTROSPECTION_DISABLED` before this schema could answer it with null.
+pub fn anonymous_schema(db: DatabaseConnection, limits: &Limits) -> AppSchema {
+    builder()
+        .data(db)
+        .limit_complexity(limits.max_complexity)
+        .disable_introspection()
+        .disable_suggestions()
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -4,4 +4,6 @@
 mod support;
 
 mod http;
+mod hygiene;
+mod limits;
 mod schema;
