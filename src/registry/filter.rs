@@ -11,7 +11,7 @@
 
 use sea_orm::{
     Value,
-    sea_query::{Expr, ExprTrait, Query, SelectStatement},
+    sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
 use crate::error::{Error, FieldErrors};
@@ -234,9 +234,7 @@ fn compare(column: Expr, lookup: &Lookup) -> Expr {
         Lookup::Lte(value) => column.lte(value.clone()),
         Lookup::IsNull(true) => column.is_null(),
         Lookup::IsNull(false) => column.is_not_null(),
-        Lookup::IExact(text) => {
-            Expr::cust_with_exprs("LOWER($1) = LOWER($2)", [column, Expr::val(text.clone())])
-        }
+        Lookup::IExact(text) => lower(column).eq(lower(Expr::val(text.clone()))),
         Lookup::Contains(text) => like(column, format!("%{}%", escape_like(text))),
         Lookup::IContains(text) => icontains(column, text),
         Lookup::StartsWith(text) => like(column, format!("{}%", escape_like(text))),
@@ -245,15 +243,26 @@ fn compare(column: Expr, lookup: &Lookup) -> Expr {
 }
 
 /// Case-sensitive `LIKE` (SQLite connections run with `PRAGMA case_sensitive_like = ON`).
+///
+/// Built from sea-query's own operators rather than a custom SQL template: a template's
+/// placeholders are backend-specific (`$1` on PostgreSQL, `?` on SQLite), so no single template
+/// works on both.
 fn like(column: Expr, pattern: String) -> Expr {
-    Expr::cust_with_exprs("$1 LIKE $2 ESCAPE '\\'", [column, Expr::val(pattern)])
+    column.like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// `LOWER(column) LIKE LOWER(pattern)`: both sides folded by the database, so that they fold
+/// alike on each backend.
 fn icontains(column: Expr, text: &str) -> Expr {
-    Expr::cust_with_exprs(
-        "LOWER($1) LIKE LOWER($2) ESCAPE '\\'",
-        [column, Expr::val(format!("%{}%", escape_like(text)))],
+    let pattern = Expr::val(format!("%{}%", escape_like(text)));
+    lower(column).binary(
+        BinOper::Like,
+        lower(pattern).binary(BinOper::Escape, Expr::Constant('\\'.into())),
     )
+}
+
+fn lower(expr: Expr) -> Expr {
+    Func::lower(expr).into()
 }
 
 /// Makes `%`, `_` and `\` match themselves in a `LIKE … ESCAPE '\'` pattern.
