@@ -6,4 +6,5 @@ mod support;
 mod http;
 mod hygiene;
 mod limits;
+mod outside_tools;
 mod schema;
