@@ -26,8 +26,10 @@ use crate::{
 pub struct App {
     /// The connection pool.
     pub db: DatabaseConnection,
-    /// The GraphQL schema.
+    /// The GraphQL schema, for authenticated principals.
     pub schema: AppSchema,
+    /// The GraphQL schema for anonymous principals: no introspection, no suggestions.
+    pub anonymous_schema: AppSchema,
     /// The serve options (limits, anonymous access).
     pub config: Arc<ServeArgs>,
     /// SQL statements run since start (for `/metrics` and the statement-count tests).
@@ -53,11 +55,14 @@ impl App {
             },
         )
         .await?;
-        let schema = graphql::schema(db.clone(), events.clone());
+        let schema = graphql::schema(db.clone(), events.clone(), &config.limits);
+        let anonymous_schema =
+            graphql::anonymous_schema(db.clone(), events.clone(), &config.limits);
         let introspection = schema.execute(INTROSPECTION).await.data.into_json();
         let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
         Ok(App {
             schema,
+            anonymous_schema,
             db,
             config: Arc::new(config),
             statements,

@@ -129,19 +129,26 @@ pub struct Limits {
     /// Largest request body, in bytes (413 beyond).
     #[arg(long, env = "PACKER_GATEWAY_BODY_LIMIT", default_value_t = 256 * 1024)]
     pub body_limit: usize,
+    /// Largest GraphQL document (the `query` text), in bytes, over POST and GET alike (413
+    /// `QUERY_TOO_LARGE` beyond). Variables are not part of it.
+    #[arg(long, env = "PACKER_GATEWAY_MAX_DOCUMENT_BYTES", default_value_t = 128 * 1024)]
+    pub max_document_bytes: usize,
     /// Deepest selection nesting (`QUERY_TOO_DEEP`).
     #[arg(long, env = "PACKER_GATEWAY_MAX_DEPTH", default_value_t = 10)]
     pub max_depth: usize,
     /// Largest complexity, list fields multiplied by their page size (`QUERY_TOO_COMPLEX`).
     #[arg(long, env = "PACKER_GATEWAY_MAX_COMPLEXITY", default_value_t = 2000)]
     pub max_complexity: usize,
-    /// Most aliases in a document, fragments included (`TOO_MANY_ALIASES`).
+    /// Most aliases in a document (`TOO_MANY_ALIASES`): every alias where it is written, those of
+    /// a fragment once per spread of it.
     #[arg(long, env = "PACKER_GATEWAY_MAX_ALIASES", default_value_t = 30)]
     pub max_aliases: usize,
-    /// Most directives on one field (`TOO_MANY_DIRECTIVES`).
+    /// Most directives on one field, fragment spread, inline fragment, operation or fragment
+    /// definition (`TOO_MANY_DIRECTIVES`).
     #[arg(long, env = "PACKER_GATEWAY_MAX_DIRECTIVES", default_value_t = 5)]
     pub max_directives: usize,
-    /// Seconds before a request is abandoned and its transaction rolled back.
+    /// Seconds before a request is abandoned (`REQUEST_TIMEOUT`) and its transaction rolled
+    /// back.
     #[arg(long, env = "PACKER_GATEWAY_REQUEST_TIMEOUT", default_value_t = 15)]
     pub request_timeout: u64,
     /// Most subscriptions on one websocket.

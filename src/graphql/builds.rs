@@ -269,6 +269,9 @@ impl BuildQuery {
     }
 
     /// Builds, newest first unless ordered otherwise.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn image_builds(
         &self,
         ctx: &Context<'_>,

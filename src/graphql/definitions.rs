@@ -156,6 +156,9 @@ impl ImageDefinition {
     }
 
     /// Its builds (newest first unless ordered otherwise).
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn builds(
         &self,
         ctx: &Context<'_>,
@@ -298,6 +301,9 @@ impl DefinitionQuery {
     }
 
     /// Definitions, by name unless ordered otherwise.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn image_definitions(
         &self,
         ctx: &Context<'_>,

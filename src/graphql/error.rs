@@ -6,7 +6,8 @@ use entity::enums::BuildStatus;
 
 use crate::error::Error;
 
-/// Codes of errors that async-graphql raises itself, before any resolver runs.
+/// Codes of errors raised outside the core: by async-graphql before any resolver runs, by the
+/// query limits, and by the HTTP layer.
 pub mod codes {
     /// The document is not valid GraphQL.
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -16,6 +17,27 @@ pub mod codes {
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     /// A field rule failed.
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// Too deeply nested: fields, brackets, fragments or introspection lists.
+    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    /// Too complex: connection page sizes times the fields selected in them, or simply too many
+    /// fields.
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    /// Too many aliases in the document.
+    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    /// Too many directives on one location.
+    pub const TOO_MANY_DIRECTIVES: &str = "TOO_MANY_DIRECTIVES";
+    /// Introspection asked for by a principal that may not introspect.
+    pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
+    /// The document is larger than `--max-document-bytes` (HTTP 413).
+    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    /// The request body is larger than `--body-limit` (HTTP 413).
+    pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
+    /// The request did not finish within `--request-timeout` (HTTP 503); carries a `requestId`.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// JSON-array batching, which the service does not support.
+    pub const BATCHING_NOT_SUPPORTED: &str = "BATCHING_NOT_SUPPORTED";
+    /// A request the transport refuses: wrong method, media type or parameters.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
 }
 
 /// The detail of an internal error, kept out of the response and logged by the HTTP layer.
@@ -227,13 +249,34 @@ impl async_graphql::extensions::Extension for NullableFieldErrorsExtension {
 /// The code of a validation failure, from async-graphql's message.
 fn validation_code(message: &str) -> &'static str {
     if message.contains("nested too deep") {
-        "QUERY_TOO_DEEP"
+        codes::QUERY_TOO_DEEP
     } else if message.contains("too complex") {
-        "QUERY_TOO_COMPLEX"
-    } else if message.contains("directives") && message.contains("exceeds") {
-        "TOO_MANY_DIRECTIVES"
+        codes::QUERY_TOO_COMPLEX
     } else {
         codes::VALIDATION_FAILED
+    }
+}
+
+/// A parse error as a client sees it: where, and what was expected, without echoing the
+/// document back.
+pub fn parse_message(err: &async_graphql::parser::Error) -> String {
+    if !matches!(err, async_graphql::parser::Error::Syntax { .. }) {
+        // The other errors name only operations and fragments (duplicated, anonymous among
+        // several), never the text around them.
+        return err.to_string();
+    }
+    let expected = err
+        .to_string()
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("= ").map(str::to_owned))
+        .unwrap_or_else(|| "unexpected input".to_owned());
+    match err.positions().next() {
+        Some(pos) => format!(
+            "syntax error at line {}, column {}: {expected}",
+            pos.line, pos.column
+        ),
+        None => format!("syntax error: {expected}"),
     }
 }
 

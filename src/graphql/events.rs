@@ -109,6 +109,9 @@ pub struct EventQuery;
 #[Object]
 impl EventQuery {
     /// Build events in the order they were committed.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn build_events(
         &self,
         ctx: &Context<'_>,

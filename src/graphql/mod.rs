@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod enums;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod loaders;
 pub mod lookups;
 pub mod patch;
@@ -25,6 +26,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{Action, Principal},
+    config::Limits,
     error::Error,
     events::Events,
     registry::{self, visibility::Scope},
@@ -55,10 +57,28 @@ pub struct Mutation(
     users::UserMutation,
 );
 
-/// Builds the schema over `db`; mutations tell `events` of every commit that wrote build
-/// events, and subscriptions are fed by it.
-pub fn schema(db: DatabaseConnection, events: Events) -> AppSchema {
-    builder().data(db).data(events).finish()
+/// Builds the schema over `db` for authenticated principals, with the complexity limit of
+/// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
+/// `events` of every commit that wrote build events, and subscriptions are fed by it.
+pub fn schema(db: DatabaseConnection, events: Events, limits: &Limits) -> AppSchema {
+    builder()
+        .data(db)
+        .data(events)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The schema for anonymous principals (`--anonymous-read`): the same, without introspection and
+/// without "did you mean" suggestions in validation messages (SPEC §5). The HTTP layer refuses
+/// introspection with `INTROSPECTION_DISABLED` before this schema could answer it with null.
+pub fn anonymous_schema(db: DatabaseConnection, events: Events, limits: &Limits) -> AppSchema {
+    builder()
+        .data(db)
+        .data(events)
+        .limit_complexity(limits.max_complexity)
+        .disable_introspection()
+        .disable_suggestions()
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

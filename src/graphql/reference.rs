@@ -557,6 +557,7 @@ macro_rules! reference_queries {
             }
 
             #[doc = $many_doc]
+            #[graphql(complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)")]
             async fn $many(
                 &self,
                 ctx: &Context<'_>,

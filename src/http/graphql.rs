@@ -9,12 +9,16 @@
 //!   no `data` key, and is 400 under `application/graphql-response+json`, 200 under
 //!   `application/json` as the specification asks of that legacy type;
 //! - missing or bad credentials are 401 `UNAUTHENTICATED`, before anything is parsed;
+//! - then the document goes through the query limits (`graphql::limits`): 413 `QUERY_TOO_LARGE`,
+//!   or a request error with the limit's code — no resolver runs and no statement but the
+//!   authentication's; anonymous principals get the schema without introspection or suggestions;
+//! - a request still running after `--request-timeout` is abandoned: 503 `REQUEST_TIMEOUT`;
 //! - an internal error is logged here, once, with the request id, and the client gets a generic
 //!   message and that `requestId`.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
-use async_graphql::{Request, ServerError, Variables, parser::types::OperationType};
+use async_graphql::{ServerError, parser::types::OperationType};
 use axum::{
     body::{Body, Bytes},
     extract::{Query, State},
@@ -23,16 +27,14 @@ use axum::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use super::graphiql;
+use super::{graphiql, prepare::prepare};
+/// A parse error as a client sees it (re-exported for the transports that import it from here).
+pub use crate::graphql::error::parse_message;
 use crate::{
     app::App,
     auth,
     error::Error,
-    graphql::{
-        RequestCtx,
-        error::{InternalDetail, code, code_of, codes, set_code},
-        variables::select_operation,
-    },
+    graphql::error::{InternalDetail, code, code_of, codes, set_code},
 };
 
 /// The two response media types.
@@ -63,7 +65,7 @@ pub async fn post(State(app): State<App>, headers: HeaderMap, body: Body) -> Res
         return failure(
             media,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
+            codes::BAD_REQUEST,
             "send the request as `Content-Type: application/json`",
         );
     }
@@ -73,7 +75,7 @@ pub async fn post(State(app): State<App>, headers: HeaderMap, body: Body) -> Res
             return failure(
                 media,
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "BAD_REQUEST",
+                codes::REQUEST_TOO_LARGE,
                 &format!(
                     "the request body exceeds {} bytes",
                     app.config.limits.body_limit
@@ -125,7 +127,7 @@ fn parse_body(body: &Bytes) -> Result<Params, Reject> {
     let json: Json = serde_json::from_slice(body).map_err(|_| {
         reject(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            codes::BAD_REQUEST,
             "the request body is not valid JSON".to_owned(),
         )
     })?;
@@ -133,13 +135,13 @@ fn parse_body(body: &Bytes) -> Result<Params, Reject> {
         Json::Object(map) => params_of(map),
         Json::Array(_) => Err(reject(
             StatusCode::BAD_REQUEST,
-            "BATCHING_NOT_SUPPORTED",
+            codes::BATCHING_NOT_SUPPORTED,
             "batched requests (a JSON array) are not supported: send one request per POST"
                 .to_owned(),
         )),
         _ => Err(reject(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            codes::BAD_REQUEST,
             "the request body must be a JSON object".to_owned(),
         )),
     }
@@ -152,7 +154,7 @@ fn parse_query_string(query: HashMap<String, String>) -> Result<Params, Reject> 
             "variables" | "extensions" => serde_json::from_str(&value).map_err(|_| {
                 reject(
                     StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
+                    codes::BAD_REQUEST,
                     format!("`{key}` is not a JSON object"),
                 )
             })?,
@@ -164,7 +166,13 @@ fn parse_query_string(query: HashMap<String, String>) -> Result<Params, Reject> 
 }
 
 fn params_of(mut map: Map<String, Json>) -> Result<Params, Reject> {
-    let bad = |message: &str| reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", message.to_owned());
+    let bad = |message: &str| {
+        reject(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            message.to_owned(),
+        )
+    };
     let query = match map.remove("query") {
         Some(Json::String(query)) => query,
         Some(_) => return Err(bad("`query` must be a string")),
@@ -191,6 +199,9 @@ fn params_of(mut map: Map<String, Json>) -> Result<Params, Reject> {
     })
 }
 
+/// Runs a GraphQL request within `limits.request_timeout`. When the time is up the request's
+/// future is dropped — with it any sea-orm transaction in flight, which rolls back — and the
+/// client gets 503 `REQUEST_TIMEOUT`.
 async fn execute(
     app: &App,
     headers: &HeaderMap,
@@ -199,26 +210,76 @@ async fn execute(
     request_id: String,
     post: bool,
 ) -> Response {
+    let timeout = Duration::from_secs(app.config.limits.request_timeout);
+    let run = run(app, headers, media, params, &request_id, post);
+    match tokio::time::timeout(timeout, run).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                request_id,
+                seconds = timeout.as_secs(),
+                "request timed out and was abandoned"
+            );
+            let body = json!({"errors": [{
+                "message": format!(
+                    "the request did not finish within {} s and was abandoned; \
+                     nothing it was still writing was committed",
+                    timeout.as_secs()
+                ),
+                "extensions": {"code": codes::REQUEST_TIMEOUT, "requestId": request_id},
+            }]});
+            json_response(
+                media,
+                StatusCode::SERVICE_UNAVAILABLE,
+                body.to_string(),
+                Some(&request_id),
+            )
+        }
+    }
+}
+
+/// Authenticates, checks the limits (SPEC §5) and executes: nothing reaches a resolver, and no
+/// statement but the authentication runs, unless every limit is met.
+async fn run(
+    app: &App,
+    headers: &HeaderMap,
+    media: MediaType,
+    params: Params,
+    request_id: &str,
+    post: bool,
+) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     let principal =
         match auth::authenticate(&app.db, authorization, app.config.anonymous_read).await {
             Ok(principal) => principal,
-            Err(err) => return error_response(media, &err, &request_id),
+            Err(err) => return error_response(media, &err, request_id),
         };
-    let document = match async_graphql::parser::parse_query(&params.query) {
-        Ok(document) => document,
-        Err(err) => return request_error(media, codes::PARSE_FAILED, &parse_message(&err)),
+    let prepared = match prepare(
+        app,
+        principal,
+        params.query,
+        params.operation_name,
+        params.variables.unwrap_or_default(),
+    ) {
+        Ok(prepared) => prepared,
+        Err(refusal) if refusal.code == codes::QUERY_TOO_LARGE => {
+            return failure(
+                media,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                refusal.code,
+                &refusal.message,
+            );
+        }
+        Err(refusal) => return request_error(media, refusal.code, &refusal.message),
     };
-    let variables = Variables::from_json(Json::Object(params.variables.unwrap_or_default()));
-    let operation = select_operation(&document, params.operation_name.as_deref());
-    match operation.map(|op| op.ty) {
+    match prepared.operation {
         Some(OperationType::Mutation) if !post => {
             let mut response = failure(
                 media,
                 StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_REQUEST",
+                codes::BAD_REQUEST,
                 "mutations are only accepted over POST",
             );
             response
@@ -229,45 +290,14 @@ async fn execute(
         Some(OperationType::Subscription) => {
             return request_error(
                 media,
-                "BAD_REQUEST",
+                codes::BAD_REQUEST,
                 "subscriptions are served over WebSocket on /graphql",
             );
         }
         _ => {}
     }
-    if let Err(message) =
-        app.input_types
-            .check(&document, params.operation_name.as_deref(), &variables)
-    {
-        return request_error(media, codes::BAD_USER_INPUT, &message);
-    }
-    let mut request = Request::new(params.query)
-        .variables(variables)
-        .data(RequestCtx::new(&app.db, principal));
-    request.set_parsed_query(document);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    let response = app.schema.execute(request).await;
-    render(media, response, &request_id)
-}
-
-/// A parse error as a client sees it: where, and what was expected, without echoing the
-/// document back.
-pub fn parse_message(err: &async_graphql::parser::Error) -> String {
-    let expected = err
-        .to_string()
-        .lines()
-        .rev()
-        .find_map(|line| line.trim().strip_prefix("= ").map(str::to_owned))
-        .unwrap_or_else(|| "unexpected input".to_owned());
-    match err.positions().next() {
-        Some(pos) => format!(
-            "syntax error at line {}, column {}: {expected}",
-            pos.line, pos.column
-        ),
-        None => format!("syntax error: {expected}"),
-    }
+    let response = prepared.schema.execute(prepared.request).await;
+    render(media, response, request_id)
 }
 
 /// A request error (nothing was executed): no `data`, 400 under
@@ -399,13 +429,13 @@ fn not_acceptable() -> Response {
     failure(
         MediaType::Json,
         StatusCode::NOT_ACCEPTABLE,
-        "BAD_REQUEST",
+        codes::BAD_REQUEST,
         "accept application/graphql-response+json or application/json",
     )
 }
 
 /// A short random id that ties a response to its log lines.
-pub(crate) fn request_id() -> String {
+pub fn request_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 

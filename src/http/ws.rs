@@ -24,7 +24,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use async_graphql::{Request, Response, Variables, parser::types::OperationType};
+use async_graphql::{Response, parser::types::OperationType};
 use axum::{
     extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
     http::{HeaderMap, header},
@@ -38,12 +38,14 @@ use serde_json::{Map, Value as Json, json};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_stream::StreamMap;
 
-use super::graphql::{parse_message, request_id, sanitize};
+use super::{
+    graphql::{request_id, sanitize},
+    prepare::prepare,
+};
 use crate::{
     app::App,
     auth::{self, Principal},
     error::Error,
-    graphql::{RequestCtx, error::codes, variables::select_operation},
 };
 
 /// The graphql-ws protocol.
@@ -355,38 +357,24 @@ impl Connection {
                 .send_errors(&id, vec![error(&message, TOO_MANY_SUBSCRIPTIONS)])
                 .await;
         }
-        let document = match async_graphql::parser::parse_query(&params.query) {
-            Ok(document) => document,
-            Err(err) => {
-                let message = parse_message(&err);
+        let prepared = match prepare(
+            &self.app,
+            principal,
+            params.query,
+            params.operation_name,
+            params.variables,
+        ) {
+            Ok(prepared) => prepared,
+            Err(refusal) => {
                 return self
-                    .send_errors(&id, vec![error(&message, codes::PARSE_FAILED)])
+                    .send_errors(&id, vec![error(&refusal.message, refusal.code)])
                     .await;
             }
         };
-        let variables = Variables::from_json(Json::Object(params.variables));
-        let subscription = select_operation(&document, params.operation_name.as_deref())
-            .is_some_and(|operation| operation.ty == OperationType::Subscription);
-        if let Err(message) =
-            self.app
-                .input_types
-                .check(&document, params.operation_name.as_deref(), &variables)
-        {
-            return self
-                .send_errors(&id, vec![error(&message, codes::BAD_USER_INPUT)])
-                .await;
-        }
-        let mut request = Request::new(params.query)
-            .variables(variables)
-            .data(RequestCtx::new(&self.app.db, principal));
-        request.set_parsed_query(document);
-        if let Some(name) = params.operation_name {
-            request = request.operation_name(name);
-        }
-        let results = self
-            .app
+        let subscription = prepared.operation == Some(OperationType::Subscription);
+        let results = prepared
             .schema
-            .execute_stream(request)
+            .execute_stream(prepared.request)
             .map(Some)
             .chain(stream::once(async { None }))
             .boxed();

@@ -307,3 +307,31 @@ async fn health_readiness_and_metrics_answer() {
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     }
 }
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_a_client_error() {
+    let app = TestApp::new().await;
+    let cases = [
+        (
+            r#"mutation { createTenant(input: {name: "a\u0000b", slug: "ab"}) { id } }"#,
+            json!({}),
+        ),
+        (
+            "mutation ($name: String!) { createTenant(input: {name: $name, slug: \"ab\"}) { id } }",
+            json!({"name": "a\u{0}b"}),
+        ),
+        (
+            "query ($f: ImageDefinitionFilter) { imageDefinitions(filter: $f) { totalCount } }",
+            json!({"f": {"name": {"contains": "\u{0}"}}}),
+        ),
+    ];
+    for (query, variables) in cases {
+        let (status, body) = app.post(Some(&app.admin.clone()), query, variables).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+    assert_eq!(app.count("tenant").await, 0);
+}

@@ -298,6 +298,20 @@ impl TestApp {
     pub fn statements(&self) -> u64 {
         self.app.statement_count()
     }
+
+    /// Waits until no statement has run for 100 ms (the background `last_used` write of a
+    /// token's first use, for instance), so that a following count is exact.
+    pub async fn settle(&self) {
+        let mut last = self.statements();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let now = self.statements();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
 }
 
 /// The `extensions.code` of the first error of a body.

@@ -1,0 +1,86 @@
+//! What every transport does with a GraphQL request before executing it: the limits of SPEC §5
+//! (which also parse the document), variable coercion, the request context, and the schema for
+//! the principal. HTTP and WebSocket share it, so neither can skip a check.
+
+use async_graphql::{Request, Variables, parser::types::OperationType};
+use serde_json::{Map, Value as Json};
+
+use crate::{
+    app::App,
+    auth::Principal,
+    graphql::{
+        AppSchema, RequestCtx,
+        error::codes,
+        limits::{self, Refusal},
+        variables::select_operation,
+    },
+};
+
+/// A request ready to execute.
+pub struct Prepared {
+    /// The request, its document parsed and its context attached.
+    pub request: Request,
+    /// The type of the operation it runs (`None` when the document names no such operation;
+    /// execution then reports it).
+    pub operation: Option<OperationType>,
+    /// The schema for the principal (without introspection for anonymous readers).
+    pub schema: AppSchema,
+}
+
+/// Checks and builds a request of `principal`; the refusal carries the code to report.
+pub fn prepare(
+    app: &App,
+    principal: Principal,
+    query: String,
+    operation_name: Option<String>,
+    variables: Map<String, Json>,
+) -> Result<Prepared, Refusal> {
+    let authenticated = principal.is_authenticated();
+    refuse_nul(&query, &variables)?;
+    let document = limits::parse(&query, &app.config.limits, authenticated)?;
+    let variables = Variables::from_json(Json::Object(variables));
+    let operation = select_operation(&document, operation_name.as_deref()).map(|op| op.ty);
+    app.input_types
+        .check(&document, operation_name.as_deref(), &variables)
+        .map_err(|message| Refusal::new(codes::BAD_USER_INPUT, message))?;
+    let mut request = Request::new(query)
+        .variables(variables)
+        .data(RequestCtx::new(&app.db, principal));
+    request.set_parsed_query(document);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    let schema = if authenticated {
+        app.schema.clone()
+    } else {
+        request = request.disable_introspection();
+        app.anonymous_schema.clone()
+    };
+    Ok(Prepared {
+        request,
+        operation,
+        schema,
+    })
+}
+
+/// Refuses text holding U+0000 anywhere — in the document (raw or as the escape `\u0000`) or in a
+/// variable. No column can store it (PostgreSQL refuses it in `text` and `jsonb`), so it is a
+/// client error, reported before anything runs rather than as an internal error of the database.
+fn refuse_nul(query: &str, variables: &Map<String, Json>) -> Result<(), Refusal> {
+    fn holds_nul(value: &Json) -> bool {
+        match value {
+            Json::String(s) => s.contains('\0'),
+            Json::Array(items) => items.iter().any(holds_nul),
+            Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+            _ => false,
+        }
+    }
+    let in_query = query.contains('\0') || query.to_ascii_lowercase().contains("\\u0000");
+    if in_query || variables.values().any(holds_nul) {
+        return Err(Refusal::new(
+            codes::BAD_USER_INPUT,
+            "text cannot contain the NUL character (U+0000)",
+        ));
+    }
+    Ok(())
+}
