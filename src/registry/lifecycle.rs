@@ -94,32 +94,19 @@ pub async fn queue(ctx: Ctx<'_>, request: QueueRequest) -> Result<image_build::M
         .unwrap_or_else(|| stamp.format("%Y-%m-%d").to_string());
     c.required_text("image_version", &image_version, 64);
     c.0.into_result()?;
-    let build = image_build::ActiveModel {
-        definition_id: Set(definition.id),
-        status: Set(BuildStatus::Pending),
-        backend_build_id: Set(String::new()),
-        proxmox_endpoint_id: Set(definition.proxmox_endpoint_id),
-        target_node: Set(definition.target_node.clone()),
-        output_vmid: Set(request.output_vmid),
-        output_name: Set(output_name),
-        image_version: Set(image_version),
-        variables: Set(variables),
-        timeout_seconds: Set(None),
-        started_at: Set(None),
-        completed_at: Set(None),
-        created_by_id: Set(ctx.principal.user_id()),
-        netbox_job_id: Set(None),
-        cloud_image_template_id: Set(None),
-        backend_response: Set(Json::Object(Default::default())),
-        error: Set(String::new()),
-        rebuild_of_id: Set(None),
-        created: Set(stamp),
-        last_updated: Set(stamp),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let build = insert_pending(
+        &txn,
+        Pending {
+            definition: &definition,
+            output_vmid: request.output_vmid,
+            output_name,
+            image_version,
+            variables,
+            rebuild_of: None,
+        },
+        ctx.principal,
+    )
     .await?;
-    record(&txn, &build, None, ctx.principal, "").await?;
     if let Some((key, user, hash)) = key {
         let saved = idempotency_key::ActiveModel {
             user_id: Set(user),
@@ -142,9 +129,7 @@ pub async fn queue(ctx: Ctx<'_>, request: QueueRequest) -> Result<image_build::M
             };
         }
     }
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 /// The build a keyed request already created, or `IDEMPOTENCY_KEY_REUSED` when the key was used
@@ -257,9 +242,7 @@ pub async fn start(
         c.max_len("backend_build_id", backend, 255);
         c.0.into_result()?;
     }
-    let txn = begin_lifecycle(ctx.db).await?;
-    let build = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
-    refuse_unless_allowed(build.status, BuildStatus::Running)?;
+    let (txn, build) = open(ctx, id, BuildStatus::Running).await?;
     let settings = settings::get(&txn).await?;
     let running = image_build::Entity::find()
         .filter(image_build::Column::Status.eq(BuildStatus::Running))
@@ -287,9 +270,7 @@ pub async fn start(
         "",
     )
     .await?;
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 /// Completes a running build and publishes it to the catalog (SPEC §2.3).
@@ -306,9 +287,7 @@ pub async fn complete(
     }
     check_json(&mut c, "backend_response", backend_response.as_ref());
     c.0.into_result()?;
-    let txn = begin_lifecycle(ctx.db).await?;
-    let build = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
-    refuse_unless_allowed(build.status, BuildStatus::Completed)?;
+    let (txn, build) = open(ctx, id, BuildStatus::Completed).await?;
     let changes = image_build::ActiveModel {
         completed_at: Set(Some(now())),
         output_vmid: output_vmid.map_or(sea_orm::NotSet, Set),
@@ -333,9 +312,7 @@ pub async fn complete(
         active.cloud_image_template_id = Set(Some(entry));
         build = active.update(&txn).await?;
     }
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 /// Fails a pending or running build with an error.
@@ -350,8 +327,7 @@ pub async fn fail(
     c.required_text("error", &error, 65_536);
     check_json(&mut c, "backend_response", backend_response.as_ref());
     c.0.into_result()?;
-    let txn = begin_lifecycle(ctx.db).await?;
-    let build = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
+    let (txn, build) = open(ctx, id, BuildStatus::Failed).await?;
     let build = fail_in(
         &txn,
         &build,
@@ -360,9 +336,7 @@ pub async fn fail(
         ctx.principal.user_id(),
     )
     .await?;
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 async fn fail_in(
@@ -385,9 +359,7 @@ async fn fail_in(
 /// Cancels a pending or running build.
 pub async fn cancel(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error> {
     ctx.principal.authorize(Action::CancelBuild)?;
-    let txn = begin_lifecycle(ctx.db).await?;
-    let build = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
-    refuse_unless_allowed(build.status, BuildStatus::Cancelled)?;
+    let (txn, build) = open(ctx, id, BuildStatus::Cancelled).await?;
     let changes = image_build::ActiveModel {
         completed_at: Set(Some(now())),
         ..Default::default()
@@ -401,61 +373,34 @@ pub async fn cancel(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error> 
         "",
     )
     .await?;
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 /// Queues a new build of a completed build's definition with the same parameters; the completed
 /// build keeps its history. The queue gates apply.
 pub async fn rebuild(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error> {
     ctx.principal.authorize(Action::QueueBuild)?;
-    let txn = begin_lifecycle(ctx.db).await?;
-    let original = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
-    refuse_unless_allowed(original.status, BuildStatus::Pending)?;
+    let (txn, original) = open(ctx, id, BuildStatus::Pending).await?;
     let definition = image_definition::Entity::find_by_id(original.definition_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Error::internal("a build without its definition"))?;
     let settings = settings::get(&txn).await?;
     check_gates(&txn, &settings, &definition, &original.variables).await?;
-    let stamp = now();
-    let build = image_build::ActiveModel {
-        definition_id: Set(original.definition_id),
-        status: Set(BuildStatus::Pending),
-        backend_build_id: Set(String::new()),
-        proxmox_endpoint_id: Set(definition.proxmox_endpoint_id),
-        target_node: Set(definition.target_node.clone()),
-        output_vmid: Set(original.output_vmid),
-        output_name: Set(original.output_name.clone()),
-        image_version: Set(original.image_version.clone()),
-        variables: Set(original.variables.clone()),
-        timeout_seconds: Set(None),
-        started_at: Set(None),
-        completed_at: Set(None),
-        created_by_id: Set(ctx.principal.user_id()),
-        netbox_job_id: Set(None),
-        cloud_image_template_id: Set(None),
-        backend_response: Set(Json::Object(Default::default())),
-        error: Set(String::new()),
-        rebuild_of_id: Set(Some(original.id)),
-        created: Set(stamp),
-        last_updated: Set(stamp),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    record(
+    let build = insert_pending(
         &txn,
-        &build,
-        None,
+        Pending {
+            definition: &definition,
+            output_vmid: original.output_vmid,
+            output_name: original.output_name.clone(),
+            image_version: original.image_version.clone(),
+            variables: original.variables.clone(),
+            rebuild_of: Some(original.id),
+        },
         ctx.principal,
-        &format!("rebuild of build {}", original.id),
     )
     .await?;
-    txn.commit().await?;
-    ctx.events.committed();
-    Ok(build)
+    commit(ctx, txn, build).await
 }
 
 /// Fails every running build older than its timeout (SPEC §2.4), as the service itself; `now` is
@@ -491,6 +436,31 @@ pub async fn reap(
         }
     }
     Ok(reaped)
+}
+
+/// Opens the lifecycle transaction for moving build `id` to `to`: the build must be visible to
+/// the caller (else `NOT_FOUND`) and allowed to move (else `INVALID_STATUS_TRANSITION`). The
+/// caller's role was checked before.
+async fn open(
+    ctx: Ctx<'_>,
+    id: i64,
+    to: BuildStatus,
+) -> Result<(DatabaseTransaction, image_build::Model), Error> {
+    let txn = begin_lifecycle(ctx.db).await?;
+    let build = read::get::<image_build::Entity>(&txn, &ctx.principal.scope(), id).await?;
+    refuse_unless_allowed(build.status, to)?;
+    Ok((txn, build))
+}
+
+/// Commits a transition and wakes this instance's subscribers.
+async fn commit(
+    ctx: Ctx<'_>,
+    txn: DatabaseTransaction,
+    build: image_build::Model,
+) -> Result<image_build::Model, Error> {
+    txn.commit().await?;
+    ctx.events.committed();
+    Ok(build)
 }
 
 fn refuse_unless_allowed(from: BuildStatus, to: BuildStatus) -> Result<(), Error> {
@@ -548,23 +518,62 @@ async fn transition(
     Ok(build)
 }
 
-/// Records the creation of a pending build.
-async fn record(
+/// A pending build to create: for a queue, or for a rebuild (`rebuild_of`).
+struct Pending<'a> {
+    definition: &'a image_definition::Model,
+    output_vmid: i32,
+    output_name: String,
+    image_version: String,
+    variables: Json,
+    rebuild_of: Option<i32>,
+}
+
+/// Inserts a pending build of `new.definition` (its endpoint and node copied, as SPEC §1.2 says)
+/// and its creation event, created by `principal`.
+async fn insert_pending(
     txn: &DatabaseTransaction,
-    build: &image_build::Model,
-    from: Option<BuildStatus>,
+    new: Pending<'_>,
     principal: &Principal,
-    message: &str,
-) -> Result<(), Error> {
+) -> Result<image_build::Model, Error> {
+    let stamp = now();
+    let build = image_build::ActiveModel {
+        definition_id: Set(new.definition.id),
+        status: Set(BuildStatus::Pending),
+        backend_build_id: Set(String::new()),
+        proxmox_endpoint_id: Set(new.definition.proxmox_endpoint_id),
+        target_node: Set(new.definition.target_node.clone()),
+        output_vmid: Set(new.output_vmid),
+        output_name: Set(new.output_name),
+        image_version: Set(new.image_version),
+        variables: Set(new.variables),
+        timeout_seconds: Set(None),
+        started_at: Set(None),
+        completed_at: Set(None),
+        created_by_id: Set(principal.user_id()),
+        netbox_job_id: Set(None),
+        cloud_image_template_id: Set(None),
+        backend_response: Set(Json::Object(Default::default())),
+        error: Set(String::new()),
+        rebuild_of_id: Set(new.rebuild_of),
+        created: Set(stamp),
+        last_updated: Set(stamp),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let message = new.rebuild_of.map_or_else(String::new, |original| {
+        format!("rebuild of build {original}")
+    });
     insert_event(
         txn,
         build.id,
-        from,
-        build.status,
+        None,
+        BuildStatus::Pending,
         principal.user_id(),
-        message,
+        &message,
     )
-    .await
+    .await?;
+    Ok(build)
 }
 
 async fn insert_event(

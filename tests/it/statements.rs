@@ -18,6 +18,7 @@ const AUTHENTICATION: u64 = 1;
 
 /// Definitions, builds and everything they point at.
 struct Fleet {
+    tenants: [i32; 3],
     definitions: Vec<i32>,
     builds: Vec<i32>,
 }
@@ -38,6 +39,7 @@ async fn fleet(app: &TestApp, definitions: usize, builds: usize) -> Fleet {
         users.push(app.user(Role::Operator, &[tenants[i % 3]], true).await.0);
     }
     let mut fleet = Fleet {
+        tenants,
         definitions: Vec::new(),
         builds: Vec::new(),
     };
@@ -302,4 +304,49 @@ async fn reference_relations_cost_the_same_at_any_size() {
     let (twelve, data) = measure(&app, query, json!({ "first": 12 })).await;
     assert_eq!(data["users"]["nodes"].as_array().expect("users").len(), 12);
     assert_eq!(three, twelve, "statements grow with the number of rows");
+}
+
+/// The same guarantees hold with tenant visibility applied (a VIEWER of one tenant): visibility
+/// is part of each statement, never an extra one per row.
+#[tokio::test]
+async fn visibility_adds_no_statement_per_row() {
+    let app = TestApp::new().await;
+    let fleet = fleet(&app, 8, 120).await;
+    let (viewer, token) = app.user(Role::Viewer, &[fleet.tenants[0]], true).await;
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::LastUsed, Expr::value(now()))
+        .filter(api_token::Column::UserId.eq(viewer))
+        .exec(&app.app.db)
+        .await
+        .expect("record a use of the viewer's token");
+    let mut counts = Vec::new();
+    for first in [10, 50] {
+        let before = app.statements();
+        let body = app
+            .as_user(&token, BUILD_PAGE, json!({ "first": first }))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        counts.push(app.statements() - before);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements grow with the page: {counts:?}"
+    );
+    assert!(counts[0] <= 5 + AUTHENTICATION, "{counts:?}");
+    let id = app
+        .as_user(
+            &token,
+            "{ imageBuilds(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await["data"]["imageBuilds"]["nodes"][0]["id"]
+        .clone();
+    let before = app.statements();
+    app.as_user(
+        &token,
+        "query ($id: ID!) { imageBuild(id: $id) { id status outputName } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(app.statements() - before, 1 + AUTHENTICATION);
 }
