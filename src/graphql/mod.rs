@@ -15,7 +15,6 @@ pub mod loaders;
 pub mod lookups;
 pub mod patch;
 pub mod reference;
-pub mod reference_mutations;
 pub mod settings;
 pub mod subscriptions;
 pub mod users;
@@ -53,7 +52,7 @@ pub struct Mutation(
     definitions::DefinitionMutation,
     builds::BuildMutation,
     settings::SettingsMutation,
-    reference_mutations::ReferenceMutation,
+    reference::ReferenceMutation,
     users::UserMutation,
 );
 

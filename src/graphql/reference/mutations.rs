@@ -3,11 +3,11 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant};
 
-use super::{
+use super::{CloudImageTemplate, Cluster, ProxmoxEndpoint, Tenant};
+use crate::graphql::{
     enums::{CatalogOsFamily, EndpointMode},
     lookups::parse_id,
     patch::Inputs,
-    reference::{CloudImageTemplate, Cluster, ProxmoxEndpoint, Tenant},
     writer,
 };
 use crate::registry::reference::{self, ClusterPatch, EndpointPatch, TemplatePatch, TenantPatch};
