@@ -1,7 +1,8 @@
 //! Conformance proven by outside tools, run as subprocesses against the real server listening on
-//! 127.0.0.1: the `graphql-http` server audit (GraphQL over HTTP) and a schemathesis fuzz run of
-//! `/graphql`. `.ci/run` installs both (tests/tools); without them these tests print a loud skip
-//! and pass, unless `PACKER_GATEWAY_REQUIRE_TOOLS=1`.
+//! 127.0.0.1: the `graphql-http` server audit (GraphQL over HTTP), a schemathesis fuzz run of
+//! `/graphql`, and GraphiQL in a headless Chromium cut off from the network. `.ci/run` installs
+//! them (tests/tools, Debian's chromium); without them these tests print a loud skip and pass,
+//! unless `PACKER_GATEWAY_REQUIRE_TOOLS=1`.
 
 use std::{
     net::SocketAddr,
@@ -10,6 +11,7 @@ use std::{
 };
 
 use packer_gateway::registry::demo;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::support::{TestApp, unique};
@@ -145,4 +147,68 @@ async fn a_schemathesis_fuzz_run_finds_no_server_error_and_no_malformed_error() 
     assert!(output.status.success(), "{report}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("passed"), "{report}");
+}
+
+/// GraphiQL, as a browser sees it with every host but 127.0.0.1 unreachable: it renders, takes
+/// the token from `#token=`, and introspects the schema through the service with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_renders_offline_in_a_browser() {
+    let chromium = std::env::var("PACKER_GATEWAY_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let present = Command::new(&chromium)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available("chromium", present, "apt-get install chromium") {
+        return;
+    }
+    let app = TestApp::new().await;
+    let address = serve(&app).await;
+    let profile = std::env::temp_dir().join(unique("chromium-profile"));
+    let mut command = Command::new(&chromium);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command.arg(format!("http://{address}/graphiql#token={}", app.admin));
+    let output = run(command).await;
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", show(&output));
+    assert!(
+        dom.contains("graphiql-container"),
+        "GraphiQL did not render:\n{dom}"
+    );
+    assert!(
+        dom.contains("imageDefinitions"),
+        "the default query is missing:\n{dom}"
+    );
+    // The token of the fragment authenticated a request: its first use was recorded.
+    let hash = packer_gateway::auth::token::hash(&app.admin);
+    let mut used = false;
+    for _ in 0..100 {
+        let token = entity::api_token::Entity::find()
+            .filter(entity::api_token::Column::KeyHash.eq(hash.as_str()))
+            .one(&app.app.db)
+            .await
+            .expect("read the token");
+        if token.is_some_and(|t| t.last_used.is_some()) {
+            used = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        used,
+        "GraphiQL never reached the service with the token of #token="
+    );
 }
