@@ -13,6 +13,7 @@ mod limits;
 mod outside_tools;
 mod paging;
 mod queries;
+mod reference;
 mod schema;
 mod statements;
 mod subscriptions;
