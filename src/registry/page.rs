@@ -275,11 +275,7 @@ where
     for (expr, order) in plan.order() {
         select = select.order_by(expr, order);
     }
-    let rows = select
-        .offset(args.offset)
-        .limit(args.limit)
-        .all(db)
-        .await?;
+    let rows = select.offset(args.offset).limit(args.limit).all(db).await?;
     let count = total.get().await?;
     Ok(OffsetPage { rows, count })
 }
