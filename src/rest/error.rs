@@ -229,6 +229,13 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_is_a_generic_500_with_a_request_id() {
+        let response = super::panic_response(Box::new("secret detail"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key("x-request-id"));
+    }
+
+    #[test]
     fn references_are_named_after_the_object() {
         assert_eq!(rest_name("proxmox_endpoint_id"), "proxmox_endpoint");
         assert_eq!(rest_name("allowed_tenant_ids"), "allowed_tenants");

@@ -118,26 +118,28 @@ async fn method_not_allowed(request: Request) -> Failure {
 }
 
 /// Abandons a request still running after `--request-timeout` (its transaction, dropped, rolls
-/// back), as GraphQL does: 503 `REQUEST_TIMEOUT`.
+/// back), as GraphQL does: 503 `REQUEST_TIMEOUT` with a request id.
 async fn timeout(State(app): State<App>, request: Request, next: Next) -> Response {
     let limit = Duration::from_secs(app.config.limits.request_timeout);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
+            let request_id = crate::http::graphql::request_id();
             tracing::warn!(
+                request_id,
                 seconds = limit.as_secs(),
                 "REST request timed out and was abandoned"
             );
-            Failure::http(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::REQUEST_TIMEOUT,
-                format!(
+            let body = json!({
+                "detail": format!(
                     "the request did not finish within {} s and was abandoned; \
                      nothing it was still writing was committed",
                     limit.as_secs()
                 ),
-            )
-            .into_response()
+                "code": codes::REQUEST_TIMEOUT,
+                "request_id": request_id,
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }

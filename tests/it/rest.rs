@@ -5,6 +5,7 @@ mod access;
 mod builds;
 mod definitions;
 mod lists;
+mod settings;
 
 use axum::{
     body::Body,

@@ -26,16 +26,29 @@ async fn sample(app: &TestApp) -> Sample {
     let (w, e, c) = (&world, world.endpoint, world.cluster);
     let noble = seed.definition("Ubuntu Noble", e, c, &[w.t1], |_| {}).await;
     let bookworm = seed
-        .definition("Debian Bookworm", e, c, &[w.t2], |d: &mut image_definition::ActiveModel| {
-            d.os_family = Set(entity::enums::OsFamily::Debian);
-            d.enabled = Set(false);
-        })
+        .definition(
+            "Debian Bookworm",
+            e,
+            c,
+            &[w.t2],
+            |d: &mut image_definition::ActiveModel| {
+                d.os_family = Set(entity::enums::OsFamily::Debian);
+                d.enabled = Set(false);
+            },
+        )
         .await;
     let rocky = seed.definition("Rocky Nine", e, c, &[], |_| {}).await;
     let build = |definition, status, seconds, error: &'static str| {
-        seed.build(definition, e, status, at(seconds), None, move |b: &mut image_build::ActiveModel| {
-            b.error = Set(error.into());
-        })
+        seed.build(
+            definition,
+            e,
+            status,
+            at(seconds),
+            None,
+            move |b: &mut image_build::ActiveModel| {
+                b.error = Set(error.into());
+            },
+        )
     };
     let builds = [
         build(noble, BuildStatus::Running, -300, "").await,
@@ -44,14 +57,24 @@ async fn sample(app: &TestApp) -> Sample {
         build(rocky, BuildStatus::Pending, -50, "").await,
         build(rocky, BuildStatus::Cancelled, 0, "").await,
     ];
-    Sample { noble, bookworm, rocky, t1: w.t1, t2: w.t2, builds }
+    Sample {
+        noble,
+        bookworm,
+        rocky,
+        t1: w.t1,
+        t2: w.t2,
+        builds,
+    }
 }
 
 /// The ids a list answers, and its count.
 async fn ids(app: &TestApp, path: &str) -> (Vec<i64>, i64) {
     let reply = get(app, path, &app.admin).await;
     assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
-    let ids = column(&reply.body, "id").iter().filter_map(Value::as_i64).collect();
+    let ids = column(&reply.body, "id")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
     (ids, reply.body["count"].as_i64().expect("a count"))
 }
 
@@ -69,17 +92,29 @@ async fn filters_are_query_parameters_over_the_same_filter_tree() {
     let since_plus = at(-150).to_rfc3339_opts(SecondsFormat::Secs, false);
     let cases: Vec<(String, Vec<i64>)> = vec![
         ("?status=running&status=failed".into(), vec![b[0], b[1]]),
-        ("?status__n=running&status__n=failed".into(), vec![b[2], b[3], b[4]]),
+        (
+            "?status__n=running&status__n=failed".into(),
+            vec![b[2], b[3], b[4]],
+        ),
         (format!("?definition={}", s.noble), vec![b[0], b[1]]),
         (format!("?definition_id={}", s.noble), vec![b[0], b[1]]),
         (format!("?tenant={}", s.t2), vec![b[2]]),
-        (format!("?tenant={}&tenant={}", s.t1, s.t2), vec![b[0], b[1], b[2]]),
+        (
+            format!("?tenant={}&tenant={}", s.t1, s.t2),
+            vec![b[0], b[1], b[2]],
+        ),
         ("?tenant__isnull=true".into(), vec![b[3], b[4]]),
         ("?q=DISK".into(), vec![b[1]]),
         (format!("?created__gte={since}"), vec![b[2], b[3], b[4]]),
         // An offset's `+` sent unencoded arrives as a space, and still means `+`.
-        (format!("?created__gte={since_plus}"), vec![b[2], b[3], b[4]]),
-        (format!("?created__lt={since}&status__n=running"), vec![b[1]]),
+        (
+            format!("?created__gte={since_plus}"),
+            vec![b[2], b[3], b[4]],
+        ),
+        (
+            format!("?created__lt={since}&status__n=running"),
+            vec![b[1]],
+        ),
         ("?os_family=debian".into(), vec![b[2]]),
         ("?started_at__isnull=true".into(), vec![b[3]]),
         ("?completed_at__empty=false".into(), vec![]),
@@ -90,7 +125,11 @@ async fn filters_are_query_parameters_over_the_same_filter_tree() {
         assert_eq!(sorted(found), expected, "{query}");
         assert_eq!(count, expected.len() as i64, "{query}");
     }
-    let (noble, bookworm, rocky) = (i64::from(s.noble), i64::from(s.bookworm), i64::from(s.rocky));
+    let (noble, bookworm, rocky) = (
+        i64::from(s.noble),
+        i64::from(s.bookworm),
+        i64::from(s.rocky),
+    );
     let cases: Vec<(String, Vec<i64>)> = vec![
         ("?name__ic=NOBLE".into(), vec![noble]),
         ("?name__isw=ubu".into(), vec![noble]),
@@ -101,11 +140,20 @@ async fn filters_are_query_parameters_over_the_same_filter_tree() {
         ("?name=Rocky+Nine".into(), vec![rocky]),
         ("?name__n=Rocky+Nine".into(), vec![noble, bookworm]),
         ("?enabled=false".into(), vec![bookworm]),
-        ("?target_node__empty=false".into(), vec![noble, bookworm, rocky]),
+        (
+            "?target_node__empty=false".into(),
+            vec![noble, bookworm, rocky],
+        ),
         ("?target_cluster__empty=true".into(), vec![]),
         (format!("?tenant__n={}", s.t1), vec![bookworm, rocky]),
-        (format!("?id__gte={bookworm}&id__lte={bookworm}"), vec![bookworm]),
-        ("?builder_type=proxmox-clone&os_family=ubuntu".into(), vec![noble, rocky]),
+        (
+            format!("?id__gte={bookworm}&id__lte={bookworm}"),
+            vec![bookworm],
+        ),
+        (
+            "?builder_type=proxmox-clone&os_family=ubuntu".into(),
+            vec![noble, rocky],
+        ),
         ("?q=bookworm".into(), vec![bookworm]),
     ];
     for (query, expected) in cases {
@@ -136,11 +184,26 @@ async fn what_a_list_does_not_understand_is_a_400_naming_it() {
         ("/image-definitions/?name=a%00b", "name"),
     ] {
         let reply = get(&app, path, &app.admin).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.body
+        );
         assert!(reply.body[field][0].is_string(), "{path}: {}", reply.body);
     }
-    let reply = get(&app, "/image-builds/?colour=blue&status=exploded", &app.admin).await;
-    assert_eq!(reply.body.as_object().map(|o| o.len()), Some(2), "both at once: {}", reply.body);
+    let reply = get(
+        &app,
+        "/image-builds/?colour=blue&status=exploded",
+        &app.admin,
+    )
+    .await;
+    assert_eq!(
+        reply.body.as_object().map(|o| o.len()),
+        Some(2),
+        "both at once: {}",
+        reply.body
+    );
 }
 
 #[tokio::test]
@@ -149,11 +212,37 @@ async fn ordering_maps_onto_the_sort_keys() {
     let s = sample(&app).await;
     let names = |body: &Value| column(body, "name");
     let by_name = get(&app, "/image-definitions/", &app.admin).await;
-    assert_eq!(names(&by_name.body), [json!("Debian Bookworm"), json!("Rocky Nine"), json!("Ubuntu Noble")]);
+    assert_eq!(
+        names(&by_name.body),
+        [
+            json!("Debian Bookworm"),
+            json!("Rocky Nine"),
+            json!("Ubuntu Noble")
+        ]
+    );
     let reversed = get(&app, "/image-definitions/?ordering=-name", &app.admin).await;
-    assert_eq!(names(&reversed.body), [json!("Ubuntu Noble"), json!("Rocky Nine"), json!("Debian Bookworm")]);
-    let by_family = get(&app, "/image-definitions/?ordering=os_family,-name", &app.admin).await;
-    assert_eq!(names(&by_family.body), [json!("Debian Bookworm"), json!("Ubuntu Noble"), json!("Rocky Nine")]);
+    assert_eq!(
+        names(&reversed.body),
+        [
+            json!("Ubuntu Noble"),
+            json!("Rocky Nine"),
+            json!("Debian Bookworm")
+        ]
+    );
+    let by_family = get(
+        &app,
+        "/image-definitions/?ordering=os_family,-name",
+        &app.admin,
+    )
+    .await;
+    assert_eq!(
+        names(&by_family.body),
+        [
+            json!("Debian Bookworm"),
+            json!("Ubuntu Noble"),
+            json!("Rocky Nine")
+        ]
+    );
     // Builds: newest first by default; `ordering=created` oldest first.
     let newest = ids(&app, "/image-builds/").await.0;
     assert_eq!(newest.first().copied(), Some(i64::from(s.builds[4])));
@@ -165,17 +254,27 @@ async fn ordering_maps_onto_the_sort_keys() {
 async fn limit_and_offset_page_with_absolute_links() {
     let app = TestApp::new().await;
     sample(&app).await;
-    let first = get(&app, "/image-builds/?status__n=cancelled&limit=2&ordering=created", &app.admin).await;
+    let first = get(
+        &app,
+        "/image-builds/?status__n=cancelled&limit=2&ordering=created",
+        &app.admin,
+    )
+    .await;
     assert_eq!(first.body["count"], 4);
     assert_eq!(column(&first.body, "id").len(), 2);
     assert_eq!(first.body["previous"], Value::Null);
     let next = first.body["next"].as_str().expect("a next page");
-    assert_eq!(next, format!("{API}/image-builds/?status__n=cancelled&ordering=created&limit=2&offset=2"));
+    assert_eq!(
+        next,
+        format!("{API}/image-builds/?status__n=cancelled&ordering=created&limit=2&offset=2")
+    );
     let second = get(&app, next.trim_start_matches(API), &app.admin).await;
     assert_eq!(second.body["next"], Value::Null);
     assert_eq!(
         second.body["previous"],
-        json!(format!("{API}/image-builds/?status__n=cancelled&ordering=created&limit=2"))
+        json!(format!(
+            "{API}/image-builds/?status__n=cancelled&ordering=created&limit=2"
+        ))
     );
     let all: Vec<Value> = [column(&first.body, "id"), column(&second.body, "id")].concat();
     let mut unique = all.clone();
@@ -183,8 +282,14 @@ async fn limit_and_offset_page_with_absolute_links() {
     assert_eq!(unique.len(), 4, "no row repeated or skipped: {all:?}");
 
     let middle = get(&app, "/image-builds/?limit=1&offset=2", &app.admin).await;
-    assert_eq!(middle.body["previous"], json!(format!("{API}/image-builds/?limit=1&offset=1")));
-    assert_eq!(middle.body["next"], json!(format!("{API}/image-builds/?limit=1&offset=3")));
+    assert_eq!(
+        middle.body["previous"],
+        json!(format!("{API}/image-builds/?limit=1&offset=1"))
+    );
+    assert_eq!(
+        middle.body["next"],
+        json!(format!("{API}/image-builds/?limit=1&offset=3"))
+    );
     for offset in ["50", "18446744073709551615"] {
         let beyond = get(&app, &format!("/image-builds/?offset={offset}"), &app.admin).await;
         assert_eq!(beyond.status, StatusCode::OK, "{offset}: {}", beyond.body);
@@ -195,9 +300,17 @@ async fn limit_and_offset_page_with_absolute_links() {
 
     // Beyond 1000 (or 0) is capped to 1000, as NetBox caps it; the links say so.
     for limit in ["1001", "0"] {
-        let capped = get(&app, &format!("/image-builds/?limit={limit}&offset=1"), &app.admin).await;
+        let capped = get(
+            &app,
+            &format!("/image-builds/?limit={limit}&offset=1"),
+            &app.admin,
+        )
+        .await;
         assert_eq!(capped.status, StatusCode::OK);
         assert_eq!(column(&capped.body, "id").len(), 4);
-        assert_eq!(capped.body["previous"], json!(format!("{API}/image-builds/?limit=1000")));
+        assert_eq!(
+            capped.body["previous"],
+            json!(format!("{API}/image-builds/?limit=1000"))
+        );
     }
 }
