@@ -13,11 +13,10 @@ use axum::{
 use sea_orm::{ActiveEnum, Iterable};
 use serde_json::{Map, Value as Json};
 
-use super::error::Failure;
+use super::error::{Failure, codes};
 use crate::{
     app::App,
     error::{Error, FieldErrors},
-    graphql::error::codes,
 };
 
 /// Representation fields the service owns, ignored when a client echoes them back.

@@ -17,6 +17,16 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::error::{Error, FieldErrors};
 
+/// Codes of the transport's own refusals (the same names GraphQL gives them).
+pub mod codes {
+    /// A wrong method or media type.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// A body larger than `--body-limit` (413).
+    pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
+    /// A request still running after `--request-timeout` (503).
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+}
+
 /// Why a REST request failed.
 #[derive(Debug)]
 pub enum Failure {

@@ -11,6 +11,7 @@ pub mod body;
 pub mod builds;
 pub mod definitions;
 pub mod error;
+mod lookups;
 pub mod params;
 pub mod reference;
 pub mod refs;
@@ -33,10 +34,9 @@ use crate::{
     app::App,
     auth::{self, Action, Principal},
     error::Error,
-    graphql::error::codes,
     registry,
 };
-use error::Failure;
+use error::{Failure, codes};
 
 /// Where the REST surface is mounted.
 pub const PREFIX: &str = "/api/plugins/packer";

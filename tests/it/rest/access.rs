@@ -218,6 +218,7 @@ async fn routes_methods_and_the_root() {
         reply.body
     );
     assert!(reply.body["detail"].is_string());
+    assert_eq!(reply.headers[header::ALLOW], "GET,HEAD,PATCH");
     let reply = call(
         &app,
         Method::POST,
