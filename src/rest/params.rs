@@ -13,13 +13,19 @@
 //! - `ordering=-created,name` sorts by those keys (`-` descending), the primary key last;
 //! - `limit` (default 50; 0 or more than 1000 means 1000, as NetBox caps it) and `offset`.
 //!
-//! An unknown parameter, field, lookup or ordering key is a 400 naming it.
+//! An unknown parameter, field, lookup or ordering key is a 400 naming it; so are more than
+//! [`MAX_PARAMETERS`] parameters.
+
+use std::collections::HashMap;
 
 use sea_orm::{ActiveEnum, Iterable};
 use serde::Serialize;
 use url::form_urlencoded;
 
-use super::lookups::{filter, resolve};
+use super::{
+    body::NON_FIELD,
+    lookups::{filter, resolve},
+};
 use crate::{
     error::{Error, FieldErrors},
     registry::{
@@ -27,6 +33,10 @@ use crate::{
         page::{DEFAULT_PAGE, MAX_OFFSET_PAGE, OffsetArgs, Sort, SortField},
     },
 };
+
+/// The most query parameters (counting repeats) of one request: enough for any filter, and few
+/// enough that no statement binds more values than a database accepts (SQLite: 32766).
+pub const MAX_PARAMETERS: usize = 1000;
 
 /// The values a choice field accepts (`None`: not a choice field), to refuse a misspelt one
 /// rather than match nothing.
@@ -71,6 +81,12 @@ pub fn parse<F: FilterField, S: SortField>(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
+    if pairs.len() > MAX_PARAMETERS {
+        return Err(Error::bad_input(
+            NON_FIELD,
+            format!("at most {MAX_PARAMETERS} query parameters are accepted"),
+        ));
+    }
     let mut errors = FieldErrors::default();
     let mut filters = Vec::new();
     let mut sort = Vec::new();
@@ -80,14 +96,16 @@ pub fn parse<F: FilterField, S: SortField>(
             errors.add(key, "cannot contain the NUL character (U+0000)");
             continue;
         }
-        let last = values.last().map_or("", |v| v.as_str());
+        let last = values.last().map_or("", |v| v.trim());
         match key {
-            "limit" => match last.trim().parse::<u64>() {
+            // Empty, as any other parameter: the default.
+            "limit" | "offset" if last.is_empty() => {}
+            "limit" => match last.parse::<u64>() {
                 Ok(0) => limit = MAX_OFFSET_PAGE,
                 Ok(n) => limit = n,
                 Err(_) => errors.add(key, "must be a non-negative integer"),
             },
-            "offset" => match last.trim().parse::<u64>() {
+            "offset" => match last.parse::<u64>() {
                 Ok(n) => offset = n,
                 Err(_) => errors.add(key, "must be a non-negative integer"),
             },
@@ -158,11 +176,15 @@ impl<F, S> ListQuery<F, S> {
 
 /// The values of each parameter, parameters in order of first appearance.
 fn grouped(pairs: &[(String, String)]) -> Vec<(&str, Vec<&String>)> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
     let mut groups: Vec<(&str, Vec<&String>)> = Vec::new();
     for (key, value) in pairs {
-        match groups.iter_mut().find(|(k, _)| k == key) {
-            Some((_, values)) => values.push(value),
-            None => groups.push((key, vec![value])),
+        match index.get(key.as_str()) {
+            Some(at) => groups[*at].1.push(value),
+            None => {
+                index.insert(key, groups.len());
+                groups.push((key, vec![value]));
+            }
         }
     }
     groups

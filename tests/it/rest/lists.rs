@@ -192,6 +192,37 @@ async fn what_a_list_does_not_understand_is_a_400_naming_it() {
         );
         assert!(reply.body[field][0].is_string(), "{path}: {}", reply.body);
     }
+    let many = vec!["id=1"; 1001].join("&");
+    let reply = get(&app, &format!("/image-builds/?{many}"), &app.admin).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body["non_field_errors"][0].is_string(),
+        "{}",
+        reply.body
+    );
+    let ids = (1..=1000)
+        .map(|i| format!("id={i}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let reply = get(
+        &app,
+        &format!("/image-builds/?{ids}&limit=&offset="),
+        &app.admin,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "1002 parameters");
+    let reply = get(&app, &format!("/image-builds/?{ids}"), &app.admin).await;
+    assert_eq!(
+        reply.body["count"], 5,
+        "1000 values of one filter: {}",
+        reply.body
+    );
+    let reply = get(&app, "/image-builds/?limit=&offset=", &app.admin).await;
+    assert_eq!(
+        reply.body["count"], 5,
+        "empty paging parameters: {}",
+        reply.body
+    );
     let reply = get(
         &app,
         "/image-builds/?colour=blue&status=exploded",
