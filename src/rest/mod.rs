@@ -98,8 +98,8 @@ pub fn routes(app: &App) -> Router<App> {
 async fn root(headers: HeaderMap) -> Response {
     let base = Base::of(&headers);
     Json(json!({
-        "image-definitions": base.list("image-definitions"),
-        "image-builds": base.list("image-builds"),
+        refs::kind::DEFINITIONS: base.list(refs::kind::DEFINITIONS),
+        refs::kind::BUILDS: base.list(refs::kind::BUILDS),
         "settings": base.list("settings"),
     }))
     .into_response()
