@@ -54,6 +54,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// The code of SPEC §3.4 that names this outcome (GraphQL's `extensions.code`, REST's `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::NotFound => "NOT_FOUND",
+            Error::BadInput(_) => "BAD_USER_INPUT",
+            Error::Conflict(_) => "CONFLICT",
+            Error::InvalidTransition { .. } => "INVALID_STATUS_TRANSITION",
+            Error::ConcurrencyLimit { .. } => "CONCURRENCY_LIMIT",
+            Error::FeatureDisabled { .. } => "FEATURE_DISABLED",
+            Error::DefinitionDisabled => "DEFINITION_DISABLED",
+            Error::EndpointWritesDisabled => "ENDPOINT_WRITES_DISABLED",
+            Error::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
     /// The message a client sees (never the detail of an internal error).
     pub fn message(&self) -> String {
         match self {

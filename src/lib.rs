@@ -10,3 +10,4 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod registry;
+pub mod rest;

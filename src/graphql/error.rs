@@ -44,22 +44,9 @@ pub mod codes {
 #[derive(Debug)]
 pub struct InternalDetail(pub String);
 
-/// The code of a core error.
+/// The code of a core error (the core names its outcomes; see [`Error::code`]).
 pub fn code(err: &Error) -> &'static str {
-    match err {
-        Error::Unauthenticated => "UNAUTHENTICATED",
-        Error::Forbidden(_) => "FORBIDDEN",
-        Error::NotFound => "NOT_FOUND",
-        Error::BadInput(_) => codes::BAD_USER_INPUT,
-        Error::Conflict(_) => "CONFLICT",
-        Error::InvalidTransition { .. } => "INVALID_STATUS_TRANSITION",
-        Error::ConcurrencyLimit { .. } => "CONCURRENCY_LIMIT",
-        Error::FeatureDisabled { .. } => "FEATURE_DISABLED",
-        Error::DefinitionDisabled => "DEFINITION_DISABLED",
-        Error::EndpointWritesDisabled => "ENDPOINT_WRITES_DISABLED",
-        Error::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-        Error::Internal(_) => codes::INTERNAL,
-    }
+    err.code()
 }
 
 impl From<Error> for async_graphql::Error {

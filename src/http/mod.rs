@@ -1,5 +1,6 @@
 //! The HTTP surface (SPEC §5): axum routes, the GraphQL-over-HTTP handler, subscriptions over
-//! WebSocket, GraphiQL, health and metrics. Only this module knows HTTP.
+//! WebSocket, GraphiQL, health and metrics; it mounts the REST adapter (`rest`, SPEC §6). Only this
+//! module and `rest` know HTTP.
 
 pub mod graphiql;
 pub mod graphql;
@@ -21,7 +22,7 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
-use crate::{app::App, graphql::error::codes};
+use crate::{app::App, graphql::error::codes, rest};
 
 /// The routes of the service, with [`middleware`].
 pub fn router(app: App) -> Router {
@@ -37,6 +38,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .merge(rest::routes(&app))
         .with_state(app);
     middleware(routes)
 }

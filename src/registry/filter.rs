@@ -3,7 +3,8 @@
 //!
 //! Semantics worth knowing:
 //! - `%` and `_` in string lookups match themselves (patterns are escaped, `ESCAPE '\'`);
-//! - string lookups are case-sensitive except `iExact` / `iContains` / `q`, which compare
+//! - string lookups are case-sensitive except `iExact` / `iContains` / `q` (and the REST-only
+//!   `IStartsWith` / `IEndsWith`), which compare
 //!   `LOWER(column)` with `LOWER(value)` (on SQLite `LOWER` folds ASCII letters only);
 //! - a comparison on a nullable column is false for NULL, so `not` of it includes the NULL rows:
 //!   `not: {targetCluster: {eq: 3}}` is exactly the complement of `targetCluster: {eq: 3}`
@@ -80,6 +81,10 @@ pub enum Lookup {
     StartsWith(String),
     /// Ends with, case-sensitive.
     EndsWith(String),
+    /// Starts with, ignoring case.
+    IStartsWith(String),
+    /// Ends with, ignoring case.
+    IEndsWith(String),
 }
 
 /// The type of a filterable field: it decides which lookups make sense.
@@ -98,7 +103,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn allows(self, lookup: &Lookup) -> bool {
+    /// Whether `lookup` applies to a field of this kind.
+    pub fn allows(self, lookup: &Lookup) -> bool {
         use Lookup as L;
         match self {
             Kind::Text => !matches!(lookup, L::Gt(_) | L::Gte(_) | L::Lt(_) | L::Lte(_)),
@@ -144,7 +150,9 @@ pub enum Target {
 }
 
 /// A filterable field of an aggregate.
-pub trait FilterField: Copy + std::fmt::Debug {
+pub trait FilterField: Copy + std::fmt::Debug + 'static {
+    /// Every field, in declaration order.
+    fn all() -> &'static [Self];
     /// The public (snake_case) name, used in error messages.
     fn name(self) -> &'static str;
     /// The type of the field.
@@ -320,6 +328,8 @@ fn compare(column: Expr, lookup: &Lookup) -> Expr {
         Lookup::IExact(text) => lower(column).eq(lower(Expr::val(text.clone()))),
         Lookup::Contains(text) => like(column, format!("%{}%", escape_like(text))),
         Lookup::IContains(text) => icontains(column, text),
+        Lookup::IStartsWith(text) => ilike(column, format!("{}%", escape_like(text))),
+        Lookup::IEndsWith(text) => ilike(column, format!("%{}", escape_like(text))),
         Lookup::StartsWith(text) => like(column, format!("{}%", escape_like(text))),
         Lookup::EndsWith(text) => like(column, format!("%{}", escape_like(text))),
     }
@@ -334,10 +344,15 @@ fn like(column: Expr, pattern: String) -> Expr {
     column.like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// `LOWER(column) LIKE LOWER('%text%')`.
+fn icontains(column: Expr, text: &str) -> Expr {
+    ilike(column, format!("%{}%", escape_like(text)))
+}
+
 /// `LOWER(column) LIKE LOWER(pattern)`: both sides folded by the database, so that they fold
 /// alike on each backend.
-fn icontains(column: Expr, text: &str) -> Expr {
-    let pattern = Expr::val(format!("%{}%", escape_like(text)));
+fn ilike(column: Expr, pattern: String) -> Expr {
+    let pattern = Expr::val(pattern);
     lower(column).binary(
         BinOper::Like,
         lower(pattern).binary(BinOper::Escape, Expr::Constant('\\'.into())),
@@ -393,6 +408,10 @@ macro_rules! filter_fields {
         }
 
         impl $crate::registry::filter::FilterField for $name {
+            fn all() -> &'static [Self] {
+                &[$(Self::$variant),*]
+            }
+
             fn name(self) -> &'static str {
                 match self {
                     $(Self::$variant => $crate::filter_fields!(@name $how $($arg)*),)*

@@ -1,4 +1,5 @@
-//! Reads every aggregate shares: filtered pages, lookups by id and batches for the loaders.
+//! Reads every aggregate shares: filtered pages (keyset for GraphQL, offset for REST), lookups by
+//! id and batches for the loaders.
 //!
 //! Each readable entity says once, in [`Readable`], which rows a [`Scope`] may see; every function
 //! here applies it, so no read path can forget it.
@@ -13,7 +14,7 @@ use sea_orm::{
 
 use super::{
     filter::{Filter, FilterField, compile, ids_of, integer},
-    page::{Page, PageArgs, Sort, SortField, fetch},
+    page::{OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_offset},
     visibility::Scope,
 };
 use crate::error::Error;
@@ -80,6 +81,27 @@ where
     };
     let select = visible::<E>(scope).filter(compile(filter)?);
     fetch(db, select, &sort, args).await
+}
+
+/// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them
+/// from `args.offset()`, with the number of all of them (offset pagination, for REST).
+pub async fn list_offset<E: Readable>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<E::Field>,
+    sort: Vec<Sort<E::Sort>>,
+    args: &OffsetArgs,
+) -> Result<OffsetPage<E::Model>, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let sort = if sort.is_empty() {
+        E::default_sort()
+    } else {
+        sort
+    };
+    let select = visible::<E>(scope).filter(compile(filter)?);
+    fetch_offset(db, select, &sort, args).await
 }
 
 /// The visible row with this id, else `NotFound`.

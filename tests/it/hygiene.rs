@@ -28,10 +28,10 @@ use crate::support::{TestApp, code, postgres, unique};
 /// Log lines written while the guard lives, on this thread (the tests run on a current-thread
 /// runtime, so the request is served on it).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
     }
 }
@@ -47,7 +47,7 @@ impl Write for Captured {
     }
 }
 
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+pub(crate) fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -59,7 +59,7 @@ fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
 }
 
 /// What must never reach a client.
-fn assert_no_internals(text: &str) {
+pub(crate) fn assert_no_internals(text: &str) {
     for leak in [
         "plugin_settings",
         "SELECT",
@@ -181,7 +181,9 @@ async fn a_request_past_its_timeout_is_abandoned_with_a_code() {
 }
 
 /// Opens transactions until the pool has no connection left.
-async fn hold_every_connection(db: &DatabaseConnection) -> Vec<sea_orm::DatabaseTransaction> {
+pub(crate) async fn hold_every_connection(
+    db: &DatabaseConnection,
+) -> Vec<sea_orm::DatabaseTransaction> {
     let mut held = Vec::new();
     while let Ok(Ok(txn)) = tokio::time::timeout(Duration::from_millis(300), db.begin()).await {
         held.push(txn);

@@ -14,6 +14,7 @@ mod outside_tools;
 mod paging;
 mod queries;
 mod reference;
+mod rest;
 mod schema;
 mod statements;
 mod subscriptions;
