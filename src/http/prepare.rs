@@ -14,6 +14,7 @@ use crate::{
         limits::{self, Refusal},
         variables::select_operation,
     },
+    registry::rules,
 };
 
 /// A request ready to execute.
@@ -67,16 +68,8 @@ pub fn prepare(
 /// variable. No column can store it (PostgreSQL refuses it in `text` and `jsonb`), so it is a
 /// client error, reported before anything runs rather than as an internal error of the database.
 fn refuse_nul(query: &str, variables: &Map<String, Json>) -> Result<(), Refusal> {
-    fn holds_nul(value: &Json) -> bool {
-        match value {
-            Json::String(s) => s.contains('\0'),
-            Json::Array(items) => items.iter().any(holds_nul),
-            Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-            _ => false,
-        }
-    }
     let in_query = query.contains('\0') || query.to_ascii_lowercase().contains("\\u0000");
-    if in_query || variables.values().any(holds_nul) {
+    if in_query || variables.values().any(rules::holds_nul) {
         return Err(Refusal::new(
             codes::BAD_USER_INPUT,
             "text cannot contain the NUL character (U+0000)",

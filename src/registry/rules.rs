@@ -190,6 +190,17 @@ pub fn variables(value: &Json) -> Vec<String> {
     messages
 }
 
+/// Whether a JSON document holds U+0000 in a string or a key. No column can store it (PostgreSQL
+/// refuses it in `text` and `jsonb`), so every door refuses it as a client error.
+pub fn holds_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn integer_in(value: &Json, min: i64, max: i64) -> Option<String> {
     match value.as_i64() {
         Some(n) if (min..=max).contains(&n) => None,

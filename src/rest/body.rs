@@ -17,6 +17,7 @@ use super::error::{Failure, codes};
 use crate::{
     app::App,
     error::{Error, FieldErrors},
+    registry::rules,
 };
 
 /// Representation fields the service owns, ignored when a client echoes them back.
@@ -56,21 +57,12 @@ pub async fn object(
     // an internal one.
     let mut errors = FieldErrors::default();
     for (key, value) in &map {
-        if key.contains('\0') || holds_nul(value) {
+        if key.contains('\0') || rules::holds_nul(value) {
             errors.add(key, "cannot contain the NUL character (U+0000)");
         }
     }
     errors.into_result()?;
     Ok(map)
-}
-
-fn holds_nul(value: &Json) -> bool {
-    match value {
-        Json::String(s) => s.contains('\0'),
-        Json::Array(items) => items.iter().any(holds_nul),
-        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        _ => false,
-    }
 }
 
 /// Whether the body is declared as UTF-8 JSON.
