@@ -74,13 +74,8 @@ pub async fn list<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let sort = if sort.is_empty() {
-        E::default_sort()
-    } else {
-        sort
-    };
-    let select = visible::<E>(scope).filter(compile(filter)?);
-    fetch(db, select, &sort, args).await
+    let query = query::<E>(scope, filter, sort)?;
+    fetch(db, query.select, &query.sort, args).await
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them
@@ -95,13 +90,33 @@ pub async fn list_offset<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    let query = query::<E>(scope, filter, sort)?;
+    fetch_offset(db, query.select, &query.sort, args).await
+}
+
+/// A visible, filtered list ready to page: the query and its ordering (default when empty).
+struct Query<E: EntityTrait, S> {
+    select: Select<E>,
+    sort: Vec<Sort<S>>,
+}
+
+fn query<E: Readable>(
+    scope: &Scope,
+    filter: &Filter<E::Field>,
+    sort: Vec<Sort<E::Sort>>,
+) -> Result<Query<E, E::Sort>, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
     let sort = if sort.is_empty() {
         E::default_sort()
     } else {
         sort
     };
-    let select = visible::<E>(scope).filter(compile(filter)?);
-    fetch_offset(db, select, &sort, args).await
+    Ok(Query {
+        select: visible::<E>(scope).filter(compile(filter)?),
+        sort,
+    })
 }
 
 /// The visible row with this id, else `NotFound`.
