@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, clone_input, code};
+use crate::support::{TestApp, clone_input, code, fields};
 
 const CREATE: &str = "mutation ($input: CreateImageDefinitionInput!) {
     createImageDefinition(input: $input) {
@@ -28,12 +28,6 @@ async fn create(app: &TestApp, input: Value) -> Value {
 }
 
 /// The fields named in a `BAD_USER_INPUT` / `CONFLICT` error.
-fn fields(body: &Value) -> Vec<String> {
-    body["errors"][0]["extensions"]["fields"]
-        .as_object()
-        .map(|f| f.keys().cloned().collect())
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn a_definition_is_created_with_the_defaults_of_the_spec() {

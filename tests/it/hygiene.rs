@@ -103,13 +103,7 @@ async fn an_internal_failure_is_generic_for_the_client_and_detailed_in_the_log()
         .expect("a requestId");
     assert_no_internals(&body.to_string());
 
-    let logs = logs.text();
-    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(request_id)).collect();
-    assert_eq!(lines.len(), 1, "logged once, with the request id: {logs}");
-    assert!(
-        lines[0].contains("plugin_settings"),
-        "the detail is in the log: {logs}"
-    );
+    assert_logged_once(&logs.text(), request_id, "plugin_settings");
 }
 
 #[tokio::test]
@@ -281,4 +275,14 @@ async fn tenants_named(db: &DatabaseConnection, name: &str) -> usize {
         .await
         .expect("count")
         .len()
+}
+
+/// The log has exactly one line with `request_id`, and it carries `detail`.
+pub fn assert_logged_once(logs: &str, request_id: &str, detail: &str) {
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(request_id)).collect();
+    assert_eq!(lines.len(), 1, "logged once, with the request id: {logs}");
+    assert!(
+        lines[0].contains(detail),
+        "the detail is in the log: {logs}"
+    );
 }

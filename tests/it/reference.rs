@@ -2,17 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, code};
+use crate::support::{TestApp, code, fields};
 
 async fn run(app: &TestApp, query: &str, variables: Value) -> Value {
     app.as_user(&app.admin, query, variables).await
-}
-
-fn fields(body: &Value) -> Vec<String> {
-    body["errors"][0]["extensions"]["fields"]
-        .as_object()
-        .map(|f| f.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -314,6 +314,15 @@ impl TestApp {
     }
 }
 
+/// The fields named in the `extensions.fields` of the first error of a body (`BAD_USER_INPUT`,
+/// `CONFLICT`).
+pub fn fields(body: &Value) -> Vec<String> {
+    body["errors"][0]["extensions"]["fields"]
+        .as_object()
+        .map(|f| f.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The `extensions.code` of the first error of a body.
 pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

@@ -346,13 +346,7 @@ async fn an_internal_failure_is_a_generic_500_with_a_request_id_logged_once() {
     let request_id = reply.body["request_id"].as_str().expect("a request id");
     assert_eq!(reply.headers["x-request-id"], request_id);
     crate::hygiene::assert_no_internals(&reply.body.to_string());
-    let logs = logs.text();
-    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(request_id)).collect();
-    assert_eq!(lines.len(), 1, "logged once, with the request id: {logs}");
-    assert!(
-        lines[0].contains("plugin_settings"),
-        "the detail is in the log: {logs}"
-    );
+    crate::hygiene::assert_logged_once(&logs.text(), request_id, "plugin_settings");
 }
 
 #[tokio::test]
