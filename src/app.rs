@@ -15,27 +15,18 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     config::ServeArgs,
     events::{Events, HubOptions},
-    graphql::{
-        self, AppSchema,
-        variables::{INTROSPECTION, InputTypes},
-    },
 };
 
-/// Everything a request needs. Cloning is cheap (handles only).
+/// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
+/// What only one door needs (the GraphQL schemas) is that door's state, built on this.
 #[derive(Clone)]
 pub struct App {
     /// The connection pool.
     pub db: DatabaseConnection,
-    /// The GraphQL schema, for authenticated principals.
-    pub schema: AppSchema,
-    /// The GraphQL schema for anonymous principals: no introspection, no suggestions.
-    pub anonymous_schema: AppSchema,
     /// The serve options (limits, anonymous access).
     pub config: Arc<ServeArgs>,
     /// SQL statements run since start (for `/metrics` and the statement-count tests).
     pub statements: Arc<AtomicU64>,
-    /// The schema's input types, to coerce variables before execution.
-    pub input_types: Arc<InputTypes>,
     /// The build-event hub: wake it after commits, subscribe to it.
     pub events: Events,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
@@ -43,7 +34,7 @@ pub struct App {
 }
 
 impl App {
-    /// Connects to `database_url`, applies the migrations and builds the schema.
+    /// Connects to `database_url`, applies the migrations and starts the event hub.
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
@@ -55,18 +46,10 @@ impl App {
             },
         )
         .await?;
-        let schema = graphql::schema(db.clone(), events.clone(), &config.limits);
-        let anonymous_schema =
-            graphql::anonymous_schema(db.clone(), events.clone(), &config.limits);
-        let introspection = schema.execute(INTROSPECTION).await.data.into_json();
-        let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
         Ok(App {
-            schema,
-            anonymous_schema,
             db,
             config: Arc::new(config),
             statements,
-            input_types: Arc::new(input_types),
             events,
             shutdown: Shutdown::default(),
         })

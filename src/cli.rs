@@ -10,11 +10,12 @@ use crate::{
     app::{App, connect},
     config::{Cli, Command, ServeArgs, TokenCommand, UserCommand},
     error::Error,
-    graphql, http,
+    graphql,
     registry::{
         demo, lifecycle, now,
         users::{self, NewToken, NewUser},
     },
+    routes,
 };
 
 /// Runs the command of `cli`; the error is a message for the operator.
@@ -125,7 +126,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!("listening on http://{bound} — GraphiQL at http://{bound}/graphiql");
-    http::serve(listener, app, shutdown_signal())
+    routes::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

@@ -11,3 +11,4 @@ pub mod graphql;
 pub mod http;
 pub mod registry;
 pub mod rest;
+pub mod routes;

@@ -1,21 +1,21 @@
 //! The one mapping from the core [`Error`] to GraphQL errors (`extensions.code` and friends), and
-//! the codes of errors raised before execution.
+//! the codes only GraphQL raises. The codes of the transport's refusals, the same in every door,
+//! are `http::codes`; those of core outcomes are [`Error::code`].
 
 use async_graphql::{ErrorExtensionValues, Value};
 use entity::enums::BuildStatus;
 
 use crate::error::Error;
 
-/// Codes of errors raised outside the core: by async-graphql before any resolver runs, by the
-/// query limits, and by the HTTP layer.
+/// Codes of errors only GraphQL raises: async-graphql before any resolver runs, the query limits,
+/// the GraphQL transports.
 pub mod codes {
     /// The document is not valid GraphQL.
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     /// The document does not validate against the schema.
     pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    /// An unexpected failure; the response carries a `requestId`.
-    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
-    /// A field rule failed.
+    /// A variable or argument value that does not coerce: the code of the core's field errors
+    /// ([`crate::error::Error::BadInput`]), given to what async-graphql reports without one.
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     /// Too deeply nested: fields, brackets, fragments or introspection lists.
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
@@ -30,15 +30,13 @@ pub mod codes {
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
     /// The document is larger than `--max-document-bytes` (HTTP 413).
     pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
-    /// The request body is larger than `--body-limit` (HTTP 413).
-    pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
-    /// The request did not finish within `--request-timeout` (HTTP 503); carries a `requestId`.
-    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// JSON-array batching, which the service does not support.
     pub const BATCHING_NOT_SUPPORTED: &str = "BATCHING_NOT_SUPPORTED";
-    /// A request the transport refuses: wrong method, media type or parameters.
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// One operation more than a websocket may run at once.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
+
+pub use super::compat::nullable::NullableFieldErrors;
 
 /// The detail of an internal error, kept out of the response and logged by the HTTP layer.
 #[derive(Debug)]
@@ -153,86 +151,6 @@ impl async_graphql::extensions::Extension for RequestErrorCodesExtension {
     }
 }
 
-/// Makes a failed nullable field null *itself*, as the GraphQL specification says ("Handling
-/// Field Errors"): async-graphql 7.0 sends the error of a field's own resolver up to the nearest
-/// nullable *ancestor* instead, so a missing `imageBuild(id:)` nulled the whole `data` and a
-/// failed nullable relation nulled its parent object. This catches the error at the field,
-/// answers `null` there, and adds the error to the response once execution is over (for a
-/// subscription, to the response of the event being resolved).
-pub struct NullableFieldErrors;
-
-impl async_graphql::extensions::ExtensionFactory for NullableFieldErrors {
-    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
-        std::sync::Arc::new(NullableFieldErrorsExtension::default())
-    }
-}
-
-/// One per request: the errors caught at nullable fields, until the response is assembled.
-#[derive(Default)]
-struct NullableFieldErrorsExtension {
-    caught: Caught,
-}
-
-/// Errors caught and not yet reported; shared with a subscription's response stream.
-#[derive(Clone, Default)]
-struct Caught(std::sync::Arc<std::sync::Mutex<Vec<async_graphql::ServerError>>>);
-
-impl Caught {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<async_graphql::ServerError>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Moves every caught error into `response`.
-    fn report(&self, mut response: async_graphql::Response) -> async_graphql::Response {
-        response.errors.append(&mut self.lock());
-        response
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl async_graphql::extensions::Extension for NullableFieldErrorsExtension {
-    async fn execute(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        let response = next.run(ctx, operation_name).await;
-        self.caught.report(response)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        stream: futures_util::stream::BoxStream<'s, async_graphql::Response>,
-        next: async_graphql::extensions::NextSubscribe<'_>,
-    ) -> futures_util::stream::BoxStream<'s, async_graphql::Response> {
-        use futures_util::StreamExt;
-        let caught = self.caught.clone();
-        next.run(ctx, stream)
-            .map(move |response| caught.report(response))
-            .boxed()
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        info: async_graphql::extensions::ResolveInfo<'_>,
-        next: async_graphql::extensions::NextResolve<'_>,
-    ) -> async_graphql::ServerResult<Option<Value>> {
-        let nullable = !info.return_type.ends_with('!');
-        match next.run(ctx, info).await {
-            Err(err) if nullable => {
-                self.caught.lock().push(err);
-                Ok(Some(Value::Null))
-            }
-            result => result,
-        }
-    }
-}
-
 /// The code of a validation failure, from async-graphql's message.
 fn validation_code(message: &str) -> &'static str {
     if message.contains("nested too deep") {
@@ -287,7 +205,13 @@ pub fn code_of(err: &async_graphql::ServerError) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::camel_case;
+    use super::{camel_case, codes};
+    use crate::error::Error;
+
+    #[test]
+    fn bad_user_input_is_the_cores_code() {
+        assert_eq!(codes::BAD_USER_INPUT, Error::bad_input("f", "m").code());
+    }
 
     #[test]
     fn snake_becomes_camel() {

@@ -5,6 +5,7 @@
 //! one loader each and hold no rule.
 
 pub mod builds;
+pub mod compat;
 pub mod connection;
 pub mod definitions;
 pub mod enums;
@@ -18,7 +19,6 @@ pub mod reference;
 pub mod settings;
 pub mod subscriptions;
 pub mod users;
-pub mod variables;
 
 use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;

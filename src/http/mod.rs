@@ -1,120 +1,108 @@
-//! The HTTP surface (SPEC §5): axum routes, the GraphQL-over-HTTP handler, subscriptions over
-//! WebSocket, GraphiQL, health and metrics; it mounts the REST adapter (`rest`, SPEC §6). Only this
-//! module and `rest` know HTTP.
+//! The edge: what is HTTP, written once and serving every door (GraphQL over HTTP and WebSocket,
+//! REST, the service's own pages).
+//!
+//! - [`edge`] wraps the whole router: request ids (tower-http's `SetRequestIdLayer` /
+//!   `PropagateRequestIdLayer`, see [`request_id`]) and request tracing, whose span carries the id;
+//! - [`door`] wraps the routes of one door: the request timeout (503 `REQUEST_TIMEOUT`), a panic
+//!   turned into a 500 `INTERNAL_SERVER_ERROR`, and the rendering of every [`Failure`] through the
+//!   door's own [`Render`] function (see [`failure`]);
+//! - [`auth`] reads the `Authorization` header once and is the [`crate::auth::Principal`]
+//!   extractor; [`body`] checks the JSON media type and the body limit; [`failure::status`] maps
+//!   a core error to its status.
+//!
+//! `http` imports neither `graphql` nor `rest`: the doors build on it, and `routes` assembles
+//! them. A concern of every request (load shedding, rate limits, CORS, metrics per route) is one
+//! more layer in [`edge`] or [`door`].
 
+pub mod auth;
+pub mod body;
+pub mod failure;
 pub mod graphiql;
-pub mod graphql;
 pub mod health;
-pub mod prepare;
-pub mod ws;
+pub mod request_id;
 
-use std::{any::Any, collections::HashMap};
-
-use axum::extract::{Query, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection};
-use axum::http::HeaderMap;
-use tokio::net::TcpListener;
+use std::{any::Any, time::Duration};
 
 use axum::{
     Router,
-    http::{HeaderValue, StatusCode, header},
+    extract::{Request, State},
+    middleware::{Next, from_fn_with_state, map_request},
     response::{IntoResponse, Response},
-    routing::get,
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tokio::net::TcpListener;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
 
-use crate::{app::App, graphql::error::codes, rest};
+use crate::{app::Shutdown, error::Error};
+pub use auth::Credentials;
+pub use failure::{Failure, Render, Rendering, codes};
+pub use request_id::RequestId;
 
-/// The routes of the service, with [`middleware`].
-pub fn router(app: App) -> Router {
-    let routes = Router::new()
-        .route(
-            "/graphql",
-            get(graphql_get)
-                .post(graphql::post)
-                .fallback(graphql_method_not_allowed),
-        )
-        .route("/graphiql", get(graphiql::page))
-        .route("/graphiql/assets/{file}", get(graphiql::asset))
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .merge(rest::routes(&app))
-        .with_state(app);
-    middleware(routes)
-}
-
-/// The layers around every route: request tracing, and a panic turned into a 500 GraphQL error
-/// (`INTERNAL_SERVER_ERROR` with a `requestId`, the panic logged once with that id) instead of a
-/// dropped connection. Public so that tests can wrap a route that panics in the same layers.
-pub fn middleware(routes: Router) -> Router {
+/// Wraps the routes of one door: the timeout, panics, and failures rendered by `render`.
+pub fn door(routes: Router, render: Render, request_timeout: Duration) -> Router {
     routes
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn_with_state(request_timeout, timeout))
+        .layer(CatchPanicLayer::custom(panic))
+        .layer(from_fn_with_state(render, failure::render_failures))
 }
 
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let request_id = graphql::request_id();
+/// Wraps every door: request ids and tracing (see the module docs).
+pub fn edge(router: Router) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = request.uri().path(),
+                request_id = RequestId::of(request.extensions()).0,
+            )
+        })
+        // A failure is logged once, by the door that renders it.
+        .on_failure(());
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(request_id::Generate))
+        .layer(map_request(request_id::drop_unusable))
+}
+
+/// Abandons a request still running after the timeout: its future is dropped, and with it any
+/// sea-orm transaction it holds, which rolls back. The client gets 503 `REQUEST_TIMEOUT`.
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Failure::Timeout(limit).into_response(),
+    }
+}
+
+/// A panic in a handler: an internal error, its message the detail for the log.
+fn panic(panic: Box<dyn Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("a panic without a message");
-    tracing::error!(request_id, detail, "panic while serving a request");
-    let body = serde_json::json!({"errors": [{
-        "message": "internal server error",
-        "extensions": {"code": codes::INTERNAL, "requestId": request_id},
-    }]});
-    let mut response = (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response();
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", id);
-    }
-    response
+    Failure::Core(Error::internal(format!(
+        "panic while serving a request: {detail}"
+    )))
+    .into_response()
 }
 
-/// Any method but GET and POST on `/graphql`: 405 with `Allow`, as a GraphQL error.
-async fn graphql_method_not_allowed() -> Response {
-    let mut response = graphql::failure(
-        graphql::MediaType::Json,
-        StatusCode::METHOD_NOT_ALLOWED,
-        codes::BAD_REQUEST,
-        "/graphql accepts GET (queries) and POST",
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-    response
-}
-
-/// `GET /graphql`: a WebSocket upgrade (subscriptions), else GraphiQL or a query.
-async fn graphql_get(
-    State(app): State<App>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    headers: HeaderMap,
-    query: Query<HashMap<String, String>>,
-) -> Response {
-    match upgrade {
-        Ok(upgrade) => ws::upgrade(app, upgrade, &headers),
-        Err(_) => graphql::get(State(app), headers, query).await,
-    }
-}
-
-/// Serves `app` on `listener` until `signal` completes; then stops accepting, closes every
-/// websocket with 1001 and waits for them (at most `--shutdown-grace`) — axum's graceful
-/// shutdown alone does not wait for upgraded connections.
+/// Serves `router` on `listener` until `signal` completes; then stops accepting, tells the
+/// long-lived connections (websockets) to close through `shutdown` and waits for them, at most
+/// `grace` — axum's graceful shutdown alone does not wait for upgraded connections.
 pub async fn serve(
     listener: TcpListener,
-    app: App,
+    router: Router,
+    shutdown: Shutdown,
+    grace: Duration,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let shutdown = app.shutdown.clone();
-    let grace = app.config.subscriptions.shutdown_grace;
     let begin = shutdown.clone();
-    axum::serve(listener, router(app))
+    axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             signal.await;
             begin.begin();

@@ -6,14 +6,11 @@
 //! ignored, related objects are accepted as ids or as objects with an `id`, and a choice as its
 //! value or as `{"value": …}`. Any other field the handler did not take is refused by name.
 
-use axum::{
-    body::Body,
-    http::{HeaderMap, StatusCode, header},
-};
+use axum::{body::Body, http::HeaderMap};
 use sea_orm::{ActiveEnum, Iterable};
 use serde_json::{Map, Value as Json};
 
-use super::error::{Failure, codes};
+use super::error::Failure;
 use crate::{
     app::App,
     error::{Error, FieldErrors},
@@ -33,21 +30,7 @@ pub async fn object(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Map<String, Json>, Failure> {
-    if !is_json(headers) {
-        return Err(Failure::http(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::BAD_REQUEST,
-            "send the body as `Content-Type: application/json`",
-        ));
-    }
-    let limit = app.config.limits.body_limit;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Failure::http(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::REQUEST_TOO_LARGE,
-            format!("the request body exceeds {limit} bytes"),
-        )
-    })?;
+    let bytes = crate::http::body::read_json(headers, body, app.config.limits.body_limit).await?;
     let json: Json = serde_json::from_slice(&bytes)
         .map_err(|err| Error::bad_input(NON_FIELD, format!("the body is not valid JSON: {err}")))?;
     let Json::Object(map) = json else {
@@ -63,24 +46,6 @@ pub async fn object(
     }
     errors.into_result()?;
     Ok(map)
-}
-
-/// Whether the body is declared as UTF-8 JSON.
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(mime) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-    else {
-        return false;
-    };
-    let utf8 = mime
-        .get_param(mime::CHARSET)
-        .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"));
-    mime.type_() == mime::APPLICATION
-        && mime.subtype() == mime::JSON
-        && mime.suffix().is_none()
-        && utf8
 }
 
 /// The fields of a JSON object, taken one by one with their type checked.

@@ -5,7 +5,9 @@
 //! [`body`] for JSON bodies), calls one `registry` function, and renders the result with the
 //! relations of the whole page loaded in batches ([`refs`]). It holds no rule: roles, tenant
 //! visibility, gates and the lifecycle are the core's, so they hold here exactly as over GraphQL.
-//! Every failure goes through the one mapping of [`error`].
+//! Every failure is a [`Failure`] of the edge (`http`), which decides its status and logs it;
+//! [`error::render`] gives it the REST body shape. The edge also brings the request id, the
+//! timeout, panics, credentials and the body checks: `rest` holds none of them.
 
 pub mod body;
 pub mod builds;
@@ -17,26 +19,22 @@ pub mod reference;
 pub mod refs;
 pub mod settings;
 
-use std::time::Duration;
-
 use axum::{
     Json, Router,
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, StatusCode, header, uri::Authority},
-    middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{MethodRouter, any, get, post},
 };
 use serde_json::json;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{
     app::App,
-    auth::{self, Action, Principal},
+    auth::{Action, Principal},
     error::Error,
+    http::{Credentials, Failure, codes},
     registry,
 };
-use error::{Failure, codes};
 
 /// Where the REST surface is mounted.
 pub const PREFIX: &str = "/api/plugins/packer";
@@ -44,9 +42,9 @@ pub const PREFIX: &str = "/api/plugins/packer";
 /// What a handler returns.
 pub type Reply = Result<Response, Failure>;
 
-/// The REST routes, with full paths (each also answers without its trailing slash), a JSON 404
-/// for any other path under [`PREFIX`], the request timeout and a REST-shaped 500 on panic.
-pub fn routes(app: &App) -> Router<App> {
+/// The REST routes, with full paths (each also answers without its trailing slash) and a JSON 404
+/// for any other path under [`PREFIX`]; mount them as a door of the edge with [`error::render`].
+pub fn routes(app: App) -> Router {
     let mut router = Router::new();
     let mut endpoints: Vec<(String, MethodRouter<App>)> = vec![
         ("/".into(), get(root)),
@@ -90,8 +88,7 @@ pub fn routes(app: &App) -> Router<App> {
     router
         .route(PREFIX, get(root).fallback(method_not_allowed))
         .route(&format!("{PREFIX}/{{*rest}}"), any(no_route))
-        .layer(from_fn_with_state(app.clone(), timeout))
-        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(app)
 }
 
 /// `GET /api/plugins/packer/`: the lists of this surface, as a browsable root.
@@ -117,39 +114,10 @@ async fn method_not_allowed(request: Request) -> Failure {
     )
 }
 
-/// Abandons a request still running after `--request-timeout` (its transaction, dropped, rolls
-/// back), as GraphQL does: 503 `REQUEST_TIMEOUT` with a request id.
-async fn timeout(State(app): State<App>, request: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(app.config.limits.request_timeout);
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let request_id = crate::http::graphql::request_id();
-            tracing::warn!(
-                request_id,
-                seconds = limit.as_secs(),
-                "REST request timed out and was abandoned"
-            );
-            let body = json!({
-                "detail": format!(
-                    "the request did not finish within {} s and was abandoned; \
-                     nothing it was still writing was committed",
-                    limit.as_secs()
-                ),
-                "code": codes::REQUEST_TIMEOUT,
-                "request_id": request_id,
-            });
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
-    }
-}
-
-/// The principal of a request (`Authorization: Token <t>` or `Bearer <t>`, as over GraphQL).
+/// The principal of a request (`Authorization: Token <t>` or `Bearer <t>`, as over GraphQL),
+/// through the edge's one reading of the credentials.
 pub async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, Error> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    auth::authenticate(&app.db, authorization, app.config.anonymous_read).await
+    Credentials::of(headers).authenticate(app).await
 }
 
 /// The principal, once it may read definitions and builds (anonymous readers may, when allowed).

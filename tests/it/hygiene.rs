@@ -113,7 +113,11 @@ async fn a_panic_becomes_a_500_graphql_error_with_a_request_id() {
         panic!("{detail}");
     }
     let routes = Router::new().route("/boom", get(boom));
-    let router = packer_gateway::http::middleware(routes);
+    let router = packer_gateway::http::edge(packer_gateway::http::door(
+        routes,
+        packer_gateway::graphql::compat::render,
+        Duration::from_secs(15),
+    ));
     let (logs, guard) = capture_logs();
     let response = router
         .oneshot(Request::get("/boom").body(Body::empty()).expect("request"))

@@ -24,11 +24,11 @@ use packer_gateway::{
     app::App,
     config::{Cli, Command},
     events::prepare_event_write,
-    http::{self, router},
     registry::{
         now,
         users::{self, NewToken, NewUser},
     },
+    routes::{self, router},
 };
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
 use serde_json::{Value, json};
@@ -686,7 +686,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, self.app.clone(), async move {
+        let task = tokio::spawn(routes::serve(listener, self.app.clone(), async move {
             let _ = stopped.await;
         }));
         Server {

@@ -1,19 +1,19 @@
 //! What every transport does with a GraphQL request before executing it: the limits of SPEC §5
 //! (which also parse the document), variable coercion, the request context, and the schema for
-//! the principal. HTTP and WebSocket share it, so neither can skip a check.
+//! the principal. HTTP and both websocket protocols share it, so none can skip a check.
 
 use async_graphql::{Request, Variables, parser::types::OperationType};
 use serde_json::{Map, Value as Json};
 
+use super::{
+    Door,
+    limits::{self, Refusal},
+    params::Params,
+    variables::select_operation,
+};
 use crate::{
-    app::App,
     auth::Principal,
-    graphql::{
-        AppSchema, RequestCtx,
-        error::codes,
-        limits::{self, Refusal},
-        variables::select_operation,
-    },
+    graphql::{AppSchema, RequestCtx, error::codes},
     registry::rules,
 };
 
@@ -29,33 +29,33 @@ pub struct Prepared {
 }
 
 /// Checks and builds a request of `principal`; the refusal carries the code to report.
-pub fn prepare(
-    app: &App,
-    principal: Principal,
-    query: String,
-    operation_name: Option<String>,
-    variables: Map<String, Json>,
-) -> Result<Prepared, Refusal> {
+pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prepared, Refusal> {
+    let Params {
+        query,
+        operation_name,
+        variables,
+    } = params;
     let authenticated = principal.is_authenticated();
     refuse_nul(&query, &variables)?;
-    let document = limits::parse(&query, &app.config.limits, authenticated)?;
+    let document = limits::parse(&query, &door.app.config.limits, authenticated)?;
     let variables = Variables::from_json(Json::Object(variables));
     let operation = select_operation(&document, operation_name.as_deref()).map(|op| op.ty);
-    app.input_types
+    door.schemas
+        .input_types
         .check(&document, operation_name.as_deref(), &variables)
         .map_err(|message| Refusal::new(codes::BAD_USER_INPUT, message))?;
     let mut request = Request::new(query)
         .variables(variables)
-        .data(RequestCtx::new(&app.db, principal));
+        .data(RequestCtx::new(&door.app.db, principal));
     request.set_parsed_query(document);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
     let schema = if authenticated {
-        app.schema.clone()
+        door.schemas.schema.clone()
     } else {
         request = request.disable_introspection();
-        app.anonymous_schema.clone()
+        door.schemas.anonymous.clone()
     };
     Ok(Prepared {
         request,

@@ -1,35 +1,11 @@
-//! GraphQL over WebSocket on `/graphql` (SPEC §3.3), chosen by `Sec-WebSocket-Protocol`:
-//! `graphql-transport-ws` (the graphql-ws protocol) and the legacy `graphql-ws`
-//! (subscriptions-transport-ws).
-//!
-//! Both protocols get the same rules, closing the socket with:
-//! - 4406 when the client offers neither protocol;
-//! - 4408 when `connection_init` does not arrive within `--ws-init-timeout`;
-//! - 4429 on a second `connection_init`;
-//! - 4403 when the credentials (the `authorization` key of the init payload, else the upgrade
-//!   request's `Authorization` header) are missing or bad — the legacy protocol first gets the
-//!   `connection_error` it expects;
-//! - 4401 on a subscription before the connection was acknowledged;
-//! - 4409 on a subscription id that is already active;
-//! - 4400 on a malformed message — except on the legacy protocol, whose specification answers
-//!   those with `connection_error` and keeps the socket;
-//! - 1001 when the server shuts down.
-//!
-//! A socket runs at most `--max-subscriptions` operations at once; one more gets an error
-//! message for its id (`TOO_MANY_SUBSCRIPTIONS`) and the socket stays open. The server sends a
-//! WebSocket ping every `--ws-ping-interval` (and the legacy `ka` keep-alive), and drops a peer
-//! that sends nothing for `--ws-pong-timeout` after a ping. Each operation goes through the
-//! checks of the HTTP handler (parse, variable coercion) and runs with the principal's
-//! [`RequestCtx`]; its errors carry `extensions.code`, internal ones only a `requestId`.
+//! One websocket connection: the state machine of both protocols (see the parent module for the
+//! rules), driven by one loop that waits on the socket, the operations' streams, the timers and
+//! the shutdown.
 
 use std::{collections::HashMap, time::Duration};
 
 use async_graphql::{Response, parser::types::OperationType};
-use axum::{
-    extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-    http::{HeaderMap, header},
-    response::Response as HttpResponse,
-};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
     SinkExt, StreamExt,
     stream::{self, BoxStream},
@@ -38,85 +14,16 @@ use serde_json::{Map, Value as Json, json};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_stream::StreamMap;
 
-use super::{
-    graphql::{request_id, sanitize},
-    prepare::prepare,
-};
+use super::{Protocol, close, truncate};
 use crate::{
-    app::App,
-    auth::{self, Principal},
+    auth::Principal,
     error::Error,
+    graphql::{
+        compat::{Door, params::Params, prepare::prepare, render},
+        error::codes,
+    },
+    http::{Credentials, request_id},
 };
-
-/// The graphql-ws protocol.
-pub const TRANSPORT_WS: &str = "graphql-transport-ws";
-/// The legacy subscriptions-transport-ws protocol.
-pub const LEGACY_WS: &str = "graphql-ws";
-
-/// The code of the error a subscription over the per-socket limit gets.
-pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
-
-/// Close codes.
-pub mod close {
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// The client ended the connection (legacy `connection_terminate`).
-    pub const NORMAL: u16 = 1000;
-    /// An internal error.
-    pub const INTERNAL: u16 = 1011;
-    /// A malformed message.
-    pub const BAD_REQUEST: u16 = 4400;
-    /// A subscription before the connection was acknowledged.
-    pub const UNAUTHORIZED: u16 = 4401;
-    /// Missing or bad credentials.
-    pub const FORBIDDEN: u16 = 4403;
-    /// Neither protocol was offered.
-    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
-    /// No `connection_init` in time.
-    pub const INIT_TIMEOUT: u16 = 4408;
-    /// A subscription id already in use.
-    pub const SUBSCRIBER_EXISTS: u16 = 4409;
-    /// A second `connection_init`.
-    pub const TOO_MANY_INITS: u16 = 4429;
-}
-
-/// Answers a WebSocket upgrade of `/graphql`.
-pub fn upgrade(app: App, upgrade: WebSocketUpgrade, headers: &HeaderMap) -> HttpResponse {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let upgrade = upgrade
-        .protocols([TRANSPORT_WS, LEGACY_WS])
-        .max_message_size(app.config.limits.body_limit);
-    let protocol = match upgrade.selected_protocol().map(|p| p.as_bytes()) {
-        Some(p) if p == TRANSPORT_WS.as_bytes() => Some(Protocol::TransportWs),
-        Some(p) if p == LEGACY_WS.as_bytes() => Some(Protocol::Legacy),
-        _ => None,
-    };
-    let shutdown = app.shutdown.clone();
-    upgrade.on_upgrade(move |socket| {
-        shutdown.track(async move {
-            let Some(protocol) = protocol else {
-                let mut connection = Connection::new(app, socket, Protocol::TransportWs, None);
-                let reason = "Subprotocol not acceptable: use graphql-transport-ws or graphql-ws";
-                connection
-                    .close(close::SUBPROTOCOL_NOT_ACCEPTABLE, reason)
-                    .await;
-                return;
-            };
-            Connection::new(app, socket, protocol, authorization)
-                .run()
-                .await;
-        })
-    })
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
-    TransportWs,
-    Legacy,
-}
 
 /// What to do after a message.
 enum Flow {
@@ -134,11 +41,12 @@ struct Operation {
     responded: bool,
 }
 
-struct Connection {
-    app: App,
+/// One socket and what runs on it.
+pub(super) struct Connection {
+    door: Door,
     socket: WebSocket,
     protocol: Protocol,
-    header_authorization: Option<String>,
+    header_credentials: Credentials,
     init_received: bool,
     principal: Option<Principal>,
     results: StreamMap<String, Results>,
@@ -147,19 +55,20 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(
-        app: App,
+    /// A connection on `socket`; `header_credentials` are the upgrade request's.
+    pub(super) fn new(
+        door: Door,
         socket: WebSocket,
         protocol: Protocol,
-        header_authorization: Option<String>,
+        header_credentials: Credentials,
     ) -> Self {
-        let settings = &app.config.subscriptions;
+        let settings = &door.app.config.subscriptions;
         let write_timeout = settings.ws_ping_interval + settings.ws_pong_timeout;
         Connection {
-            app,
+            door,
             socket,
             protocol,
-            header_authorization,
+            header_credentials,
             init_received: false,
             principal: None,
             results: StreamMap::new(),
@@ -168,9 +77,10 @@ impl Connection {
         }
     }
 
-    async fn run(mut self) {
-        let settings = self.app.config.subscriptions.clone();
-        let shutdown = self.app.shutdown.token().clone();
+    /// Serves the socket until it closes.
+    pub(super) async fn run(mut self) {
+        let settings = self.door.app.config.subscriptions.clone();
+        let shutdown = self.door.app.shutdown.token().clone();
         let init_deadline = Instant::now() + settings.ws_init_timeout;
         let mut next_ping = Instant::now() + settings.ws_ping_interval;
         // Set by a ping when none is outstanding; cleared by anything the peer sends.
@@ -285,16 +195,11 @@ impl Connection {
             .get("authorization")
             .or_else(|| payload.get("Authorization"))
         {
-            Some(Json::String(value)) => Some(value.clone()),
-            None | Some(Json::Null) => self.header_authorization.clone(),
+            Some(Json::String(value)) => Credentials::new(Some(value.clone())),
+            None | Some(Json::Null) => self.header_credentials.clone(),
             Some(_) => return self.forbidden(&Error::Unauthenticated).await,
         };
-        let authenticated = auth::authenticate(
-            &self.app.db,
-            credentials.as_deref(),
-            self.app.config.anonymous_read,
-        )
-        .await;
+        let authenticated = credentials.authenticate(&self.door.app).await;
         match authenticated {
             Ok(principal) => {
                 self.principal = Some(principal);
@@ -306,7 +211,7 @@ impl Connection {
                 }
             }
             Err(Error::Internal(detail)) => {
-                tracing::error!(request_id = %request_id(), %detail, "internal error");
+                tracing::error!(request_id = %request_id::new(), %detail, "internal error");
                 Flow::Close(close::INTERNAL, "internal server error".to_owned())
             }
             Err(err) => self.forbidden(&err).await,
@@ -335,9 +240,14 @@ impl Connection {
                 .await;
         };
         let id = id.to_owned();
-        let params = match Params::of(message.get("payload")) {
+        let Some(Json::Object(payload)) = message.get("payload") else {
+            return self
+                .malformed("the operation needs a `payload` object")
+                .await;
+        };
+        let params = match Params::from_json(payload.clone()) {
             Ok(params) => params,
-            Err(reason) => return self.malformed(reason).await,
+            Err(reason) => return self.malformed(&reason).await,
         };
         let Some(principal) = self.principal.clone() else {
             return Flow::Close(close::UNAUTHORIZED, "Unauthorized".to_owned());
@@ -348,27 +258,18 @@ impl Connection {
                 format!("Subscriber for {id} already exists"),
             );
         }
-        if self.operations.len() >= self.app.config.limits.max_subscriptions {
-            let message = format!(
-                "this socket already runs {} operations, the most allowed at once",
-                self.app.config.limits.max_subscriptions
-            );
-            return self
-                .send_errors(&id, vec![error(&message, TOO_MANY_SUBSCRIPTIONS)])
-                .await;
+        let max = self.door.app.config.limits.max_subscriptions;
+        if self.operations.len() >= max {
+            let message =
+                format!("this socket already runs {max} operations, the most allowed at once");
+            let error = render::error(&message, codes::TOO_MANY_SUBSCRIPTIONS);
+            return self.send_errors(&id, vec![error]).await;
         }
-        let prepared = match prepare(
-            &self.app,
-            principal,
-            params.query,
-            params.operation_name,
-            params.variables,
-        ) {
+        let prepared = match prepare(&self.door, principal, params) {
             Ok(prepared) => prepared,
             Err(refusal) => {
-                return self
-                    .send_errors(&id, vec![error(&refusal.message, refusal.code)])
-                    .await;
+                let error = render::error(&refusal.message, refusal.code);
+                return self.send_errors(&id, vec![error]).await;
             }
         };
         let subscription = prepared.operation == Some(OperationType::Subscription);
@@ -413,9 +314,9 @@ impl Connection {
             return self.send_json(json!({"type": "complete", "id": id})).await;
         };
         if !response.errors.is_empty() {
-            let request_id = request_id();
+            let request_id = request_id::new();
             for err in &mut response.errors {
-                sanitize(err, &request_id);
+                render::sanitize(err, &request_id);
             }
         }
         let Some(operation) = self.operations.get_mut(&id) else {
@@ -496,7 +397,7 @@ impl Connection {
     }
 
     /// Sends a close frame and waits briefly for the peer's, so that the handshake completes.
-    async fn close(&mut self, code: u16, reason: &str) {
+    pub(super) async fn close(&mut self, code: u16, reason: &str) {
         let frame = CloseFrame {
             code,
             reason: truncate(reason, 123).into(),
@@ -512,68 +413,5 @@ impl Connection {
             }
         })
         .await;
-    }
-}
-
-/// The payload of `subscribe` / `start`.
-struct Params {
-    query: String,
-    operation_name: Option<String>,
-    variables: Map<String, Json>,
-}
-
-impl Params {
-    fn of(payload: Option<&Json>) -> Result<Params, &'static str> {
-        let Some(Json::Object(payload)) = payload else {
-            return Err("the operation needs a `payload` object");
-        };
-        let Some(Json::String(query)) = payload.get("query") else {
-            return Err("the operation payload needs a string `query`");
-        };
-        let operation_name = match payload.get("operationName") {
-            None | Some(Json::Null) => None,
-            Some(Json::String(name)) => Some(name.clone()),
-            Some(_) => return Err("`operationName` must be a string"),
-        };
-        let variables = match payload.get("variables") {
-            None | Some(Json::Null) => Map::new(),
-            Some(Json::Object(variables)) => variables.clone(),
-            Some(_) => return Err("`variables` must be an object"),
-        };
-        match payload.get("extensions") {
-            None | Some(Json::Null | Json::Object(_)) => {}
-            Some(_) => return Err("`extensions` must be an object"),
-        }
-        Ok(Params {
-            query: query.clone(),
-            operation_name,
-            variables,
-        })
-    }
-}
-
-/// A GraphQL error with a code, raised by this handler.
-fn error(message: &str, code: &str) -> Json {
-    json!({"message": message, "extensions": {"code": code}})
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary (close reasons are limited).
-fn truncate(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn close_reasons_are_cut_at_a_character_boundary() {
-        assert_eq!(truncate("short", 123), "short");
-        assert_eq!(truncate("ééé", 3), "é");
-        assert_eq!(truncate(&"x".repeat(200), 123).len(), 123);
     }
 }

@@ -1,16 +1,27 @@
 //! Variable coercion before execution (GraphQL spec, `CoerceVariableValues`).
 //!
-//! async-graphql 7.0 only notices a missing or ill-typed variable when a resolver reads it, so a
-//! request with `$id: ID!` and `{"id": null}` would run, or fail half-way as a field error. The
-//! spec makes it a request error, raised before any resolver runs; this module checks every
-//! variable of the operation against the schema's input types, which it learns once, through
-//! introspection, when the schema is built.
+//! What async-graphql 7.0.19 does (observed; no upstream issue found): validation checks the
+//! values of the variables an argument uses against the argument's type — but a non-null
+//! variable that is not sent at all, and a custom scalar that does not parse (a `DateTime` that
+//! is not RFC 3339), are only noticed while the field that reads them resolves: a field error,
+//! after the other fields have run, with partial `data`. The specification makes every one a
+//! request error, raised before any resolver runs (`CoerceVariableValues`). This module checks
+//! every variable of the operation against the schema's input types, which it learns once, from
+//! the schema's SDL, when the GraphQL door is built; its refusals are `BAD_USER_INPUT` (what
+//! async-graphql reports as validation failures would otherwise be `GRAPHQL_VALIDATION_FAILED`,
+//! and a variable the operation declares but does not use would not be looked at). The tests
+//! below pin the bug against a plain schema.
 
 use std::collections::HashMap;
 
 use async_graphql::{
     Name, Variables,
-    parser::types::{BaseType, ExecutableDocument, OperationDefinition, Type},
+    parser::{
+        parse_schema,
+        types::{
+            BaseType, ExecutableDocument, OperationDefinition, Type, TypeKind, TypeSystemDefinition,
+        },
+    },
 };
 use serde_json::Value as Json;
 
@@ -35,40 +46,41 @@ struct InputField {
 }
 
 impl InputTypes {
-    /// Learns the input types from the result of [`INTROSPECTION`].
-    pub fn from_introspection(data: &Json) -> Self {
+    /// Learns the input types from a schema's SDL (an SDL that does not parse gives none: every
+    /// named type is then accepted as is, and the resolvers check what they read).
+    pub fn from_sdl(sdl: &str) -> Self {
         let mut types = HashMap::new();
-        for ty in data["__schema"]["types"].as_array().into_iter().flatten() {
-            let Some(name) = ty["name"].as_str() else {
+        let definitions = parse_schema(sdl)
+            .map(|doc| doc.definitions)
+            .unwrap_or_default();
+        for definition in definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
                 continue;
             };
-            let kind = match ty["kind"].as_str() {
-                Some("SCALAR") => InputKind::Scalar,
-                Some("ENUM") => InputKind::Enum(
-                    ty["enumValues"]
-                        .as_array()
+            let ty = ty.node;
+            let kind = match ty.kind {
+                TypeKind::Scalar => InputKind::Scalar,
+                TypeKind::Enum(values) => InputKind::Enum(
+                    values
+                        .values
                         .into_iter()
-                        .flatten()
-                        .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                        .map(|v| v.node.value.node.to_string())
                         .collect(),
                 ),
-                Some("INPUT_OBJECT") => InputKind::Object(
-                    ty["inputFields"]
-                        .as_array()
+                TypeKind::InputObject(input) => InputKind::Object(
+                    input
+                        .fields
                         .into_iter()
-                        .flatten()
-                        .filter_map(|f| {
-                            Some(InputField {
-                                name: f["name"].as_str()?.to_owned(),
-                                ty: type_of(&f["type"])?,
-                                has_default: !f["defaultValue"].is_null(),
-                            })
+                        .map(|f| InputField {
+                            name: f.node.name.node.to_string(),
+                            ty: f.node.ty.node,
+                            has_default: f.node.default_value.is_some(),
                         })
                         .collect(),
                 ),
                 _ => continue,
             };
-            types.insert(name.to_owned(), kind);
+            types.insert(ty.name.node.to_string(), kind);
         }
         InputTypes { types }
     }
@@ -195,36 +207,85 @@ pub fn select_operation<'a>(
     }
 }
 
-/// Builds a [`Type`] from an introspection type reference.
-fn type_of(reference: &Json) -> Option<Type> {
-    match reference["kind"].as_str()? {
-        "NON_NULL" => {
-            let mut inner = type_of(&reference["ofType"])?;
-            inner.nullable = false;
-            Some(inner)
-        }
-        "LIST" => Some(Type {
-            base: BaseType::List(Box::new(type_of(&reference["ofType"])?)),
-            nullable: true,
-        }),
-        _ => Some(Type {
-            base: BaseType::Named(Name::new(reference["name"].as_str()?)),
-            nullable: true,
-        }),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The introspection query [`InputTypes::from_introspection`] reads.
-pub const INTROSPECTION: &str = r#"{
-  __schema {
-    types {
-      name kind
-      enumValues(includeDeprecated: true) { name }
-      inputFields { name defaultValue type { ...Ref } }
+    use async_graphql::{
+        EmptyMutation, EmptySubscription, ID, Object, Request, Schema, Variables,
+        parser::parse_query,
+    };
+    use chrono::{DateTime, Utc};
+    use serde_json::{Value as Json, json};
+
+    use super::InputTypes;
+
+    /// Counts the runs of `Query::side`.
+    static SIDE: AtomicUsize = AtomicUsize::new(0);
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn side(&self) -> i32 {
+            SIDE.fetch_add(1, Ordering::SeqCst);
+            1
+        }
+
+        async fn echo(&self, id: ID) -> Option<String> {
+            Some(id.to_string())
+        }
+
+        async fn at(&self, at: DateTime<Utc>) -> Option<String> {
+            Some(at.to_rfc3339())
+        }
     }
-  }
+
+    const ECHO: &str = "query ($id: ID!) { side echo(id: $id) }";
+    const AT: &str = "query ($at: DateTime!) { side at(at: $at) }";
+
+    fn check(types: &InputTypes, query: &str, variables: Json) -> Result<(), String> {
+        let document = parse_query(query).map_err(|e| e.to_string())?;
+        types.check(&document, None, &Variables::from_json(variables))
+    }
+
+    /// What a plain schema answers: `side` has run, and the variable's error is a field error.
+    async fn field_error(query: &str, variables: Json) -> bool {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let before = SIDE.load(Ordering::SeqCst);
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        let response = schema.execute(request).await;
+        SIDE.load(Ordering::SeqCst) > before
+            && response.errors.len() == 1
+            && !response.errors[0].path.is_empty()
+    }
+
+    /// The bug: a missing non-null variable, and a `DateTime` that does not parse, are field errors
+    /// found after the other fields ran. The fix: the request is refused before execution.
+    #[tokio::test]
+    async fn bad_variables_are_refused_before_execution() {
+        let bug = "the bug is gone: review variables.rs";
+        assert!(field_error(ECHO, json!({})).await, "{bug}");
+        assert!(field_error(AT, json!({"at": "yesterday"})).await, "{bug}");
+
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let types = InputTypes::from_sdl(&schema.sdl());
+        assert!(check(&types, ECHO, json!({})).is_err());
+        assert!(check(&types, AT, json!({"at": "yesterday"})).is_err());
+        assert!(check(&types, ECHO, json!({"id": null})).is_err());
+        assert!(check(&types, ECHO, json!({"id": "1"})).is_ok());
+        assert!(check(&types, AT, json!({"at": "2026-11-24T17:58:17Z"})).is_ok());
+    }
+
+    #[test]
+    fn the_input_types_of_the_service_are_learnt_from_its_sdl() {
+        let types = InputTypes::from_sdl(&crate::graphql::sdl());
+        let query = "query ($f: ImageBuildFilter) { imageBuilds(filter: $f) { totalCount } }";
+        assert!(check(&types, query, json!({"f": {"status": {"eq": "RUNNING"}}})).is_ok());
+        assert!(check(&types, query, json!({"f": {"status": {"eq": "SLEEPING"}}})).is_err());
+        assert!(check(&types, query, json!({"f": {"nope": 1}})).is_err());
+        let query = "query ($n: Int) { imageBuilds(first: $n) { totalCount } }";
+        assert!(check(&types, query, json!({"n": "three"})).is_err());
+        assert!(check(&types, query, json!({"n": 3})).is_ok());
+    }
 }
-fragment Ref on __Type {
-  kind name
-  ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } }
-}"#;

@@ -1,0 +1,200 @@
+//! GraphQL over HTTP on `/graphql`, conformant to the GraphQL-over-HTTP specification (SPEC §5).
+//!
+//! `async-graphql-axum` is not used: its handler (for 7.0.x) runs mutations over GET, accepts
+//! `text/plain` and other simple-request bodies (`receive_body` reads any content type as JSON),
+//! reads bodies of any size, always allows batching, and has no `Accept` negotiation. What the
+//! edge does for every door (request id, body limit and media type, credentials, timeout,
+//! panics, status of a failure) is not repeated here. In order:
+//!
+//! - the response is `application/graphql-response+json` or `application/json` as `Accept` asks,
+//!   406 when neither is acceptable ([`super::media`]);
+//! - `POST` takes `application/json` (UTF-8) only, anything else is 415 — before the credentials
+//!   are looked at;
+//! - missing or bad credentials are 401 `UNAUTHENTICATED`, before the body is read;
+//! - a body over the limit is 413; a JSON array (batching) is 400 `BATCHING_NOT_SUPPORTED`;
+//!   malformed parameters are 400 `BAD_REQUEST` ([`super::params`]);
+//! - then the document goes through the query limits ([`super::limits`]): 413 `QUERY_TOO_LARGE`,
+//!   or a request error with the limit's code — no resolver runs and no statement but the
+//!   authentication's; anonymous principals get the schema without introspection or suggestions;
+//! - `GET` runs queries only: a mutation is 405 with `Allow: POST`;
+//! - a request error (the document does not parse or validate, a variable does not coerce) has
+//!   no `data` key, and is 400 under `application/graphql-response+json`, 200 under
+//!   `application/json` as the specification asks of that legacy type;
+//! - an internal error is logged, once, with the request id, and the client gets a generic
+//!   message and that `requestId` ([`super::render::sanitize`]).
+
+use std::borrow::Cow;
+
+use async_graphql::{ServerError, parser::types::OperationType};
+use axum::{
+    body::Body,
+    extract::{RawQuery, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    Door,
+    media::{MediaType, Negotiated, negotiate, not_acceptable, wants_html},
+    params::Params,
+    prepare::prepare,
+    render::{json_response, sanitize},
+    ws,
+};
+use crate::{
+    auth::Principal,
+    graphql::error::codes,
+    http::{
+        Credentials, Failure, RequestId,
+        body::{self, JsonContent},
+        codes as edge_codes, graphiql,
+    },
+};
+
+/// `POST /graphql`.
+pub async fn post(
+    State(door): State<Door>,
+    RequestId(request_id): RequestId,
+    Negotiated(media): Negotiated,
+    _: JsonContent,
+    principal: Principal,
+    body: Body,
+) -> Result<Response, Failure> {
+    let body = body::read(body, door.app.config.limits.body_limit).await?;
+    let params = Params::from_body(&body)?;
+    run(&door, principal, media, params, &request_id, Method::Post).await
+}
+
+/// `GET /graphql`: a WebSocket upgrade (subscriptions), GraphiQL for browsers, queries for
+/// everyone else.
+pub async fn get(
+    State(door): State<Door>,
+    RequestId(request_id): RequestId,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    credentials: Credentials,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Failure> {
+    if let Ok(upgrade) = upgrade {
+        return Ok(ws::upgrade(door, upgrade, credentials));
+    }
+    let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).collect();
+    if wants_html(&headers) && !pairs.iter().any(|(key, _)| key == "query") {
+        return Ok(graphiql::page().await);
+    }
+    let media = negotiate(&headers).ok_or_else(not_acceptable)?;
+    let principal = credentials.authenticate(&door.app).await?;
+    let params = Params::from_query(pairs)?;
+    run(&door, principal, media, params, &request_id, Method::Get).await
+}
+
+/// Any method but GET and POST on `/graphql`: 405 with `Allow`.
+pub async fn method_not_allowed() -> impl IntoResponse {
+    (
+        [(header::ALLOW, HeaderValue::from_static("GET, POST"))],
+        Failure::http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            edge_codes::BAD_REQUEST,
+            "/graphql accepts GET (queries) and POST",
+        ),
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// Checks the limits (SPEC §5) and executes: nothing reaches a resolver, and no statement but the
+/// authentication runs, unless every limit is met.
+async fn run(
+    door: &Door,
+    principal: Principal,
+    media: MediaType,
+    params: Params,
+    request_id: &str,
+    method: Method,
+) -> Result<Response, Failure> {
+    let prepared = match prepare(door, principal, params) {
+        Ok(prepared) => prepared,
+        Err(refusal) if refusal.code == codes::QUERY_TOO_LARGE => {
+            return Err(Failure::http(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                refusal.code,
+                refusal.message,
+            ));
+        }
+        Err(refusal) => return Ok(request_error(media, refusal.code, &refusal.message)),
+    };
+    match prepared.operation {
+        Some(OperationType::Mutation) if method == Method::Get => {
+            let mut response = Failure::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                edge_codes::BAD_REQUEST,
+                "mutations are only accepted over POST",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return Ok(response);
+        }
+        Some(OperationType::Subscription) => {
+            return Ok(request_error(
+                media,
+                edge_codes::BAD_REQUEST,
+                "subscriptions are served over WebSocket on /graphql",
+            ));
+        }
+        _ => {}
+    }
+    let response = prepared.schema.execute(prepared.request).await;
+    Ok(render(media, response, request_id))
+}
+
+/// A request error (nothing was executed): no `data`, 400 under
+/// `application/graphql-response+json`, 200 under `application/json`.
+fn request_error(media: MediaType, code: &str, message: &str) -> Response {
+    let status = match media {
+        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    };
+    let body = serde_json::json!({"errors": [super::render::error(message, code)]});
+    json_response(media, status, body.to_string())
+}
+
+/// Serializes a GraphQL response with the right status and without internal details.
+fn render(media: MediaType, mut response: async_graphql::Response, request_id: &str) -> Response {
+    for err in &mut response.errors {
+        sanitize(err, request_id);
+    }
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let body = ResponseBody {
+        data: (!request_error).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let status = if request_error && media == MediaType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());
+    json_response(media, status, body)
+}
+
+/// A GraphQL response as the specification orders it (fields in query order; `data` absent on
+/// request errors).
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}

@@ -1,0 +1,97 @@
+//! The GraphQL door: every piece of transport we run around async-graphql 7.0.19 (pinned), in one
+//! place. The schema (`graphql`) knows nothing of it; the edge (`http`) brings what every door
+//! shares (request ids, the body limit and media type, credentials, the timeout, panics, the
+//! status of a failure).
+//!
+//! Each workaround names what async-graphql does wrong or not at all, with its upstream issue
+//! where one exists, and has tests that assert the bug against a plain `Schema` (they fail once
+//! async-graphql is fixed — time to drop ours) and the right behaviour from ours:
+//!
+//! | module | instead of | why |
+//! |---|---|---|
+//! | [`handler`], [`media`] | `async-graphql-axum` | GET runs mutations; `text/plain` bodies, no body limit, batching always on, no `Accept` negotiation |
+//! | [`params`] | `http::parse_query_string`, `Request`'s `Deserialize` | `operationName` dropped over GET; a missing `query` is the empty document |
+//! | [`ws`] | `http::WebSocket` | close codes (1011/1002 for 4401/4400/4403), no 4408/4409, no pings or `ka`, no `error` message, no operation limit |
+//! | [`limits`] | `limit_depth`, `limit_recursive_depth`, `limit_directives`, the parser | stack overflow on deep nesting; fragments re-walked at every spread (exponential); introspection refused by depth (#1696); directives counted on fields only |
+//! | [`variables`] | (validation's check of argument values) | a missing non-null variable or an ill-formed `DateTime` is a field error after other resolvers ran |
+//! | [`nullable`] | (nothing) | a nullable field's own error nulls its parent (#1272, #1549) |
+//!
+//! What 7.0.19 does well enough is used as is: parsing (behind our nesting scan), validation,
+//! `limit_complexity` (with `graphql::limits::connection_cost`), `disable_introspection` and
+//! `disable_suggestions` for anonymous readers, `execute` and `execute_stream`, and
+//! `ServerError`'s serialization.
+
+pub mod handler;
+pub mod limits;
+pub mod media;
+pub mod nullable;
+pub mod params;
+pub mod prepare;
+pub mod render;
+pub mod variables;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::FromRef, routing::get};
+
+use super::{AppSchema, anonymous_schema, schema};
+use crate::app::App;
+pub use render::render;
+use variables::InputTypes;
+
+/// The state of the GraphQL door: the app, and what GraphQL adds to it. Cheap to clone.
+#[derive(Clone)]
+pub struct Door {
+    /// The application.
+    pub app: App,
+    /// The schemas and what was learnt from them.
+    pub schemas: Arc<Schemas>,
+}
+
+/// The schemas of the door.
+pub struct Schemas {
+    /// For authenticated principals.
+    pub schema: AppSchema,
+    /// For anonymous principals: no introspection, no suggestions.
+    pub anonymous: AppSchema,
+    /// The input types, to coerce variables before execution.
+    pub input_types: InputTypes,
+}
+
+impl Door {
+    /// Builds the schemas over `app`.
+    pub fn new(app: App) -> Door {
+        let limits = &app.config.limits;
+        let schema = schema(app.db.clone(), app.events.clone(), limits);
+        let anonymous = anonymous_schema(app.db.clone(), app.events.clone(), limits);
+        let input_types = InputTypes::from_sdl(&schema.sdl());
+        Door {
+            app,
+            schemas: Arc::new(Schemas {
+                schema,
+                anonymous,
+                input_types,
+            }),
+        }
+    }
+}
+
+impl FromRef<Door> for App {
+    fn from_ref(door: &Door) -> App {
+        door.app.clone()
+    }
+}
+
+/// `/graphql`: GraphQL over HTTP and WebSocket, and GraphiQL for browsers. Mount it as a door of
+/// the edge with [`render`].
+pub fn routes(app: App) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(handler::get)
+                .post(handler::post)
+                .fallback(handler::method_not_allowed),
+        )
+        .with_state(Door::new(app))
+}

@@ -1,0 +1,130 @@
+//! GraphQL over WebSocket on `/graphql` (SPEC §3.3), chosen by `Sec-WebSocket-Protocol`:
+//! `graphql-transport-ws` (the graphql-ws protocol) and the legacy `graphql-ws`
+//! (subscriptions-transport-ws).
+//!
+//! Both protocols get the same rules, closing the socket with:
+//! - 4406 when the client offers neither protocol;
+//! - 4408 when `connection_init` does not arrive within `--ws-init-timeout`;
+//! - 4429 on a second `connection_init`;
+//! - 4403 when the credentials (the `authorization` key of the init payload, else the upgrade
+//!   request's `Authorization` header) are missing or bad — the legacy protocol first gets the
+//!   `connection_error` it expects;
+//! - 4401 on a subscription before the connection was acknowledged;
+//! - 4409 on a subscription id that is already active;
+//! - 4400 on a malformed message — except on the legacy protocol, whose specification answers
+//!   those with `connection_error` and keeps the socket;
+//! - 1001 when the server shuts down.
+//!
+//! A socket runs at most `--max-subscriptions` operations at once; one more gets an error
+//! message for its id (`TOO_MANY_SUBSCRIPTIONS`) and the socket stays open. The server sends a
+//! WebSocket ping every `--ws-ping-interval` (and the legacy `ka` keep-alive), and drops a peer
+//! that sends nothing for `--ws-pong-timeout` after a ping. Each operation's parameters are read
+//! by the same parser as over HTTP ([`super::params`]) and go through the same checks
+//! ([`super::prepare`]); its errors carry `extensions.code`, internal ones only a `requestId`.
+//!
+//! Why not `async_graphql::http::WebSocket` (7.0.19; upstream issue #406 fixed one deviation
+//! from graphql-ws' PROTOCOL.md in 2021, no issue found for these — the tests of
+//! [`upstream`] pin each one against async-graphql, `tests/it/websocket.rs` ours):
+//! a subscribe before the acknowledgement closes with 1011 (the protocol says 4401), a
+//! malformed message with 1002 (4400), a refused `connection_init` with 1002 (4403); a duplicate
+//! operation id silently replaces the running one (4409); there is no `connection_init` timeout
+//! (4408), no server ping, no legacy `ka`, no limit of operations per socket; and the failure of
+//! an operation before execution is sent as `next` with errors where graphql-transport-ws asks
+//! for an `error` message.
+
+mod connection;
+#[cfg(test)]
+mod upstream;
+
+use axum::{extract::ws::WebSocketUpgrade, response::Response as HttpResponse};
+
+use super::Door;
+use crate::http::Credentials;
+use connection::Connection;
+
+/// The graphql-ws protocol.
+pub const TRANSPORT_WS: &str = "graphql-transport-ws";
+/// The legacy subscriptions-transport-ws protocol.
+pub const LEGACY_WS: &str = "graphql-ws";
+
+/// Close codes.
+pub mod close {
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client ended the connection (legacy `connection_terminate`).
+    pub const NORMAL: u16 = 1000;
+    /// An internal error.
+    pub const INTERNAL: u16 = 1011;
+    /// A malformed message.
+    pub const BAD_REQUEST: u16 = 4400;
+    /// A subscription before the connection was acknowledged.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// Missing or bad credentials.
+    pub const FORBIDDEN: u16 = 4403;
+    /// Neither protocol was offered.
+    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+    /// No `connection_init` in time.
+    pub const INIT_TIMEOUT: u16 = 4408;
+    /// A subscription id already in use.
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    /// A second `connection_init`.
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// The protocol a socket speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    TransportWs,
+    Legacy,
+}
+
+/// Answers a WebSocket upgrade of `/graphql`; `credentials` are the upgrade request's, used when
+/// `connection_init` carries none.
+pub fn upgrade(door: Door, upgrade: WebSocketUpgrade, credentials: Credentials) -> HttpResponse {
+    let upgrade = upgrade
+        .protocols([TRANSPORT_WS, LEGACY_WS])
+        .max_message_size(door.app.config.limits.body_limit);
+    let protocol = match upgrade.selected_protocol().map(|p| p.as_bytes()) {
+        Some(p) if p == TRANSPORT_WS.as_bytes() => Some(Protocol::TransportWs),
+        Some(p) if p == LEGACY_WS.as_bytes() => Some(Protocol::Legacy),
+        _ => None,
+    };
+    let shutdown = door.app.shutdown.clone();
+    upgrade.on_upgrade(move |socket| {
+        shutdown.track(async move {
+            let Some(protocol) = protocol else {
+                let mut connection =
+                    Connection::new(door, socket, Protocol::TransportWs, Credentials::default());
+                let reason = "Subprotocol not acceptable: use graphql-transport-ws or graphql-ws";
+                connection
+                    .close(close::SUBPROTOCOL_NOT_ACCEPTABLE, reason)
+                    .await;
+                return;
+            };
+            Connection::new(door, socket, protocol, credentials)
+                .run()
+                .await;
+        })
+    })
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary (close reasons are limited).
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn close_reasons_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short", 123), "short");
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate(&"x".repeat(200), 123).len(), 123);
+    }
+}

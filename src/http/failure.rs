@@ -1,0 +1,269 @@
+//! Why a request failed, for every door: one [`Failure`] type (a core [`Error`], a refusal of the
+//! transport, or the request timeout), one mapping of the core error to an HTTP status
+//! ([`status`]), the codes of the transport's own refusals ([`codes`]), and one layer that turns a
+//! failure into a response ([`render_failures`]).
+//!
+//! A handler or an extractor returns a `Failure`; its `IntoResponse` is a placeholder that carries
+//! the failure to the layer. The layer logs it once (internal errors at ERROR with their detail,
+//! timeouts at WARN, with the request id), sets the status, `WWW-Authenticate` on 401 and keeps
+//! the headers the handler set (`Allow`), and asks the door's [`Render`] function for the body
+//! shape only: GraphQL's `{"errors": […]}` or REST's `{"detail", "code"}`. So `http` knows no
+//! door's shape, and no door decides a status, logs an internal error or writes a header.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::request_id::RequestId;
+use crate::error::Error;
+
+/// Codes of the refusals of the transport itself, the same for every door. The codes of core
+/// outcomes are [`Error::code`]; those only GraphQL raises are in `graphql::error::codes`.
+pub mod codes {
+    /// A wrong method, media type or request parameter.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// A body larger than `--body-limit` (413).
+    pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
+    /// A request still running after `--request-timeout` (503); carries the request id.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// An unexpected failure (500); carries the request id.
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// An outcome of the core (authentication included), or of parsing the request into core
+    /// types.
+    Core(Error),
+    /// A refusal of the transport: wrong media type or method, body too large, malformed
+    /// parameters, no such route.
+    Http {
+        /// The status.
+        status: StatusCode,
+        /// The code, the same in every door.
+        code: &'static str,
+        /// What to tell the client.
+        message: String,
+    },
+    /// The request was still running after the request timeout and was abandoned.
+    Timeout(Duration),
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::Core(err)
+    }
+}
+
+impl Failure {
+    /// A refusal of the transport.
+    pub fn http(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Failure::Http {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `BAD_REQUEST`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Failure::http(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Failure::Core(err) => status(err),
+            Failure::Http { status, .. } => *status,
+            Failure::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code (`extensions.code` over GraphQL, `code` over REST).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Core(err) => err.code(),
+            Failure::Http { code, .. } => code,
+            Failure::Timeout(_) => codes::REQUEST_TIMEOUT,
+        }
+    }
+
+    /// What to tell the client (never the detail of an internal error).
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Core(err) => err.message(),
+            Failure::Http { message, .. } => message.clone(),
+            Failure::Timeout(limit) => format!(
+                "the request did not finish within {} s and was abandoned; nothing it was still \
+                 writing was committed",
+                limit.as_secs()
+            ),
+        }
+    }
+
+    /// Whether the body names the request id: internal errors and timeouts, whose detail is in
+    /// the log under that id.
+    pub fn shows_request_id(&self) -> bool {
+        matches!(
+            self,
+            Failure::Core(Error::Internal(_)) | Failure::Timeout(_)
+        )
+    }
+}
+
+/// The HTTP status of a core error: the one place that decides it, for every door.
+pub fn status(err: &Error) -> StatusCode {
+    match err {
+        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        // The request is well formed, but the state of the service refuses it: a uniqueness or
+        // history rule, the lifecycle, a switch of the plugin settings, a disabled definition or
+        // endpoint, an idempotency key bound to another input.
+        Error::Conflict(_)
+        | Error::InvalidTransition { .. }
+        | Error::FeatureDisabled { .. }
+        | Error::DefinitionDisabled
+        | Error::EndpointWritesDisabled
+        | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
+        Error::ConcurrencyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The placeholder a failure answers with until [`render_failures`] renders it: its status and
+/// the failure itself, no body.
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(Failed(self));
+        response
+    }
+}
+
+/// A failure riding on its placeholder response.
+#[derive(Clone)]
+struct Failed(Failure);
+
+/// What a door's renderer may know of the request besides the failure.
+#[derive(Debug)]
+pub struct Rendering<'a> {
+    /// The request id (what [`Failure::shows_request_id`] asks to show).
+    pub request_id: &'a str,
+    /// The request's `Accept` header, for a door that negotiates its media type.
+    pub accept: Option<&'a HeaderValue>,
+}
+
+/// A door's body shape for a failure: the body and its `Content-Type`. The status and the other
+/// headers are the edge's.
+pub type Render = fn(&Failure, &Rendering<'_>) -> Response;
+
+/// The layer of a door that renders failures: see the module docs.
+pub async fn render_failures(
+    State(render): State<Render>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let request_id = RequestId::of(request.extensions());
+    let accept = request.headers().get(header::ACCEPT).cloned();
+    let mut response = next.run(request).await;
+    let Some(Failed(failure)) = response.extensions_mut().remove::<Failed>() else {
+        return response;
+    };
+    log(&failure, &request_id.0);
+    let rendered = render(
+        &failure,
+        &Rendering {
+            request_id: &request_id.0,
+            accept: accept.as_ref(),
+        },
+    );
+    let (mut parts, _) = response.into_parts();
+    let (rendered, body) = rendered.into_parts();
+    parts.status = failure.status();
+    // The placeholder's length was that of its empty body.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &rendered.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    if parts.status == StatusCode::UNAUTHORIZED {
+        parts.headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"packer-gateway\""),
+        );
+    }
+    Response::from_parts(parts, body)
+}
+
+/// Logs a failure once, with the request id its response carries: internal errors with their
+/// detail, timeouts; everything else is the client's business.
+fn log(failure: &Failure, request_id: &str) {
+    match failure {
+        Failure::Core(Error::Internal(detail)) => {
+            tracing::error!(request_id, %detail, "internal error");
+        }
+        Failure::Timeout(limit) => tracing::warn!(
+            request_id,
+            seconds = limit.as_secs(),
+            "request timed out and was abandoned"
+        ),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use entity::enums::BuildStatus;
+
+    use super::status;
+    use crate::error::{Error, FieldErrors};
+
+    #[test]
+    fn every_core_error_has_its_status() {
+        let cases = [
+            (Error::Unauthenticated, 401),
+            (Error::forbidden("no"), 403),
+            (Error::NotFound, 404),
+            (Error::bad_input("name", "is required"), 400),
+            (Error::Conflict(FieldErrors::one("name", "taken")), 409),
+            (
+                Error::InvalidTransition {
+                    from: Some(BuildStatus::Completed),
+                    to: BuildStatus::Running,
+                },
+                409,
+            ),
+            (Error::ConcurrencyLimit { limit: 1 }, 429),
+            (
+                Error::FeatureDisabled {
+                    feature: "image_factory",
+                },
+                409,
+            ),
+            (Error::DefinitionDisabled, 409),
+            (Error::EndpointWritesDisabled, 409),
+            (Error::IdempotencyKeyReused, 409),
+            (Error::internal("boom"), 500),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(
+                status(&err),
+                StatusCode::from_u16(expected).ok().unwrap_or_default(),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_internal_code_is_the_cores() {
+        assert_eq!(super::codes::INTERNAL, Error::internal("x").code());
+    }
+}
