@@ -106,8 +106,10 @@ async fn an_internal_failure_is_generic_for_the_client_and_detailed_in_the_log()
     assert_logged_once(&logs.text(), request_id, "plugin_settings");
 }
 
-#[tokio::test]
-async fn a_panic_becomes_a_500_graphql_error_with_a_request_id() {
+/// A route that panics, inside the edge as the door of `render`: its response and the logs.
+async fn panic_through(
+    render: packer_gateway::http::Render,
+) -> (StatusCode, String, Value, String) {
     async fn boom() -> &'static str {
         let detail = "secret detail at src/registry/boom.rs";
         panic!("{detail}");
@@ -115,7 +117,7 @@ async fn a_panic_becomes_a_500_graphql_error_with_a_request_id() {
     let routes = Router::new().route("/boom", get(boom));
     let router = packer_gateway::http::edge(packer_gateway::http::door(
         routes,
-        packer_gateway::graphql::compat::render,
+        render,
         Duration::from_secs(15),
     ));
     let (logs, guard) = capture_logs();
@@ -124,29 +126,43 @@ async fn a_panic_becomes_a_500_graphql_error_with_a_request_id() {
         .await
         .expect("the router answers");
     drop(guard);
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let status = response.status();
     assert!(
         response.headers()[header::CONTENT_TYPE]
             .to_str()
             .expect("ascii")
             .starts_with("application/json")
     );
+    let header_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await
         .expect("body")
         .to_bytes();
     let body: Value = serde_json::from_slice(&bytes).expect("json");
-    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR");
-    let request_id = body["errors"][0]["extensions"]["requestId"]
-        .as_str()
-        .expect("a requestId");
     assert!(!body.to_string().contains("secret"), "{body}");
-    let logs = logs.text();
-    assert!(
-        logs.lines()
-            .any(|l| l.contains(request_id) && l.contains("secret detail")),
-        "{logs}"
+    (status, header_id, body, logs.text())
+}
+
+#[tokio::test]
+async fn a_panic_becomes_a_500_in_the_shape_of_its_door_logged_once() {
+    let (status, id, body, logs) = panic_through(packer_gateway::graphql::compat::render).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR");
+    assert_eq!(body["errors"][0]["message"], "internal server error");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], id.as_str());
+    assert_logged_once(&logs, &id, "secret detail");
+
+    let (status, id, body, logs) = panic_through(packer_gateway::rest::error::render).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body,
+        json!({"detail": "internal server error", "code": "INTERNAL_SERVER_ERROR",
+               "request_id": id})
     );
+    assert_logged_once(&logs, &id, "secret detail");
 
     // The real router answers normally afterwards.
     let app = TestApp::new().await;
