@@ -84,7 +84,7 @@ impl FromRef<Door> for App {
 }
 
 /// `/graphql`: GraphQL over HTTP and WebSocket, and GraphiQL for browsers. Mount it as a door of
-/// the edge with [`render`].
+/// the edge with [`render()`].
 pub fn routes(app: App) -> Router {
     Router::new()
         .route(

@@ -24,7 +24,7 @@
 //!
 //! Why not `async_graphql::http::WebSocket` (7.0.19; upstream issue #406 fixed one deviation
 //! from graphql-ws' PROTOCOL.md in 2021, no issue found for these — the tests of
-//! [`upstream`] pin each one against async-graphql, `tests/it/websocket.rs` ours):
+//! `ws/upstream.rs` pin each one against async-graphql, `tests/it/websocket.rs` ours):
 //! a subscribe before the acknowledgement closes with 1011 (the protocol says 4401), a
 //! malformed message with 1002 (4400), a refused `connection_init` with 1002 (4403); a duplicate
 //! operation id silently replaces the running one (4409); there is no `connection_init` timeout
