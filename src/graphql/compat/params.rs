@@ -136,6 +136,22 @@ mod tests {
         );
     }
 
+    /// The insufficiency: `receive_body` reads any content type as JSON (a cross-site form's
+    /// `text/plain` included) and any size. Ours: the edge's `http::body` refuses both (415, 413;
+    /// `tests/it/http.rs`: `only_json_bodies_are_accepted`, `bodies_over_the_limit_are_413`).
+    #[tokio::test]
+    async fn async_graphql_reads_any_body_as_json() {
+        let padding = " ".repeat(1 << 20);
+        let body = format!("{{\"query\": \"{{ a }}\"}}{padding}");
+        let request = async_graphql::http::receive_body(
+            Some("text/plain"),
+            body.as_bytes(),
+            async_graphql::http::MultipartOptions::default(),
+        )
+        .await;
+        assert!(request.is_ok(), "the bug is gone: {:?}", request.err());
+    }
+
     #[test]
     fn every_parameter_has_its_type() {
         let object = |value: serde_json::Value| match value {
