@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
     graphql::{
@@ -38,6 +39,8 @@ pub struct App {
     pub input_types: Arc<InputTypes>,
     /// The build-event hub: wake it after commits, subscribe to it.
     pub events: Events,
+    /// The clock every request, write and background task reads (tests move it forward).
+    pub clock: Clock,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
 }
@@ -55,9 +58,10 @@ impl App {
             },
         )
         .await?;
-        let schema = graphql::schema(db.clone(), events.clone(), &config.limits);
+        let clock = Clock::system();
+        let schema = graphql::schema(db.clone(), events.clone(), clock.clone(), &config.limits);
         let anonymous_schema =
-            graphql::anonymous_schema(db.clone(), events.clone(), &config.limits);
+            graphql::anonymous_schema(db.clone(), events.clone(), clock.clone(), &config.limits);
         let introspection = schema.execute(INTROSPECTION).await.data.into_json();
         let input_types = InputTypes::from_introspection(&introspection.unwrap_or_default());
         Ok(App {
@@ -68,6 +72,7 @@ impl App {
             statements,
             input_types: Arc::new(input_types),
             events,
+            clock,
             shutdown: Shutdown::default(),
         })
     }

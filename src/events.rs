@@ -1,13 +1,10 @@
 //! Build events (SPEC §1.5, §3.3): the `build_event` table is the truth, this module is the
 //! wake-up and the fan-out to subscribers.
 //!
-//! Contract with the registry (the only writer of events):
-//! - every transaction that inserts `build_event` rows calls [`prepare_event_write`] first, inside
-//!   the transaction: on PostgreSQL it takes a transaction-scoped advisory lock, so that event ids
-//!   are assigned in commit order (a reader that saw id N can never later see a smaller id
-//!   commit), and notifies [`CHANNEL`], which PostgreSQL delivers at commit only;
-//! - after the transaction commits, the caller calls [`Events::committed`] to wake this instance's
-//!   fetcher (other instances hear the notification).
+//! The writers' contract — [`prepare_event_write`](crate::registry::events::prepare_event_write)
+//! inside the transaction, [`Wake::committed`] after the commit — is the registry's
+//! ([`crate::registry::events`]); this hub implements [`Wake`] and depends on the registry, never
+//! the reverse.
 //!
 //! The hub, one per [`Events`] (one per instance):
 //! - one **fetcher** task reads the events after the last one it saw, in id order and in batches,
@@ -35,7 +32,7 @@ use std::{
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    DatabaseBackend, DatabaseConnection, DbErr,
     sqlx::{PgPool, postgres::PgListener},
 };
 use tokio::{
@@ -46,20 +43,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use crate::registry::events::{Change, ChangeFilter};
 use crate::{
+    auth::Scope,
     error::Error,
-    registry::{
-        events::{changes, events_after, latest_event_id},
-        visibility::Scope,
-    },
+    registry::events::{CHANNEL, Wake, changes, events_after, latest_event_id},
 };
-
-/// The PostgreSQL channel that announces new events. The payload is the writer's
-/// `current_schema()`, so that deployments sharing a database in different schemas do not wake
-/// each other.
-pub const CHANNEL: &str = "packer_gateway_build_events";
-
-/// An arbitrary constant: the key of the advisory lock that orders event writes.
-const EVENT_LOCK: i64 = 0x7061_636b_6572; // "packer"
 
 /// Events read per statement, by the fetcher and by replays.
 const BATCH: u64 = 256;
@@ -198,19 +185,10 @@ impl Events {
     }
 }
 
-/// Call inside a transaction before inserting `build_event` rows (see the module docs).
-pub async fn prepare_event_write(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_unprepared(&format!(
-            "SELECT 1 FROM pg_advisory_xact_lock({EVENT_LOCK})"
-        ))
-        .await?;
-        txn.execute_unprepared(&format!(
-            "SELECT pg_notify('{CHANNEL}', coalesce(current_schema(), ''))"
-        ))
-        .await?;
+impl Wake for Events {
+    fn committed(&self) {
+        Events::committed(self);
     }
-    Ok(())
 }
 
 /// One subscriber's position: the live channel, the last event id it has considered, and the
@@ -277,8 +255,12 @@ impl Subscriber {
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(());
         };
-        self.pending
-            .extend(changes(&self.db, events).await?.into_iter().map(Arc::new));
+        self.pending.extend(
+            changes(&self.db, &self.scope, events)
+                .await?
+                .into_iter()
+                .map(Arc::new),
+        );
         self.last = last;
         Ok(())
     }
@@ -335,9 +317,12 @@ impl Fetcher {
     /// were broadcast, so a failed read is retried from the same place.
     async fn fetch(&mut self) -> Result<(), Error> {
         loop {
+            // The hub reads as the service, once for every subscriber; each subscriber checks its
+            // own scope in memory.
+            let service = Scope::service();
             let events = events_after(
                 &self.db,
-                &Scope::All,
+                &service,
                 &ChangeFilter::default(),
                 self.last,
                 BATCH,
@@ -347,7 +332,7 @@ impl Fetcher {
                 return Ok(());
             };
             let full = events.len() as u64 == BATCH;
-            for change in changes(&self.db, events).await? {
+            for change in changes(&self.db, &service, events).await? {
                 // The head moves before the send: a subscriber that reads the head after
                 // subscribing receives every later event.
                 self.head.store(change.event.id, Ordering::SeqCst);

@@ -251,11 +251,17 @@ async fn run(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let principal =
-        match auth::authenticate(&app.db, authorization, app.config.anonymous_read).await {
-            Ok(principal) => principal,
-            Err(err) => return error_response(media, &err, request_id),
-        };
+    let principal = match auth::authenticate(
+        &app.db,
+        &app.clock,
+        authorization,
+        app.config.anonymous_read,
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(err) => return error_response(media, &err, request_id),
+    };
     let prepared = match prepare(
         app,
         principal,

@@ -291,6 +291,7 @@ impl Connection {
         };
         let authenticated = auth::authenticate(
             &self.app.db,
+            &self.app.clock,
             credentials.as_deref(),
             self.app.config.anonymous_read,
         )

@@ -1,4 +1,7 @@
-//! Users and their API tokens.
+//! Users and their API tokens, and what of a user is private: its e-mail address and its tokens
+//! are shown to the user itself and to administrators only.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{api_token, enums::Role, tenant, user, user_tenant};
@@ -7,9 +10,10 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::{Ctx, now, read, rules::Checks, tx::begin_write, visibility::Scope};
+use super::{Ctx, id::Id, read, rules::Checks, tx::begin_write};
 use crate::{
-    auth::{Action, token},
+    auth::{Action, Scope, token},
+    clock,
     error::{Error, FieldErrors, conflict_on_unique},
 };
 
@@ -43,13 +47,22 @@ pub struct NewToken {
     pub expires: Option<DateTime<Utc>>,
 }
 
-/// Whether the database has no user yet.
+/// Whether the database has no user yet (the service's bootstrap asks).
 pub async fn none_exist(db: &impl ConnectionTrait) -> Result<bool, Error> {
     Ok(user::Entity::find().count(db).await? == 0)
 }
 
-/// Validates and creates a user with its tenants, in one transaction.
+/// Validates and creates a user with its tenants, in one transaction, as the service (the command
+/// line and the bootstrap; [`create`] is the ADMIN's).
 pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::Model, Error> {
+    insert_user(db, clock::now(), new).await
+}
+
+async fn insert_user(
+    db: &DatabaseConnection,
+    stamp: DateTime<Utc>,
+    new: NewUser,
+) -> Result<user::Model, Error> {
     let username = new.username.trim().to_owned();
     let mut errors = FieldErrors::default();
     if username.is_empty() || username.len() > 150 {
@@ -84,7 +97,6 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
             "names a tenant that does not exist",
         ));
     }
-    let stamp = now();
     let created = user::ActiveModel {
         username: Set(username),
         first_name: Set(new.first_name),
@@ -105,7 +117,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
 }
 
 /// Replaces the tenants of a user.
-pub async fn set_tenants(
+async fn set_tenants(
     db: &impl ConnectionTrait,
     user_id: i32,
     tenants: &[i32],
@@ -131,9 +143,18 @@ pub async fn set_tenants(
     Ok(())
 }
 
-/// Creates a token; returns its row and the secret, which is never available again.
+/// Creates a token as the service (the command line and the bootstrap; [`issue_token`] is a
+/// user's); returns its row and the secret, which is never available again.
 pub async fn create_token(
     db: &impl ConnectionTrait,
+    new: NewToken,
+) -> Result<(api_token::Model, String), Error> {
+    insert_token(db, clock::now(), new).await
+}
+
+async fn insert_token(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     new: NewToken,
 ) -> Result<(api_token::Model, String), Error> {
     if new.description.len() > 255 {
@@ -142,7 +163,7 @@ pub async fn create_token(
             "must be at most 255 characters",
         ));
     }
-    if new.expires.is_some_and(|expires| expires <= now()) {
+    if new.expires.is_some_and(|expires| expires <= now) {
         return Err(Error::bad_input("expires", "must be in the future"));
     }
     let secret = token::generate();
@@ -155,7 +176,7 @@ pub async fn create_token(
         expires: Set(new.expires),
         enabled: Set(true),
         last_used: Set(None),
-        created: Set(now()),
+        created: Set(now),
         ..Default::default()
     }
     .insert(db)
@@ -163,7 +184,7 @@ pub async fn create_token(
     Ok((row, secret.secret))
 }
 
-/// Disables a token for good.
+/// Disables a token for good, as the service (the command line; [`revoke`] is a user's).
 pub async fn revoke_token(db: &impl ConnectionTrait, id: i32) -> Result<api_token::Model, Error> {
     let token = api_token::Entity::find_by_id(id)
         .one(db)
@@ -174,9 +195,13 @@ pub async fn revoke_token(db: &impl ConnectionTrait, id: i32) -> Result<api_toke
     Ok(active.update(db).await?)
 }
 
-/// The user named `username`.
-pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<user::Model, Error> {
-    user::Entity::find()
+/// The user named `username`, if `scope` may read it.
+pub async fn by_username(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    username: &str,
+) -> Result<user::Model, Error> {
+    read::visible::<user::Entity>(scope)?
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?
@@ -203,14 +228,18 @@ pub struct UserPatch {
 /// Creates a user (ADMIN).
 pub async fn create(ctx: Ctx<'_>, new: NewUser) -> Result<user::Model, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
-    create_user(ctx.db, new).await
+    insert_user(ctx.db, ctx.clock.now(), new).await
 }
 
 /// Changes a user (ADMIN).
-pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Model, Error> {
+pub async fn update(
+    ctx: Ctx<'_>,
+    id: Id<user::Entity>,
+    patch: UserPatch,
+) -> Result<user::Model, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
     let txn = begin_write(ctx.db).await?;
-    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::service(), id).await?;
     if ctx.principal.user_id() == Some(current.id)
         && (patch.role.is_some_and(|r| r != Role::Admin) || patch.is_active == Some(false))
     {
@@ -255,7 +284,7 @@ pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Mod
     if let Some(v) = patch.is_active {
         active.is_active = Set(v);
     }
-    active.last_updated = Set(now());
+    active.last_updated = Set(ctx.clock.now());
     let saved = active.update(&txn).await?;
     if let Some(tenants) = patch.tenants {
         set_tenants(&txn, saved.id, &tenants).await?;
@@ -265,10 +294,10 @@ pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Mod
 }
 
 /// Deletes a user (ADMIN); its builds and events stay, without the attribution.
-pub async fn delete(ctx: Ctx<'_>, id: i64) -> Result<i32, Error> {
+pub async fn delete(ctx: Ctx<'_>, id: Id<user::Entity>) -> Result<Id<user::Entity>, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
     let txn = begin_write(ctx.db).await?;
-    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::service(), id).await?;
     if ctx.principal.user_id() == Some(current.id) {
         return Err(Error::Conflict(FieldErrors::one(
             "id",
@@ -277,7 +306,7 @@ pub async fn delete(ctx: Ctx<'_>, id: i64) -> Result<i32, Error> {
     }
     user::Entity::delete_by_id(current.id).exec(&txn).await?;
     txn.commit().await?;
-    Ok(current.id)
+    Ok(Id::of(&current))
 }
 
 /// Issues a token for `user` (default: the caller). A user manages its own tokens, ADMIN
@@ -294,8 +323,9 @@ pub async fn issue_token(
         .one(ctx.db)
         .await?
         .ok_or(Error::NotFound)?;
-    create_token(
+    insert_token(
         ctx.db,
+        ctx.clock.now(),
         NewToken {
             user_id: owner,
             description,
@@ -340,20 +370,46 @@ fn owner_for(ctx: Ctx<'_>, user: Option<i32>) -> Result<i32, Error> {
     }
 }
 
-/// The tokens of each user, newest first (never their secret, which is not stored).
+/// The tokens of each of `owners` (newest first, never their secret, which is not stored): for
+/// the user itself and administrators; another user's are `FORBIDDEN`, and anonymous readers
+/// read none (`UNAUTHENTICATED`). One statement for every owner the scope may see.
 pub async fn tokens_of(
     db: &impl ConnectionTrait,
-    users: &[i64],
-) -> Result<std::collections::HashMap<i64, Vec<api_token::Model>>, Error> {
+    scope: &Scope,
+    owners: &[Id<user::Entity>],
+) -> Result<HashMap<Id<user::Entity>, Result<Vec<api_token::Model>, Error>>, Error> {
+    scope.require_authenticated()?;
+    let (shown, hidden): (Vec<_>, Vec<_>) = owners
+        .iter()
+        .partition(|owner| owner.as_i32().is_some_and(|id| scope.sees_private_of(id)));
+    let mut tokens: HashMap<Id<user::Entity>, Result<Vec<api_token::Model>, Error>> = hidden
+        .into_iter()
+        .map(|owner| {
+            let forbidden =
+                Error::forbidden("only the user itself and administrators see its tokens");
+            (owner, Err(forbidden))
+        })
+        .collect();
+    if shown.is_empty() {
+        return Ok(tokens);
+    }
+    tokens.extend(shown.iter().map(|owner| (*owner, Ok(Vec::new()))));
     let rows = api_token::Entity::find()
-        .filter(api_token::Column::UserId.is_in(users.iter().copied()))
+        .filter(api_token::Column::UserId.is_in(shown.iter().filter_map(|id| id.as_i32())))
         .order_by_desc(api_token::Column::Id)
         .all(db)
         .await?;
-    let mut grouped: std::collections::HashMap<i64, Vec<api_token::Model>> =
-        users.iter().map(|u| (*u, Vec::new())).collect();
     for row in rows {
-        grouped.entry(i64::from(row.user_id)).or_default().push(row);
+        if let Some(Ok(list)) = tokens.get_mut(&Id::of_row(row.user_id)) {
+            list.push(row);
+        }
     }
-    Ok(grouped)
+    Ok(tokens)
+}
+
+/// A user's e-mail address, as `scope` may see it: the user itself and administrators do.
+pub fn email<'a>(scope: &Scope, user: &'a user::Model) -> Option<&'a str> {
+    scope
+        .sees_private_of(user.id)
+        .then_some(user.email.as_str())
 }

@@ -149,7 +149,13 @@ pub async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, Erro
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    auth::authenticate(&app.db, authorization, app.config.anonymous_read).await
+    auth::authenticate(
+        &app.db,
+        &app.clock,
+        authorization,
+        app.config.anonymous_read,
+    )
+    .await
 }
 
 /// The principal, once it may read definitions and builds (anonymous readers may, when allowed).
@@ -164,6 +170,7 @@ pub fn ctx<'a>(app: &'a App, principal: &'a Principal) -> registry::Ctx<'a> {
     registry::Ctx {
         db: &app.db,
         events: &app.events,
+        clock: &app.clock,
         principal,
     }
 }

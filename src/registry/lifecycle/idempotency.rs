@@ -81,7 +81,7 @@ impl Key {
 /// A stable hash of a queue request's input (object keys sorted).
 fn fingerprint(request: &QueueRequest) -> String {
     let canonical = serde_json::json!([
-        request.definition_id,
+        request.definition.get(),
         request.output_vmid,
         request.output_name,
         request.image_version,

@@ -21,6 +21,7 @@ pub use queue::{QueueRequest, queue, rebuild};
 pub use reaper::reap;
 pub use report::{cancel, complete, fail, start};
 
+use chrono::{DateTime, Utc};
 use entity::{build_event, enums::BuildStatus, image_build};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -28,8 +29,36 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
-use super::{Ctx, now, read, rules, tx::begin_lifecycle};
-use crate::{error::Error, events::prepare_event_write};
+use super::{Ctx, events::prepare_event_write, id::Id, read, rules, tx::begin_lifecycle};
+use crate::error::Error;
+
+/// Who moves a build and when: the actor its event records (none for the service itself) and
+/// the instant of the change.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Mover {
+    pub(super) actor: Option<i32>,
+    at: DateTime<Utc>,
+}
+
+impl Mover {
+    /// The principal of `ctx`, now.
+    pub(super) fn of(ctx: Ctx<'_>) -> Self {
+        Mover {
+            actor: ctx.principal.user_id(),
+            at: ctx.clock.now(),
+        }
+    }
+
+    /// The service itself (the timeout reaper) at `at`.
+    pub(super) fn service(at: DateTime<Utc>) -> Self {
+        Mover { actor: None, at }
+    }
+
+    /// The instant of the change.
+    pub(super) fn at(self) -> DateTime<Utc> {
+        self.at
+    }
+}
 
 /// Whether SPEC §2.1 allows `from → to` (`completed → pending` is a rebuild: a new build).
 pub fn allowed(from: BuildStatus, to: BuildStatus) -> bool {
@@ -47,7 +76,7 @@ pub fn allowed(from: BuildStatus, to: BuildStatus) -> bool {
 /// caller's role was checked before.
 pub(super) async fn open(
     ctx: Ctx<'_>,
-    id: i64,
+    id: Id<image_build::Entity>,
     to: BuildStatus,
 ) -> Result<(DatabaseTransaction, image_build::Model), Error> {
     let txn = begin_lifecycle(ctx.db).await?;
@@ -67,6 +96,7 @@ pub(super) async fn commit(
     Ok(build)
 }
 
+/// `INVALID_STATUS_TRANSITION` unless SPEC §2.1 allows `from → to`.
 pub(super) fn refuse_unless_allowed(from: BuildStatus, to: BuildStatus) -> Result<(), Error> {
     if allowed(from, to) {
         Ok(())
@@ -78,6 +108,7 @@ pub(super) fn refuse_unless_allowed(from: BuildStatus, to: BuildStatus) -> Resul
     }
 }
 
+/// A JSON field's size rule.
 pub(super) fn check_json(c: &mut rules::Checks, field: &str, value: Option<&Json>) {
     if let Some(value) = value {
         c.check(
@@ -94,13 +125,13 @@ pub(super) async fn transition(
     build: &image_build::Model,
     to: BuildStatus,
     mut changes: image_build::ActiveModel,
-    actor: Option<i32>,
+    mover: Mover,
     message: &str,
 ) -> Result<image_build::Model, Error> {
     let from = build.status;
     refuse_unless_allowed(from, to)?;
     changes.status = Set(to);
-    changes.last_updated = Set(now());
+    changes.last_updated = Set(mover.at);
     let updated = image_build::Entity::update_many()
         .set(changes)
         .filter(image_build::Column::Id.eq(build.id))
@@ -118,16 +149,17 @@ pub(super) async fn transition(
         .one(txn)
         .await?
         .ok_or(Error::NotFound)?;
-    insert_event(txn, build.id, Some(from), to, actor, message).await?;
+    insert_event(txn, build.id, Some(from), to, mover, message).await?;
     Ok(build)
 }
 
+/// Inserts the event of a change, keeping the writers' contract of [`super::events`].
 pub(super) async fn insert_event(
     txn: &impl ConnectionTrait,
     build: i32,
     from: Option<BuildStatus>,
     to: BuildStatus,
-    actor: Option<i32>,
+    mover: Mover,
     message: &str,
 ) -> Result<(), Error> {
     prepare_event_write(txn).await?;
@@ -135,9 +167,9 @@ pub(super) async fn insert_event(
         build_id: Set(build),
         from_status: Set(from),
         to_status: Set(to),
-        actor_id: Set(actor),
+        actor_id: Set(mover.actor),
         message: Set(message.to_owned()),
-        at: Set(now()),
+        at: Set(mover.at),
         ..Default::default()
     }
     .insert(txn)

@@ -8,18 +8,18 @@ use entity::{
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 use serde_json::Value as Json;
 
-use super::{commit, idempotency, insert_event, open};
+use super::{Mover, commit, idempotency, insert_event, open};
 use crate::{
-    auth::{Action, Principal},
+    auth::Action,
     error::Error,
-    registry::{Ctx, now, read, rules, settings, tx::begin_lifecycle},
+    registry::{Ctx, id::Id, read, rules, settings, tx::begin_lifecycle},
 };
 
 /// What `queueImageBuild` asks for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct QueueRequest {
     /// The definition to build.
-    pub definition_id: i64,
+    pub definition: Id<image_definition::Entity>,
     /// VMID of the output template.
     pub output_vmid: i32,
     /// Name of the output template (default `{slug}-{YYYYMMDD}`).
@@ -37,7 +37,7 @@ pub async fn queue(ctx: Ctx<'_>, request: QueueRequest) -> Result<image_build::M
     ctx.principal.authorize(Action::QueueBuild)?;
     let txn = begin_lifecycle(ctx.db).await?;
     let definition =
-        read::get::<image_definition::Entity>(&txn, &ctx.principal.scope(), request.definition_id)
+        read::get::<image_definition::Entity>(&txn, &ctx.principal.scope(), request.definition)
             .await?;
     let key = idempotency::Key::of(&request, ctx.principal.user_id())?;
     if let Some(key) = &key
@@ -45,13 +45,14 @@ pub async fn queue(ctx: Ctx<'_>, request: QueueRequest) -> Result<image_build::M
     {
         return Ok(first);
     }
-    let settings = settings::get(&txn).await?;
+    let settings = settings::current(&txn).await?;
     let variables = request
         .variables
         .clone()
         .unwrap_or_else(|| Json::Object(Default::default()));
     check_gates(&txn, &settings, &definition, &variables).await?;
-    let stamp = now();
+    let mover = Mover::of(ctx);
+    let stamp = mover.at();
     let mut c = rules::Checks::default();
     c.vmid("output_vmid", request.output_vmid);
     let output_name = request
@@ -75,7 +76,7 @@ pub async fn queue(ctx: Ctx<'_>, request: QueueRequest) -> Result<image_build::M
             variables,
             rebuild_of: None,
         },
-        ctx.principal,
+        mover,
     )
     .await?;
     if let Some(key) = key
@@ -138,14 +139,17 @@ async fn check_gates(
 
 /// Queues a new build of a completed build's definition with the same parameters; the completed
 /// build keeps its history. The queue gates apply.
-pub async fn rebuild(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error> {
+pub async fn rebuild(
+    ctx: Ctx<'_>,
+    id: Id<image_build::Entity>,
+) -> Result<image_build::Model, Error> {
     ctx.principal.authorize(Action::QueueBuild)?;
     let (txn, original) = open(ctx, id, BuildStatus::Pending).await?;
     let definition = image_definition::Entity::find_by_id(original.definition_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Error::internal("a build without its definition"))?;
-    let settings = settings::get(&txn).await?;
+    let settings = settings::current(&txn).await?;
     check_gates(&txn, &settings, &definition, &original.variables).await?;
     let build = insert_pending(
         &txn,
@@ -157,7 +161,7 @@ pub async fn rebuild(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error>
             variables: original.variables.clone(),
             rebuild_of: Some(original.id),
         },
-        ctx.principal,
+        Mover::of(ctx),
     )
     .await?;
     commit(ctx, txn, build).await
@@ -174,13 +178,13 @@ struct Pending<'a> {
 }
 
 /// Inserts a pending build of `new.definition` (its endpoint and node copied, as SPEC §1.2 says)
-/// and its creation event, created by `principal`.
+/// and its creation event, created by `mover`.
 async fn insert_pending(
     txn: &DatabaseTransaction,
     new: Pending<'_>,
-    principal: &Principal,
+    mover: Mover,
 ) -> Result<image_build::Model, Error> {
-    let stamp = now();
+    let stamp = mover.at();
     let build = image_build::ActiveModel {
         definition_id: Set(new.definition.id),
         status: Set(BuildStatus::Pending),
@@ -194,7 +198,7 @@ async fn insert_pending(
         timeout_seconds: Set(None),
         started_at: Set(None),
         completed_at: Set(None),
-        created_by_id: Set(principal.user_id()),
+        created_by_id: Set(mover.actor),
         netbox_job_id: Set(None),
         cloud_image_template_id: Set(None),
         backend_response: Set(Json::Object(Default::default())),
@@ -209,14 +213,6 @@ async fn insert_pending(
     let message = new.rebuild_of.map_or_else(String::new, |original| {
         format!("rebuild of build {original}")
     });
-    insert_event(
-        txn,
-        build.id,
-        None,
-        BuildStatus::Pending,
-        principal.user_id(),
-        &message,
-    )
-    .await?;
+    insert_event(txn, build.id, None, BuildStatus::Pending, mover, &message).await?;
     Ok(build)
 }

@@ -4,14 +4,17 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{enums::BuildStatus, image_build};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::report::fail_in;
-use crate::{error::Error, events::Events, registry::tx::begin_lifecycle};
+use super::{Mover, report::fail_in};
+use crate::{
+    error::Error,
+    registry::{events::Wake, tx::begin_lifecycle},
+};
 
 /// Fails every running build older than its timeout (SPEC §2.4), as the service itself; `now` is
 /// the reaper's clock. Returns the ids of the builds it failed.
 pub async fn reap(
     db: &DatabaseConnection,
-    events: &Events,
+    events: &dyn Wake,
     now: DateTime<Utc>,
 ) -> Result<Vec<i32>, Error> {
     let running = image_build::Entity::find()
@@ -28,7 +31,7 @@ pub async fn reap(
         }
         let txn = begin_lifecycle(db).await?;
         let error = format!("job timed out after {timeout} s");
-        match fail_in(&txn, &build, error, None, None).await {
+        match fail_in(&txn, &build, error, None, Mover::service(now)).await {
             Ok(_) => {
                 txn.commit().await?;
                 events.committed();

@@ -8,17 +8,20 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
-use super::{check_json, commit, open, refuse_unless_allowed, transition};
+use super::{Mover, check_json, commit, open, refuse_unless_allowed, transition};
 use crate::{
     auth::Action,
     error::Error,
-    registry::{Ctx, catalog, now, rules, settings},
+    registry::{Ctx, catalog, id::Id, rules, settings},
 };
+
+/// A build's id.
+type BuildId = Id<image_build::Entity>;
 
 /// Starts a pending build, unless `max_concurrent_builds` builds already run.
 pub async fn start(
     ctx: Ctx<'_>,
-    id: i64,
+    id: BuildId,
     backend_build_id: Option<String>,
     netbox_job_id: Option<i32>,
 ) -> Result<image_build::Model, Error> {
@@ -29,7 +32,7 @@ pub async fn start(
         c.0.into_result()?;
     }
     let (txn, build) = open(ctx, id, BuildStatus::Running).await?;
-    let settings = settings::get(&txn).await?;
+    let settings = settings::current(&txn).await?;
     let running = image_build::Entity::find()
         .filter(image_build::Column::Status.eq(BuildStatus::Running))
         .count(&txn)
@@ -39,30 +42,22 @@ pub async fn start(
             limit: settings.image_factory_max_concurrent_builds,
         });
     }
-    let stamp = now();
+    let mover = Mover::of(ctx);
     let changes = image_build::ActiveModel {
-        started_at: Set(Some(stamp)),
+        started_at: Set(Some(mover.at())),
         timeout_seconds: Set(Some(settings.image_factory_default_job_timeout)),
         backend_build_id: backend_build_id.map_or(sea_orm::NotSet, Set),
         netbox_job_id: netbox_job_id.map_or(sea_orm::NotSet, |job| Set(Some(job))),
         ..Default::default()
     };
-    let build = transition(
-        &txn,
-        &build,
-        BuildStatus::Running,
-        changes,
-        ctx.principal.user_id(),
-        "",
-    )
-    .await?;
+    let build = transition(&txn, &build, BuildStatus::Running, changes, mover, "").await?;
     commit(ctx, txn, build).await
 }
 
 /// Completes a running build and publishes it to the catalog (SPEC §2.3).
 pub async fn complete(
     ctx: Ctx<'_>,
-    id: i64,
+    id: BuildId,
     output_vmid: Option<i32>,
     backend_response: Option<Json>,
 ) -> Result<image_build::Model, Error> {
@@ -74,26 +69,19 @@ pub async fn complete(
     check_json(&mut c, "backend_response", backend_response.as_ref());
     c.0.into_result()?;
     let (txn, build) = open(ctx, id, BuildStatus::Completed).await?;
+    let mover = Mover::of(ctx);
     let changes = image_build::ActiveModel {
-        completed_at: Set(Some(now())),
+        completed_at: Set(Some(mover.at())),
         output_vmid: output_vmid.map_or(sea_orm::NotSet, Set),
         backend_response: backend_response.map_or(sea_orm::NotSet, Set),
         ..Default::default()
     };
-    let mut build = transition(
-        &txn,
-        &build,
-        BuildStatus::Completed,
-        changes,
-        ctx.principal.user_id(),
-        "",
-    )
-    .await?;
+    let mut build = transition(&txn, &build, BuildStatus::Completed, changes, mover, "").await?;
     let definition = image_definition::Entity::find_by_id(build.definition_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Error::internal("a build without its definition"))?;
-    if let Some(entry) = catalog::publish(&txn, &build, &definition).await? {
+    if let Some(entry) = catalog::publish(&txn, mover.at(), &build, &definition).await? {
         let mut active: image_build::ActiveModel = build.into();
         active.cloud_image_template_id = Set(Some(entry));
         build = active.update(&txn).await?;
@@ -104,7 +92,7 @@ pub async fn complete(
 /// Fails a pending or running build with an error.
 pub async fn fail(
     ctx: Ctx<'_>,
-    id: i64,
+    id: BuildId,
     error: String,
     backend_response: Option<Json>,
 ) -> Result<image_build::Model, Error> {
@@ -114,50 +102,37 @@ pub async fn fail(
     check_json(&mut c, "backend_response", backend_response.as_ref());
     c.0.into_result()?;
     let (txn, build) = open(ctx, id, BuildStatus::Failed).await?;
-    let build = fail_in(
-        &txn,
-        &build,
-        error,
-        backend_response,
-        ctx.principal.user_id(),
-    )
-    .await?;
+    let build = fail_in(&txn, &build, error, backend_response, Mover::of(ctx)).await?;
     commit(ctx, txn, build).await
 }
 
+/// Fails `build` in `txn` (a worker's report, or the reaper's timeout).
 pub(super) async fn fail_in(
     txn: &DatabaseTransaction,
     build: &image_build::Model,
     error: String,
     backend_response: Option<Json>,
-    actor: Option<i32>,
+    mover: Mover,
 ) -> Result<image_build::Model, Error> {
     refuse_unless_allowed(build.status, BuildStatus::Failed)?;
     let changes = image_build::ActiveModel {
-        completed_at: Set(Some(now())),
+        completed_at: Set(Some(mover.at())),
         error: Set(error.clone()),
         backend_response: backend_response.map_or(sea_orm::NotSet, Set),
         ..Default::default()
     };
-    transition(txn, build, BuildStatus::Failed, changes, actor, &error).await
+    transition(txn, build, BuildStatus::Failed, changes, mover, &error).await
 }
 
 /// Cancels a pending or running build.
-pub async fn cancel(ctx: Ctx<'_>, id: i64) -> Result<image_build::Model, Error> {
+pub async fn cancel(ctx: Ctx<'_>, id: BuildId) -> Result<image_build::Model, Error> {
     ctx.principal.authorize(Action::CancelBuild)?;
     let (txn, build) = open(ctx, id, BuildStatus::Cancelled).await?;
+    let mover = Mover::of(ctx);
     let changes = image_build::ActiveModel {
-        completed_at: Set(Some(now())),
+        completed_at: Set(Some(mover.at())),
         ..Default::default()
     };
-    let build = transition(
-        &txn,
-        &build,
-        BuildStatus::Cancelled,
-        changes,
-        ctx.principal.user_id(),
-        "",
-    )
-    .await?;
+    let build = transition(&txn, &build, BuildStatus::Cancelled, changes, mover, "").await?;
     commit(ctx, txn, build).await
 }

@@ -161,25 +161,33 @@ impl TotalCount {
     }
 }
 
-/// Declares the sortable fields of an aggregate and their [`SortField`] impl.
+/// The registry's expansion of an aggregate's sort declaration: the sort-key enum and its
+/// [`SortField`] impl. Like filters (see `registry::filter`), an aggregate declares its sort keys
+/// once, as a macro handing them to a callback; GraphQL expands the same declaration into its
+/// `…OrderField` enum, and REST's `ordering` reads [`SortField::key`].
 ///
 /// ```ignore
-/// sort_fields! {
-///     /// Doc of the enum.
-///     pub enum BuildSort for image_build {
-///         /// `started_at`
-///         StartedAt => (StartedAt, "started_at", nullable),
-///     }
+/// #[macro_export]
+/// macro_rules! build_sort {
+///     ($callback:ident $(, $($extra:tt)*)?) => {
+///         $callback! {
+///             ($($($extra)*)?)
+///             BuildSort for image_build {
+///                 /// Start time (not started last when ascending).
+///                 StartedAt = (StartedAt, "started_at", nullable),
+///             }
+///         }
+///     };
 /// }
 /// ```
 #[macro_export]
 macro_rules! sort_fields {
     (
-        $(#[$meta:meta])*
-        pub enum $name:ident for $entity:ident {
+        ($(#[$meta:meta])*)
+        $name:ident for $entity:ident {
             $(
                 $(#[$vmeta:meta])*
-                $variant:ident => ($col:ident, $key:literal, $null:ident),
+                $variant:ident = ($col:ident, $key:literal, $null:ident),
             )*
         }
     ) => {
