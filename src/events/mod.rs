@@ -10,7 +10,8 @@
 //! - one **fetcher** task reads the events after the last one it saw, in id order and in batches,
 //!   loads what subscribers need once per batch ([`changes`]: a constant number of statements),
 //!   and broadcasts each [`Change`] as a shared `Arc` on a bounded channel;
-//! - it wakes on [`Events::committed`], on PostgreSQL on a `LISTEN` of [`CHANNEL`] (which also
+//! - it wakes on [`Events::committed`], on PostgreSQL on a `LISTEN` of
+//!   [`CHANNEL`](crate::registry::events::CHANNEL) (which also
 //!   hears this instance's own commits, so while the listener is up the in-process wake-up is
 //!   redundant and ignored: one read per commit), and every `poll` interval as a safety net for
 //!   a wake-up lost to a silently dead connection;
@@ -30,11 +31,10 @@ use std::{
     time::Duration,
 };
 
+mod listener;
+
 use futures_util::stream::{self, BoxStream, StreamExt};
-use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DbErr,
-    sqlx::{PgPool, postgres::PgListener},
-};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::{
     sync::{Notify, broadcast, watch},
     time::{Instant, MissedTickBehavior},
@@ -45,8 +45,9 @@ pub use crate::registry::events::{Change, ChangeFilter};
 use crate::{
     auth::Scope,
     error::Error,
-    registry::events::{CHANNEL, Wake, changes, events_after, latest_event_id},
+    registry::events::{Wake, changes, events_after, latest_event_id},
 };
+use listener::{Listener, current_schema, listen, run_listener, sqlx_error};
 
 /// Events read per statement, by the fetcher and by replays.
 const BATCH: u64 = 256;
@@ -78,7 +79,7 @@ struct Inner {
 }
 
 impl Events {
-    /// Starts the hub of `db`: on PostgreSQL, listens on [`CHANNEL`] first, then reads the latest
+    /// Starts the hub of `db`: on PostgreSQL, listens on the channel first, then reads the latest
     /// event id (so no commit falls between the two), then spawns the fetcher.
     pub async fn start(db: &DatabaseConnection, options: HubOptions) -> Result<Events, DbErr> {
         let stop = CancellationToken::new();
@@ -346,81 +347,4 @@ impl Fetcher {
             }
         }
     }
-}
-
-/// The PostgreSQL `LISTEN` of one instance.
-struct Listener {
-    pool: PgPool,
-    schema: String,
-    listener: Option<PgListener>,
-    remote: Arc<Notify>,
-    listening: Arc<AtomicBool>,
-    stop: CancellationToken,
-}
-
-/// Wakes the fetcher on every notification of this schema; after the connection was lost (and
-/// re-established), wakes it too, to catch up on what was committed meanwhile.
-async fn run_listener(mut state: Listener) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let Some(listener) = state.listener.as_mut() else {
-            match listen(&state.pool).await {
-                Ok(listener) => {
-                    tracing::info!("listening for build events again");
-                    state.listener = Some(listener);
-                    state.listening.store(true, Ordering::SeqCst);
-                    state.remote.notify_one();
-                    backoff = Duration::from_millis(100);
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "cannot LISTEN for build events; retrying");
-                    tokio::select! {
-                        () = state.stop.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-            }
-            continue;
-        };
-        let received = tokio::select! {
-            () = state.stop.cancelled() => return,
-            received = listener.try_recv() => received,
-        };
-        match received {
-            Ok(Some(notification)) => {
-                if notification.payload() == state.schema {
-                    state.remote.notify_one();
-                }
-            }
-            Ok(None) => {
-                // The connection was lost and re-established (and re-listened): notifications
-                // in between are gone, the table is not.
-                tracing::warn!("the build event listener reconnected; catching up");
-                state.remote.notify_one();
-            }
-            Err(err) => {
-                tracing::warn!(%err, "the build event listener failed");
-                state.listening.store(false, Ordering::SeqCst);
-                state.listener = None;
-                state.remote.notify_one();
-            }
-        }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-async fn current_schema(pool: &PgPool) -> Result<String, sea_orm::sqlx::Error> {
-    sea_orm::sqlx::query_scalar("SELECT coalesce(current_schema(), '')")
-        .fetch_one(pool)
-        .await
-}
-
-fn sqlx_error(err: sea_orm::sqlx::Error) -> DbErr {
-    DbErr::Custom(format!("cannot prepare the build event listener: {err}"))
 }
