@@ -10,9 +10,17 @@
 
 use std::{fmt, hash::Hash, marker::PhantomData};
 
-use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, Value};
+use sea_orm::{ColumnTrait, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn, Value};
 
-use super::{filter::integer, read::primary_key};
+use super::filter::integer;
+
+/// The primary key column of `E`.
+pub fn primary_key<E: EntityTrait>() -> E::Column {
+    E::PrimaryKey::iter()
+        .next()
+        .map(PrimaryKeyToColumn::into_column)
+        .unwrap_or_else(|| unreachable!("every entity of this crate has a primary key"))
+}
 
 /// The id of a row of `E`: a positive integer. An id beyond the range of its column (an `i64`
 /// where the key is an `INTEGER`) names no row; reads find nothing for it.

@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable,
-    PrimaryKeyToColumn, QueryFilter, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    Select,
     sea_query::{Expr, ExprTrait},
 };
 
 use super::{
     filter::{Filter, FilterField, compile},
-    id::{self, Id},
+    id::{self, Id, primary_key},
     page::{OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_offset},
 };
 use crate::{auth::Scope, error::Error};
@@ -60,14 +60,6 @@ where
         Audience::Everyone => Ok(()),
         Audience::Authenticated => scope.require_authenticated(),
     }
-}
-
-/// The primary key column of `E`.
-pub fn primary_key<E: EntityTrait>() -> E::Column {
-    E::PrimaryKey::iter()
-        .next()
-        .map(PrimaryKeyToColumn::into_column)
-        .unwrap_or_else(|| unreachable!("every entity of this crate has a primary key"))
 }
 
 /// The rows of `E` that `scope` may see: the start of every read of `E`.

@@ -93,13 +93,23 @@ mod tests {
     use sea_orm::Value;
 
     use super::{decode, encode};
-    use crate::registry::{
-        builds::BuildSort,
-        page::{
-            Sort,
-            keyset::{Key, compile_order, signature},
-        },
+    use crate::registry::page::{
+        Sort,
+        keyset::{Key, compile_order, signature},
     };
+
+    // The page module's own sort keys for its tests (the aggregates' depend on it).
+    crate::sort_fields! {
+        ()
+        BuildSort for image_build {
+            /// Start time.
+            StartedAt = (StartedAt, "started_at", nullable),
+            /// Output name.
+            OutputName = (OutputName, "output_name", not_null),
+            /// Status.
+            Status = (Status, "status", not_null),
+        }
+    }
 
     fn build(started: Option<DateTime<Utc>>) -> image_build::Model {
         let created = Utc

@@ -13,7 +13,7 @@ use crate::{
     error::{Error, conflict_on_reference, conflict_on_unique},
     registry::{
         Ctx,
-        id::Id,
+        id::{self, Id},
         read::{self, Readable},
         rules::Checks,
         tx::begin_write,
@@ -239,7 +239,7 @@ where
     let txn = begin_write(ctx.db).await?;
     let row = read::get::<E>(&txn, &Scope::service(), id).await?;
     E::delete_many()
-        .filter(read::primary_key::<E>().is_in(Id::<E>::of(&row).value()))
+        .filter(id::primary_key::<E>().is_in(Id::<E>::of(&row).value()))
         .exec(&txn)
         .await
         .map_err(|err| conflict_on_reference(err, "id", "is still in use"))?;
