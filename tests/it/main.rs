@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod auth;
+mod authorization;
 mod definitions;
 mod filters;
 mod http;
