@@ -1,5 +1,5 @@
 //! Reference data (SPEC §1.4): tenants, clusters, Proxmox endpoints, the cloud image catalog and
-//! users — their types here, their queries in [`queries`], their writes in [`mutations`].
+//! users — their types here, their queries in `queries`, their writes in `mutations`.
 
 mod mutations;
 mod queries;

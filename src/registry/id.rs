@@ -4,7 +4,7 @@
 //! Both doors parse ids with [`Id::parse`] (GraphQL through `graphql::ids`, the one place where
 //! global ids will plug in; REST for its path segments), and hand the core typed ids: an id of
 //! a build cannot be passed where a definition's is expected, and no adapter builds a
-//! `sea_orm::Value`. The core turns an id into a value of its column's type ([`Id::value`]):
+//! `sea_orm::Value`. The core turns an id into a value of its column's type (`Id::value`):
 //! PostgreSQL caches each prepared statement by its text with the parameter types of its first
 //! use, so an `INTEGER` key must always be bound as an `i32` (see `filter::integer`).
 

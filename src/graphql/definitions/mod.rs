@@ -1,5 +1,5 @@
 //! `ImageDefinition`: its type, filter and ordering inputs, and its queries; its mutations are
-//! in [`inputs`].
+//! in `inputs`.
 
 mod inputs;
 

@@ -1,5 +1,5 @@
 //! Image definitions: their fields, sort keys and visibility, and (with the rules of SPEC §1.1,
-//! checked on a [`draft`]) their writes.
+//! checked on a `draft`) their writes.
 
 mod draft;
 

@@ -6,7 +6,7 @@
 //! registry expands each declaration into its [`FilterField`] enum, GraphQL into its filter input
 //! type, and REST reads names, kinds and choices from the [`FilterField`]. Lookup values are
 //! typed core values ([`Scalar`]); only this module turns them into SQL values, of the column's
-//! type ([`bind`]).
+//! type (`bind`).
 //!
 //! Semantics worth knowing:
 //! - `%` and `_` in string lookups match themselves (patterns are escaped, `ESCAPE '\'`);

@@ -7,10 +7,10 @@
 //! (see [`begin_lifecycle`]), which is what makes `max_concurrent_builds` hold under any
 //! interleaving, on one instance or many.
 //!
-//! The jobs are split: [`queue`] (queue and rebuild, with the gates of SPEC §2.2), [`report`] (what
-//! a worker reports: start, complete, fail, cancel), [`idempotency`] (keyed queue requests) and
-//! [`reaper`] (the timeout reaper); this module holds the transition table and the one way a
-//! status changes ([`transition`]).
+//! The jobs are split: `queue` (queue and rebuild, with the gates of SPEC §2.2), `report` (what
+//! a worker reports: start, complete, fail, cancel), `idempotency` (keyed queue requests) and
+//! `reaper` (the timeout reaper); this module holds the transition table and the one way a
+//! status changes (`transition`).
 
 mod idempotency;
 mod queue;

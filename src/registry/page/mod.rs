@@ -11,8 +11,8 @@
 //! NULLs sort as larger than every value (PostgreSQL's default): last ascending, first descending.
 //! A nullable key is compiled to two keys, `(column IS NULL)` then `column`.
 //!
-//! The jobs are split: [`keyset`] (Relay pages and their cursor conditions), [`cursor`] (the
-//! opaque cursor codec), [`offset`] (REST's limit/offset pages) and [`partition`] (one page per
+//! The jobs are split: `keyset` (Relay pages and their cursor conditions), `cursor` (the
+//! opaque cursor codec), `offset` (REST's limit/offset pages) and `partition` (one page per
 //! parent in one statement, for nested lists).
 
 mod cursor;

@@ -48,7 +48,7 @@ pub struct OffsetPage<M> {
 }
 
 /// Fetches `args.limit()` rows of `select` (already filtered and scoped) from `args.offset()` in
-/// the order `sort` (completed by the primary key, as [`fetch`] does, so that pages neither
+/// the order `sort` (completed by the primary key, as [`fetch`](super::fetch) does, so that pages neither
 /// repeat nor skip rows while the data stands still), and counts the filtered rows with the same
 /// statement: two statements, whatever the page size.
 pub async fn fetch_offset<F: SortField>(

@@ -1,5 +1,5 @@
 //! Users and their API tokens, and what of a user is private: its e-mail address and its tokens
-//! are shown to the user itself and to administrators only ([`tokens`] for the tokens).
+//! are shown to the user itself and to administrators only (`tokens` for the tokens).
 
 mod tokens;
 
