@@ -354,6 +354,8 @@ fn the_files_of_the_core_and_of_rest_import_each_other_without_a_cycle() {
 fn the_layers_import_only_downwards() {
     let sources = sources();
     let edges = graph(&sources, &[]);
+    // Below the adapters, nothing knows them; the adapters know the core, not each other. (Where
+    // `http`, `app` and the adapters stand to each other is the edge's: see its README section.)
     let never: [(&str, &[&str]); 7] = [
         (
             "clock",
@@ -378,8 +380,8 @@ fn the_layers_import_only_downwards() {
             &["events", "graphql", "rest", "http", "app", "cli"],
         ),
         ("events", &["graphql", "rest", "http", "app", "cli"]),
-        ("graphql", &["rest", "http", "app", "cli"]),
-        ("rest", &["graphql"]),
+        ("graphql", &["rest", "cli"]),
+        ("rest", &["graphql", "cli"]),
     ];
     for (module, forbidden) in never {
         let imports = &edges[module];
