@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
 };
@@ -29,6 +30,8 @@ pub struct App {
     pub statements: Arc<AtomicU64>,
     /// The build-event hub: wake it after commits, subscribe to it.
     pub events: Events,
+    /// The clock every request, write and background task reads (tests move it forward).
+    pub clock: Clock,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
 }
@@ -46,11 +49,13 @@ impl App {
             },
         )
         .await?;
+        let clock = Clock::system();
         Ok(App {
             db,
             config: Arc::new(config),
             statements,
             events,
+            clock,
             shutdown: Shutdown::default(),
         })
     }

@@ -8,11 +8,13 @@ use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
     app::{App, connect},
+    auth::Scope,
+    clock::now,
     config::{Cli, Command, ServeArgs, TokenCommand, UserCommand},
     error::Error,
     graphql,
     registry::{
-        demo, lifecycle, now,
+        demo, lifecycle,
         users::{self, NewToken, NewUser},
     },
     routes,
@@ -71,7 +73,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
                 .await
                 .map_err(|e| e.to_string())?;
-            let owner = users::by_username(&db, &user)
+            let owner = users::by_username(&db, &Scope::service(), &user)
                 .await
                 .map_err(|_| format!("no user named `{user}`"))?;
             let expires = expires.as_deref().map(parse_expiry).transpose()?;
@@ -135,12 +137,13 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
 fn spawn_reaper(app: &App, interval: std::time::Duration) {
     let db = app.db.clone();
     let events = app.events.clone();
+    let clock = app.clock.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match lifecycle::reap(&db, &events, now()).await {
+            match lifecycle::reap(&db, &events, clock.now()).await {
                 Ok(reaped) if !reaped.is_empty() => {
                     tracing::info!(builds = ?reaped, "failed builds that timed out");
                 }

@@ -4,6 +4,7 @@
 //! for permission ([`Principal::authorize`]) and for the [`Scope`] of their reads.
 
 pub mod policy;
+mod scope;
 pub mod token;
 
 use chrono::{DateTime, Duration, Utc};
@@ -13,11 +14,9 @@ use sea_orm::{
     QueryFilter, Statement, sea_query::Expr,
 };
 
-use crate::{
-    error::Error,
-    registry::{now, visibility::Scope},
-};
+use crate::{clock::Clock, error::Error};
 pub use policy::Action;
+pub use scope::Scope;
 
 /// Who is calling.
 #[derive(Clone, Debug)]
@@ -51,12 +50,15 @@ impl Principal {
     /// What this principal may read.
     pub fn scope(&self) -> Scope {
         match self {
-            Principal::Service => Scope::All,
-            Principal::Anonymous => Scope::Tenants(Vec::new()),
-            Principal::User(caller) => match caller.role {
-                Role::Admin | Role::Worker => Scope::All,
-                Role::Viewer | Role::Operator => Scope::Tenants(caller.tenants.clone()),
-            },
+            Principal::Service => Scope::service(),
+            Principal::Anonymous => Scope::anonymous(),
+            Principal::User(caller) => {
+                let tenants = match caller.role {
+                    Role::Admin | Role::Worker => None,
+                    Role::Viewer | Role::Operator => Some(caller.tenants.clone()),
+                };
+                Scope::user(caller.user_id, caller.role == Role::Admin, tenants)
+            }
         }
     }
 
@@ -102,9 +104,11 @@ const LAST_USED_PRECISION: Duration = Duration::seconds(60);
 /// Authenticates the value of an `Authorization` header (absent: anonymous, when allowed).
 ///
 /// One statement reads the token, its user and the user's tenants; `last_used` is refreshed in
-/// the background at most once a minute, so a request never waits on a write.
+/// the background at most once a minute, so a request never waits on a write. Expiry and
+/// `last_used` are read from `clock`.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    clock: &Clock,
     authorization: Option<&str>,
     anonymous_read: bool,
 ) -> Result<Principal, Error> {
@@ -120,7 +124,7 @@ pub async fn authenticate(
     let Some(found) = find_token(db, &hash).await? else {
         return Err(Error::Unauthenticated);
     };
-    let now = now();
+    let now = clock.now();
     let usable = token::same_hash(&found.key_hash, &hash)
         && found.enabled
         && found.is_active

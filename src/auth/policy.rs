@@ -8,10 +8,9 @@ use crate::error::Error;
 /// Something a principal may be allowed to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// Read definitions and builds (within its scope).
+    /// Read: every principal may; what it sees is its [`Scope`](super::Scope), which every read
+    /// of the registry applies.
     Read,
-    /// Read reference data, settings, users and the event log.
-    ReadReference,
     /// Create, update and delete definitions (OPERATOR: only within its tenants).
     ManageDefinitions,
     /// Queue a build, or rebuild a completed one.
@@ -33,14 +32,14 @@ pub enum Action {
 impl Action {
     /// Whether the action changes data (refused to read-only tokens).
     pub fn writes(self) -> bool {
-        !matches!(self, Action::Read | Action::ReadReference)
+        self != Action::Read
     }
 }
 
 /// Whether `role` allows `action`.
 pub fn allows(role: Role, action: Action) -> bool {
     use Action as A;
-    let reads = matches!(action, A::Read | A::ReadReference | A::ManageOwnTokens);
+    let reads = matches!(action, A::Read | A::ManageOwnTokens);
     match role {
         Role::Admin => true,
         Role::Worker => reads || matches!(action, A::ReportBuild | A::CancelBuild),
@@ -88,8 +87,6 @@ mod tests {
         use Action as A;
         let all = [
             A::Read,
-            A::ReadReference,
-            A::ReadReference,
             A::ManageDefinitions,
             A::QueueBuild,
             A::CancelBuild,
@@ -104,7 +101,7 @@ mod tests {
             matches!(
                 (role, action),
                 (Role::Admin, _)
-                    | (_, A::Read | A::ReadReference | A::ManageOwnTokens)
+                    | (_, A::Read | A::ManageOwnTokens)
                     | (Role::Worker, A::ReportBuild | A::CancelBuild)
                     | (
                         Role::Operator,

@@ -1,33 +1,30 @@
 //! `ImageBuild`: its type, filter and ordering inputs, and its queries.
 
-use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject,
-};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::image_build;
+use entity::{cloud_image_template, image_build, image_definition, proxmox_endpoint, user};
 
 use super::{
     connection::{Connection, Node},
     db,
     definitions::ImageDefinition,
-    enums::{BuildStatus, OsFamily, StatusColor},
+    enums::{BuildStatus, StatusColor},
     events::BuildEvent,
-    lookups::{
-        ChoiceLookup, DateTimeLookup, IdLookup, IntLookup, OrderBy, StringLookup, filter_of,
-        parse_id, sort,
-    },
-    reader,
+    ids,
+    lookups::{OrderBy, filter_of, sort},
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
-    reference_reader, writer,
+    request, writer,
 };
 use crate::{
+    build_filter, build_sort,
     error::Error,
-    filter_input,
+    graphql_filter, graphql_order,
     registry::{
-        builds::{BuildField, status_color},
+        builds::{BuildField, BuildSort, status_color},
+        id::Id,
         lifecycle::{self, QueueRequest},
         page::PageArgs,
-        read::{self, id_of},
+        read,
     },
 };
 
@@ -69,29 +66,29 @@ pub struct ImageBuild {
     pub last_updated: DateTime<Utc>,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub row_id: i64,
+    pub row_id: Id<image_build::Entity>,
     /// Internal: the `definition_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub definition_id: i64,
+    pub definition_id: Id<image_definition::Entity>,
     /// Internal: the `proxmox_endpoint_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub proxmox_endpoint_id: i64,
+    pub proxmox_endpoint_id: Id<proxmox_endpoint::Entity>,
     /// Internal: the `created_by_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub created_by_id: Option<i64>,
+    pub created_by_id: Option<Id<user::Entity>>,
     /// Internal: the `cloud_image_template_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub cloud_image_template_id: Option<i64>,
+    pub cloud_image_template_id: Option<Id<cloud_image_template::Entity>>,
     /// Internal: the `rebuild_of_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub rebuild_of_id: Option<i64>,
+    pub rebuild_of_id: Option<Id<image_build::Entity>>,
 }
 
 impl From<image_build::Model> for ImageBuild {
     fn from(m: image_build::Model) -> Self {
         ImageBuild {
-            id: ID::from(m.id.to_string()),
-            row_id: id_of(&m),
+            id: ids::of_row::<image_build::Entity>(m.id),
+            row_id: Id::of(&m),
             status: m.status.into(),
             backend_build_id: m.backend_build_id,
             target_node: m.target_node,
@@ -107,11 +104,11 @@ impl From<image_build::Model> for ImageBuild {
             error: m.error,
             created: m.created,
             last_updated: m.last_updated,
-            definition_id: i64::from(m.definition_id),
-            proxmox_endpoint_id: i64::from(m.proxmox_endpoint_id),
-            created_by_id: m.created_by_id.map(i64::from),
-            cloud_image_template_id: m.cloud_image_template_id.map(i64::from),
-            rebuild_of_id: m.rebuild_of_id.map(i64::from),
+            definition_id: Id::of_row(m.definition_id),
+            proxmox_endpoint_id: Id::of_row(m.proxmox_endpoint_id),
+            created_by_id: m.created_by_id.map(Id::of_row),
+            cloud_image_template_id: m.cloud_image_template_id.map(Id::of_row),
+            rebuild_of_id: m.rebuild_of_id.map(Id::of_row),
         }
     }
 }
@@ -129,14 +126,14 @@ impl ImageBuild {
 
     /// The definition built.
     async fn definition(&self, ctx: &Context<'_>) -> Result<ImageDefinition> {
-        let loaders = &reader(ctx)?.loaders;
+        let loaders = &request(ctx).loaders;
         let definition = loaders.definitions.load_one(self.definition_id).await?;
         Ok(definition.ok_or(Error::NotFound)?.into())
     }
 
     /// Where it runs.
     async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
-        let loaders = &reference_reader(ctx)?.loaders;
+        let loaders = &request(ctx).loaders;
         let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
         Ok(endpoint.ok_or(Error::NotFound)?.into())
     }
@@ -146,7 +143,7 @@ impl ImageBuild {
         let Some(id) = self.created_by_id else {
             return Ok(None);
         };
-        Ok(reference_reader(ctx)?
+        Ok(request(ctx)
             .loaders
             .users
             .load_one(id)
@@ -159,7 +156,7 @@ impl ImageBuild {
         let Some(id) = self.cloud_image_template_id else {
             return Ok(None);
         };
-        Ok(reference_reader(ctx)?
+        Ok(request(ctx)
             .loaders
             .templates
             .load_one(id)
@@ -172,7 +169,7 @@ impl ImageBuild {
         let Some(id) = self.rebuild_of_id else {
             return Ok(None);
         };
-        Ok(reader(ctx)?
+        Ok(request(ctx)
             .loaders
             .builds
             .load_one(id)
@@ -182,7 +179,7 @@ impl ImageBuild {
 
     /// Its status changes, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<BuildEvent>> {
-        let events = reader(ctx)?.loaders.events.load_one(self.row_id).await?;
+        let events = request(ctx).loaders.events.load_one(self.row_id).await?;
         Ok(events
             .unwrap_or_default()
             .into_iter()
@@ -191,67 +188,16 @@ impl ImageBuild {
     }
 }
 
-filter_input! {
+build_filter!(
+    graphql_filter,
     /// Filters builds; every field set must match.
-    pub struct ImageBuildFilter => BuildField {
-        /// Id.
-        id: IdLookup => Id,
-        /// Definition id.
-        definition: IdLookup => Definition,
-        /// Status.
-        status: ChoiceLookup<BuildStatus> => Status,
-        /// Backend build id.
-        backend_build_id: StringLookup => BackendBuildId,
-        /// Endpoint id.
-        proxmox_endpoint: IdLookup => ProxmoxEndpoint,
-        /// Target node.
-        target_node: StringLookup => TargetNode,
-        /// Output VMID.
-        output_vmid: IntLookup => OutputVmid,
-        /// Version label.
-        image_version: StringLookup => ImageVersion,
-        /// Id of the user that queued it.
-        created_by: IdLookup => CreatedBy,
-        /// NetBox job id.
-        netbox_job_id: IntLookup => NetboxJobId,
-        /// Catalog entry id.
-        cloud_image_template: IdLookup => CloudImageTemplate,
-        /// The definition's operating system family.
-        os_family: ChoiceLookup<OsFamily> => OsFamily,
-        /// A tenant id among the definition's `allowedTenants`.
-        tenant: IdLookup => Tenant,
-        /// Start time.
-        started_at: DateTimeLookup => StartedAt,
-        /// End time.
-        completed_at: DateTimeLookup => CompletedAt,
-        /// Queue time.
-        created: DateTimeLookup => Created,
-    }
-}
-
-/// The sortable fields of a build.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::builds::BuildSort")]
-pub enum ImageBuildOrderField {
-    /// Id.
-    Id,
-    /// Status.
-    Status,
-    /// Output name.
-    OutputName,
-    /// Output VMID.
-    OutputVmid,
-    /// Version label.
-    ImageVersion,
-    /// Start time (not started last when ascending).
-    StartedAt,
-    /// End time (not ended last when ascending).
-    CompletedAt,
-    /// Queue time.
-    Created,
-    /// Last change.
-    LastUpdated,
-}
+    ImageBuildFilter
+);
+build_sort!(
+    graphql_order,
+    /// The sortable fields of a build.
+    ImageBuildOrderField
+);
 
 /// Queries of builds.
 #[derive(Default)]
@@ -262,9 +208,8 @@ impl BuildQuery {
     /// One build. Nullable, so that a missing one (`NOT_FOUND`) nulls only this field, not the
     /// whole response.
     async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ImageBuild>> {
-        let request = reader(ctx)?;
-        let build =
-            read::get::<image_build::Entity>(db(ctx), &request.scope, parse_id(&id, "id")?).await?;
+        let id = ids::parse(&id, "id")?;
+        let build = read::get::<image_build::Entity>(db(ctx), &request(ctx).scope, id).await?;
         Ok(Some(build.into()))
     }
 
@@ -282,12 +227,11 @@ impl BuildQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Connection<ImageBuild>> {
-        let request = reader(ctx)?;
         let filter = filter_of(filter, ImageBuildFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
         let page = read::list::<image_build::Entity>(
             db(ctx),
-            &request.scope,
+            &request(ctx).scope,
             &filter,
             sort(order_by),
             &args,
@@ -327,7 +271,7 @@ impl BuildMutation {
         input: QueueImageBuildInput,
     ) -> Result<ImageBuild> {
         let request = QueueRequest {
-            definition_id: parse_id(&input.definition_id, "definition_id")?,
+            definition: ids::parse(&input.definition_id, "definition_id")?,
             output_vmid: input.output_vmid,
             output_name: input.output_name,
             image_version: input.image_version,
@@ -345,7 +289,7 @@ impl BuildMutation {
         backend_build_id: Option<String>,
         netbox_job_id: Option<i32>,
     ) -> Result<ImageBuild> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse(&id, "id")?;
         Ok(
             lifecycle::start(writer(ctx), id, backend_build_id, netbox_job_id)
                 .await?
@@ -361,7 +305,7 @@ impl BuildMutation {
         output_vmid: Option<i32>,
         backend_response: Option<Json<serde_json::Value>>,
     ) -> Result<ImageBuild> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse(&id, "id")?;
         let response = backend_response.map(|v| v.0);
         Ok(lifecycle::complete(writer(ctx), id, output_vmid, response)
             .await?
@@ -376,7 +320,7 @@ impl BuildMutation {
         error: String,
         backend_response: Option<Json<serde_json::Value>>,
     ) -> Result<ImageBuild> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse(&id, "id")?;
         let response = backend_response.map(|v| v.0);
         Ok(lifecycle::fail(writer(ctx), id, error, response)
             .await?
@@ -385,13 +329,13 @@ impl BuildMutation {
 
     /// Cancels a pending or running build.
     async fn cancel_image_build(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse(&id, "id")?;
         Ok(lifecycle::cancel(writer(ctx), id).await?.into())
     }
 
     /// Queues a new build of a completed build, with the same parameters.
     async fn rebuild_image(&self, ctx: &Context<'_>, id: ID) -> Result<ImageBuild> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse(&id, "id")?;
         Ok(lifecycle::rebuild(writer(ctx), id).await?.into())
     }
 }

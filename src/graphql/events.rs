@@ -2,22 +2,26 @@
 
 use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::build_event;
+use entity::{build_event, image_build, user};
 
 use super::{
     builds::ImageBuild,
     connection::{Connection, Node},
     db,
     enums::BuildStatus,
-    lookups::{ChoiceLookup, DateTimeLookup, IdLookup, filter_of},
-    reader,
+    ids,
+    lookups::filter_of,
     reference::User,
-    reference_reader,
+    request,
 };
 use crate::{
     error::Error,
-    filter_input,
-    registry::{events::EventField, page::PageArgs, read},
+    event_filter, graphql_filter,
+    registry::{
+        events::{self, EventField},
+        id::Id,
+        page::PageArgs,
+    },
 };
 
 /// One committed status change of a build; `id` is the event cursor of `afterEventId`.
@@ -36,22 +40,22 @@ pub struct BuildEvent {
     pub at: DateTime<Utc>,
     /// Internal: the `build_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub build_id: i64,
+    pub build_id: Id<image_build::Entity>,
     /// Internal: the `actor_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<Id<user::Entity>>,
 }
 
 impl From<build_event::Model> for BuildEvent {
     fn from(m: build_event::Model) -> Self {
         BuildEvent {
-            id: ID::from(m.id.to_string()),
+            id: ids::render(Id::<build_event::Entity>::of(&m)),
             from_status: m.from_status.map(Into::into),
             to_status: m.to_status.into(),
             message: m.message,
             at: m.at,
-            build_id: i64::from(m.build_id),
-            actor_id: m.actor_id.map(i64::from),
+            build_id: Id::of_row(m.build_id),
+            actor_id: m.actor_id.map(Id::of_row),
         }
     }
 }
@@ -64,7 +68,7 @@ impl Node for BuildEvent {
 impl BuildEvent {
     /// The build that changed.
     async fn build(&self, ctx: &Context<'_>) -> Result<ImageBuild> {
-        let build = reader(ctx)?.loaders.builds.load_one(self.build_id).await?;
+        let build = request(ctx).loaders.builds.load_one(self.build_id).await?;
         Ok(build.ok_or(Error::NotFound)?.into())
     }
 
@@ -73,7 +77,7 @@ impl BuildEvent {
         let Some(id) = self.actor_id else {
             return Ok(None);
         };
-        Ok(reference_reader(ctx)?
+        Ok(request(ctx)
             .loaders
             .users
             .load_one(id)
@@ -82,25 +86,11 @@ impl BuildEvent {
     }
 }
 
-filter_input! {
+event_filter!(
+    graphql_filter,
     /// Filters build events; every field set must match.
-    pub struct BuildEventFilter => EventField {
-        /// Event id.
-        id: IdLookup => Id,
-        /// Build id.
-        build: IdLookup => Build,
-        /// Definition id of the build.
-        definition: IdLookup => Definition,
-        /// Status before.
-        from_status: ChoiceLookup<BuildStatus> => FromStatus,
-        /// Status after.
-        to_status: ChoiceLookup<BuildStatus> => ToStatus,
-        /// Id of the user that caused it.
-        actor: IdLookup => Actor,
-        /// Commit time.
-        at: DateTimeLookup => At,
-    }
-}
+    BuildEventFilter
+);
 
 /// Queries of build events.
 #[derive(Default)]
@@ -119,12 +109,9 @@ impl EventQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<BuildEvent>> {
-        let request = reference_reader(ctx)?;
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
-        let page =
-            read::list::<build_event::Entity>(db(ctx), &request.scope, &filter, Vec::new(), &args)
-                .await?;
+        let page = events::log(db(ctx), &request(ctx).scope, &filter, &args).await?;
         Ok(Connection::of(page, BuildEvent::from))
     }
 }

@@ -1,7 +1,7 @@
 //! The DataLoaders of one request: every relation field resolves through one of them, so the
 //! number of SQL statements of a request does not grow with the number of rows. They hold the
-//! request's [`Scope`], and call only `registry` functions that apply it: a loader is never a
-//! side door around visibility.
+//! request's [`Scope`], and call only `registry` functions, which apply it (and refuse what the
+//! scope may not read at all): a loader is never a side door around visibility.
 
 use std::{
     collections::HashMap,
@@ -12,20 +12,22 @@ use std::{
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    build_event, cloud_image_template, cluster, image_build, image_definition, proxmox_endpoint,
-    tenant, user,
+    api_token, build_event, cloud_image_template, cluster, image_build, image_definition,
+    proxmox_endpoint, tenant, user,
 };
 use sea_orm::{DatabaseConnection, FromQueryResult};
 
 use crate::{
+    auth::Scope,
     error::Error,
     registry::{
         builds::BuildField,
         filter::Filter,
+        id::Id,
         page::{Page, PageArgs},
         read::{Readable, by_ids},
-        relations::{self, BuildsQuery, TenantLink},
-        visibility::Scope,
+        relations::{self, BuildsQuery, Owner},
+        users,
     },
 };
 
@@ -85,17 +87,18 @@ impl Loaders {
 
     /// Forgets everything loaded so far: a subscription answers each event as a new request.
     pub fn clear(&self) {
-        self.definitions.clear::<i64>();
-        self.builds.clear::<i64>();
-        self.endpoints.clear::<i64>();
-        self.clusters.clear::<i64>();
-        self.tenants.clear::<i64>();
-        self.users.clear::<i64>();
-        self.templates.clear::<i64>();
-        self.tenant_lists.clear::<(TenantLink, i64)>();
+        self.definitions.clear::<Id<image_definition::Entity>>();
+        self.builds.clear::<Id<image_build::Entity>>();
+        self.endpoints.clear::<Id<proxmox_endpoint::Entity>>();
+        self.clusters.clear::<Id<cluster::Entity>>();
+        self.tenants.clear::<Id<tenant::Entity>>();
+        self.users.clear::<Id<user::Entity>>();
+        self.templates.clear::<Id<cloud_image_template::Entity>>();
+        self.tenant_lists.clear::<Owner>();
         self.build_pages.clear::<PageKey>();
         self.build_counts.clear::<CountKey>();
-        self.events.clear::<i64>();
+        self.events.clear::<Id<image_build::Entity>>();
+        self.tokens.clear::<Id<user::Entity>>();
     }
 }
 
@@ -121,48 +124,27 @@ impl<E> ById<E> {
     }
 }
 
-impl<E: Readable> Loader<i64> for ById<E>
+impl<E: Readable> Loader<Id<E>> for ById<E>
 where
     E::Model: FromQueryResult + Sync + Send + Clone,
 {
     type Value = E::Model;
     type Error = Error;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, E::Model>, Error> {
+    async fn load(&self, keys: &[Id<E>]) -> Result<HashMap<Id<E>, E::Model>, Error> {
         by_ids::<E>(&self.ctx.db, &self.ctx.scope, keys).await
     }
 }
 
-/// Tenant lists (`allowedTenants`, `tenants`) by (link, owner id).
+/// Tenant lists (`allowedTenants`, `tenants`) by owner.
 pub struct TenantLists(LoaderCtx);
 
-impl Loader<(TenantLink, i64)> for TenantLists {
+impl Loader<Owner> for TenantLists {
     type Value = Vec<tenant::Model>;
     type Error = Error;
 
-    async fn load(
-        &self,
-        keys: &[(TenantLink, i64)],
-    ) -> Result<HashMap<(TenantLink, i64), Vec<tenant::Model>>, Error> {
-        let mut result = HashMap::new();
-        for link in [
-            TenantLink::Definition,
-            TenantLink::Template,
-            TenantLink::User,
-        ] {
-            let owners: Vec<i64> = keys
-                .iter()
-                .filter(|(l, _)| *l == link)
-                .map(|(_, id)| *id)
-                .collect();
-            if owners.is_empty() {
-                continue;
-            }
-            for (owner, tenants) in relations::tenants_of(&self.0.db, link, &owners).await? {
-                result.insert((link, owner), tenants);
-            }
-        }
-        Ok(result)
+    async fn load(&self, keys: &[Owner]) -> Result<HashMap<Owner, Vec<tenant::Model>>, Error> {
+        relations::tenants_of(&self.0.db, &self.0.scope, keys).await
     }
 }
 
@@ -208,10 +190,12 @@ impl<T> Hash for ArgsKey<T> {
     }
 }
 
+/// A definition's id.
+type DefinitionId = Id<image_definition::Entity>;
 /// Key of [`BuildPages`]: a definition id and what is asked of its builds.
-pub type PageKey = (i64, ArgsKey<BuildsQuery>);
+pub type PageKey = (DefinitionId, ArgsKey<BuildsQuery>);
 /// Key of [`BuildCounts`]: a definition id and the filter of its builds.
-pub type CountKey = (i64, ArgsKey<Filter<BuildField>>);
+pub type CountKey = (DefinitionId, ArgsKey<Filter<BuildField>>);
 
 /// Pages of visible builds by definition, one statement per distinct arguments.
 pub struct BuildPages(LoaderCtx);
@@ -260,8 +244,8 @@ impl Loader<CountKey> for BuildCounts {
 }
 
 /// Groups `(parent, args)` keys by their arguments.
-fn group<T>(keys: &[(i64, ArgsKey<T>)]) -> HashMap<ArgsKey<T>, Vec<i64>> {
-    let mut groups: HashMap<ArgsKey<T>, Vec<i64>> = HashMap::new();
+fn group<T>(keys: &[(DefinitionId, ArgsKey<T>)]) -> HashMap<ArgsKey<T>, Vec<DefinitionId>> {
+    let mut groups: HashMap<ArgsKey<T>, Vec<DefinitionId>> = HashMap::new();
     for (parent, args) in keys {
         groups.entry(args.clone()).or_default().push(*parent);
     }
@@ -271,24 +255,30 @@ fn group<T>(keys: &[(i64, ArgsKey<T>)]) -> HashMap<ArgsKey<T>, Vec<i64>> {
 /// Events of visible builds by build.
 pub struct Events(LoaderCtx);
 
-impl Loader<i64> for Events {
+impl Loader<Id<image_build::Entity>> for Events {
     type Value = Vec<build_event::Model>;
     type Error = Error;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Error> {
+    async fn load(
+        &self,
+        keys: &[Id<image_build::Entity>],
+    ) -> Result<HashMap<Id<image_build::Entity>, Self::Value>, Error> {
         relations::events_of_builds(&self.0.db, &self.0.scope, keys).await
     }
 }
 
-/// API tokens by user (resolvers decide who may see them).
+/// API tokens by user: each user's, or why the scope may not see them.
 pub struct Tokens(LoaderCtx);
 
-impl Loader<i64> for Tokens {
-    type Value = Vec<entity::api_token::Model>;
+impl Loader<Id<user::Entity>> for Tokens {
+    type Value = Result<Vec<api_token::Model>, Error>;
     type Error = Error;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Error> {
-        crate::registry::users::tokens_of(&self.0.db, keys).await
+    async fn load(
+        &self,
+        keys: &[Id<user::Entity>],
+    ) -> Result<HashMap<Id<user::Entity>, Self::Value>, Error> {
+        users::tokens_of(&self.0.db, &self.0.scope, keys).await
     }
 }
 

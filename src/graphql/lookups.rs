@@ -1,31 +1,74 @@
-//! Filter and ordering inputs: the lookup objects of SPEC §3.1 and the macro that declares an
-//! aggregate's filter input and turns it into a registry [`Filter`].
+//! The lookup objects of SPEC §3.1 (one per kind of field), the `orderBy` element, and their
+//! conversion into the registry's typed lookups. Which lookup object a field takes follows from
+//! its kind in the registry's declaration ([`LookupOf`], used by [`super::filters`]).
 
 use async_graphql::{ID, InputObject, InputType};
 use chrono::{DateTime, Utc};
-use sea_orm::Value;
 
-use super::enums::{
-    BuildStatus, BuilderType, CatalogOsFamily, EndpointMode, OrderDirection, OsFamily,
-    ProvisionerRecipe, Role,
+use super::{
+    enums::{
+        BuildStatus, BuilderType, CatalogOsFamily, EndpointMode, OrderDirection, OsFamily,
+        ProvisionerRecipe, Role,
+    },
+    ids,
 };
 use crate::{
     error::{Error, FieldErrors},
-    registry::{filter::Lookup, page::Sort},
+    registry::{
+        filter::{Filter, Lookup, Scalar},
+        page::Sort,
+    },
 };
 
 /// A lookup input: each field set is one comparison, all of them must hold.
 pub trait LookupInput {
-    /// The comparisons, with values typed for SQL; `field` names the filter field in errors.
+    /// The comparisons, with typed values; `field` names the filter field in errors.
     fn lookups(self, field: &str) -> Result<Vec<Lookup>, Error>;
 }
 
-/// Parses an `ID` argument; a malformed id is `BAD_USER_INPUT` on `field`.
-pub fn parse_id(id: &ID, field: &str) -> Result<i64, Error> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| Error::bad_input(field, "is not an id of this service"))
+/// The kinds of field of the registry's declarations (`Id`, `Int`, `Text`, `Flag`, `Time`,
+/// `Choice(T)`), as types, so that a declaration's kind names its GraphQL lookup object.
+pub mod kinds {
+    use std::marker::PhantomData;
+
+    /// An id.
+    pub struct Id;
+    /// An integer.
+    pub struct Int;
+    /// Text.
+    pub struct Text;
+    /// A boolean.
+    pub struct Flag;
+    /// A timestamp.
+    pub struct Time;
+    /// A choice among the values of the GraphQL enum `T`.
+    pub struct Choice<T>(PhantomData<T>);
+}
+
+/// The lookup object of a kind of field.
+pub trait LookupOf {
+    /// The input object.
+    type Input: InputType + LookupInput;
+}
+
+impl LookupOf for kinds::Id {
+    type Input = IdLookup;
+}
+
+impl LookupOf for kinds::Int {
+    type Input = IntLookup;
+}
+
+impl LookupOf for kinds::Text {
+    type Input = StringLookup;
+}
+
+impl LookupOf for kinds::Flag {
+    type Input = BooleanLookup;
+}
+
+impl LookupOf for kinds::Time {
+    type Input = DateTimeLookup;
 }
 
 /// Comparisons on strings. `%` and `_` match themselves.
@@ -52,7 +95,7 @@ pub struct StringLookup {
 
 impl LookupInput for StringLookup {
     fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
-        let text = |s: String| Value::String(Some(s));
+        let text = Scalar::Text;
         Ok([
             self.exact.map(|v| Lookup::Eq(text(v))),
             self.i_exact.map(Lookup::IExact),
@@ -92,7 +135,7 @@ pub struct IdLookup {
 
 impl LookupInput for IdLookup {
     fn lookups(self, field: &str) -> Result<Vec<Lookup>, Error> {
-        let id = |v: ID| parse_id(&v, field).map(|n| Value::BigInt(Some(n)));
+        let id = |v: ID| ids::number(&v, field).map(Scalar::Int);
         let mut lookups = Vec::new();
         if let Some(v) = self.eq {
             lookups.push(Lookup::Eq(id(v)?));
@@ -101,7 +144,7 @@ impl LookupInput for IdLookup {
             lookups.push(Lookup::In(v.into_iter().map(id).collect::<Result<_, _>>()?));
         }
         for (value, make) in [
-            (self.gt, Lookup::Gt as fn(Value) -> Lookup),
+            (self.gt, Lookup::Gt as fn(Scalar) -> Lookup),
             (self.gte, Lookup::Gte),
             (self.lt, Lookup::Lt),
             (self.lte, Lookup::Lte),
@@ -139,7 +182,7 @@ pub struct IntLookup {
 
 impl LookupInput for IntLookup {
     fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
-        let int = |v: i32| Value::BigInt(Some(i64::from(v)));
+        let int = |v: i32| Scalar::Int(i64::from(v));
         Ok([
             self.eq.map(|v| Lookup::Eq(int(v))),
             self.in_
@@ -167,7 +210,7 @@ impl LookupInput for BooleanLookup {
     fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
         Ok(self
             .eq
-            .map(|v| Lookup::Eq(Value::Bool(Some(v))))
+            .map(|v| Lookup::Eq(Scalar::Flag(v)))
             .into_iter()
             .collect())
     }
@@ -190,7 +233,7 @@ pub struct DateTimeLookup {
 
 impl LookupInput for DateTimeLookup {
     fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
-        let time = |v: DateTime<Utc>| Value::ChronoDateTimeUtc(Some(v));
+        let time = Scalar::Time;
         Ok([
             self.gt.map(|v| Lookup::Gt(time(v))),
             self.gte.map(|v| Lookup::Gte(time(v))),
@@ -205,18 +248,24 @@ impl LookupInput for DateTimeLookup {
 }
 
 /// A GraphQL enum whose values are stored as strings.
-pub trait Choice: InputType + Copy {
+pub trait ChoiceEnum: InputType + Copy {
     /// The stored string (`proxmox-clone`).
     fn stored(self) -> String;
 }
 
 macro_rules! choice {
     ($($gql:ident => $entity:ident),* $(,)?) => {
-        $(impl Choice for $gql {
-            fn stored(self) -> String {
-                sea_orm::ActiveEnum::to_value(&entity::enums::$entity::from(self))
+        $(
+            impl ChoiceEnum for $gql {
+                fn stored(self) -> String {
+                    sea_orm::ActiveEnum::to_value(&entity::enums::$entity::from(self))
+                }
             }
-        })*
+
+            impl LookupOf for kinds::Choice<$gql> {
+                type Input = ChoiceLookup<$gql>;
+            }
+        )*
     };
 }
 
@@ -239,7 +288,7 @@ choice!(
 #[graphql(concrete(name = "ProvisionerRecipeLookup", params(ProvisionerRecipe)))]
 #[graphql(concrete(name = "EndpointModeLookup", params(EndpointMode)))]
 #[graphql(concrete(name = "RoleLookup", params(Role)))]
-pub struct ChoiceLookup<T: Choice> {
+pub struct ChoiceLookup<T: ChoiceEnum> {
     /// Equal.
     eq: Option<T>,
     /// One of these.
@@ -247,9 +296,9 @@ pub struct ChoiceLookup<T: Choice> {
     in_: Option<Vec<T>>,
 }
 
-impl<T: Choice> LookupInput for ChoiceLookup<T> {
+impl<T: ChoiceEnum> LookupInput for ChoiceLookup<T> {
     fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
-        let stored = |v: T| Value::String(Some(v.stored()));
+        let stored = |v: T| Scalar::Choice(v.stored());
         Ok([
             self.eq.map(|v| Lookup::Eq(stored(v))),
             self.in_
@@ -301,7 +350,7 @@ pub fn sort<F: InputType + Into<S>, S>(order_by: Option<Vec<OrderBy<F>>>) -> Vec
 
 /// Collects the lookups of one filter field into `filters`, keeping every error.
 pub fn push<L: LookupInput, F: Copy>(
-    filters: &mut Vec<crate::registry::filter::Filter<F>>,
+    filters: &mut Vec<Filter<F>>,
     errors: &mut FieldErrors,
     name: &str,
     field: F,
@@ -311,105 +360,16 @@ pub fn push<L: LookupInput, F: Copy>(
         return;
     };
     match lookup.lookups(name) {
-        Ok(lookups) => filters.extend(
-            lookups
-                .into_iter()
-                .map(|l| crate::registry::filter::Filter::Field(field, l)),
-        ),
+        Ok(lookups) => filters.extend(lookups.into_iter().map(|l| Filter::Field(field, l))),
         Err(Error::BadInput(fields)) => errors.merge(fields),
         Err(_) => errors.add(name, "is invalid"),
     }
 }
 
-/// Declares an aggregate's filter input (each field a lookup, plus `q`, `and`, `or`, `not`) and
-/// its conversion into a registry filter.
-#[macro_export]
-macro_rules! filter_input {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident => $field:ty {
-            $(
-                $(#[$fmeta:meta])*
-                $input:ident : $lookup:ty => $variant:ident,
-            )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(async_graphql::InputObject, Default)]
-        pub struct $name {
-            $(
-                $(#[$fmeta])*
-                pub $input: Option<$lookup>,
-            )*
-            /// Free-text search.
-            pub q: Option<String>,
-            /// Every one of these matches.
-            pub and: Option<Vec<$name>>,
-            /// At least one of these matches.
-            pub or: Option<Vec<$name>>,
-            /// This does not match.
-            pub not: Option<Box<$name>>,
-        }
-
-        impl $name {
-            /// The registry filter; every malformed value is reported at once.
-            pub fn into_filter(
-                self,
-            ) -> Result<$crate::registry::filter::Filter<$field>, $crate::error::Error> {
-                use $crate::registry::filter::Filter;
-                let mut errors = $crate::error::FieldErrors::default();
-                let mut filters: Vec<Filter<$field>> = Vec::new();
-                $(
-                    $crate::graphql::lookups::push(
-                        &mut filters,
-                        &mut errors,
-                        stringify!($input),
-                        <$field>::$variant,
-                        self.$input,
-                    );
-                )*
-                if let Some(q) = self.q {
-                    filters.push(Filter::Search(q));
-                }
-                let mut nested = |items: Option<Vec<$name>>| -> Vec<Filter<$field>> {
-                    items
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|item| match item.into_filter() {
-                            Ok(filter) => Some(filter),
-                            Err($crate::error::Error::BadInput(fields)) => {
-                                errors.merge(fields);
-                                None
-                            }
-                            Err(_) => None,
-                        })
-                        .collect()
-                };
-                if let Some(and) = self.and.map(|items| nested(Some(items))) {
-                    filters.push(Filter::All(and));
-                }
-                if let Some(or) = self.or.map(|items| nested(Some(items))) {
-                    filters.push(Filter::Any(or));
-                }
-                if let Some(not) = self.not {
-                    if let Some(not) = nested(Some(vec![*not])).pop() {
-                        filters.push(Filter::Not(Box::new(not)));
-                    }
-                }
-                errors.into_result()?;
-                Ok(Filter::All(filters))
-            }
-        }
-    };
-}
-
 /// The registry filter of an optional filter argument (everything when absent).
 pub fn filter_of<F, I>(
     input: Option<I>,
-    convert: impl FnOnce(I) -> Result<crate::registry::filter::Filter<F>, Error>,
-) -> Result<crate::registry::filter::Filter<F>, Error> {
-    input.map_or_else(
-        || Ok(crate::registry::filter::Filter::everything()),
-        convert,
-    )
+    convert: impl FnOnce(I) -> Result<Filter<F>, Error>,
+) -> Result<Filter<F>, Error> {
+    input.map_or_else(|| Ok(Filter::everything()), convert)
 }

@@ -1,8 +1,11 @@
 //! The GraphQL adapter: types, inputs, filters, connections, loaders and error codes.
 //!
 //! The schema knows nothing of HTTP: the `http` module mounts it and attaches a [`RequestCtx`]
-//! (the principal and fresh loaders) to every request. Resolvers call one `registry` function or
-//! one loader each and hold no rule.
+//! (the principal, its scope and fresh loaders) to every request. Resolvers call one `registry`
+//! function or one loader each, with the request's scope, and hold no rule: what a principal may
+//! read is decided by the registry for every entity, so a resolver has no check to forget. Each
+//! aggregate's filter input and order enum are expanded from the registry's declarations
+//! ([`filters`]); ids are parsed and rendered in one place ([`ids`]).
 
 pub mod builds;
 pub mod compat;
@@ -11,6 +14,8 @@ pub mod definitions;
 pub mod enums;
 pub mod error;
 pub mod events;
+pub mod filters;
+pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod lookups;
@@ -24,11 +29,11 @@ use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{Action, Principal},
+    auth::{Principal, Scope},
+    clock::Clock,
     config::Limits,
-    error::Error,
     events::Events,
-    registry::{self, visibility::Scope},
+    registry,
 };
 use loaders::Loaders;
 use subscriptions::Subscription;
@@ -58,11 +63,13 @@ pub struct Mutation(
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
 /// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
-/// `events` of every commit that wrote build events, and subscriptions are fed by it.
-pub fn schema(db: DatabaseConnection, events: Events, limits: &Limits) -> AppSchema {
+/// `events` of every commit that wrote build events, and subscriptions are fed by it; writes read
+/// the time from `clock`.
+pub fn schema(db: DatabaseConnection, events: Events, clock: Clock, limits: &Limits) -> AppSchema {
     builder()
         .data(db)
         .data(events)
+        .data(clock)
         .limit_complexity(limits.max_complexity)
         .finish()
 }
@@ -70,10 +77,16 @@ pub fn schema(db: DatabaseConnection, events: Events, limits: &Limits) -> AppSch
 /// The schema for anonymous principals (`--anonymous-read`): the same, without introspection and
 /// without "did you mean" suggestions in validation messages (SPEC §5). The HTTP layer refuses
 /// introspection with `INTROSPECTION_DISABLED` before this schema could answer it with null.
-pub fn anonymous_schema(db: DatabaseConnection, events: Events, limits: &Limits) -> AppSchema {
+pub fn anonymous_schema(
+    db: DatabaseConnection,
+    events: Events,
+    clock: Clock,
+    limits: &Limits,
+) -> AppSchema {
     builder()
         .data(db)
         .data(events)
+        .data(clock)
         .limit_complexity(limits.max_complexity)
         .disable_introspection()
         .disable_suggestions()
@@ -129,26 +142,13 @@ pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
 }
 
-/// The request context, once the principal may read definitions and builds.
-pub fn reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
-    let request = request(ctx);
-    request.principal.authorize(Action::Read)?;
-    Ok(request)
-}
-
-/// The request context, once the principal may read everything else: reference data, settings,
-/// users, the event log (anonymous readers may not).
-pub fn reference_reader<'a>(ctx: &Context<'a>) -> Result<&'a RequestCtx, Error> {
-    let request = request(ctx);
-    request.principal.authorize(Action::ReadReference)?;
-    Ok(request)
-}
-
-/// What a mutation hands to the registry: the database, the event wake-up and the principal.
+/// What a mutation hands to the registry: the database, the event wake-up, the clock and the
+/// principal.
 pub fn writer<'a>(ctx: &Context<'a>) -> registry::Ctx<'a> {
     registry::Ctx {
         db: db(ctx),
         events: ctx.data_unchecked::<Events>(),
+        clock: ctx.data_unchecked::<Clock>(),
         principal: &request(ctx).principal,
     }
 }

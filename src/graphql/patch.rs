@@ -3,7 +3,7 @@
 
 use async_graphql::{ID, MaybeUndefined};
 
-use super::lookups::parse_id;
+use super::ids;
 use crate::error::{Error, FieldErrors};
 
 /// Collects the input errors of one mutation, so that all are reported together.
@@ -32,23 +32,20 @@ impl Inputs {
         }
     }
 
-    /// An id of a row of this service.
-    pub fn id(&mut self, field: &str, id: &ID) -> Option<i32> {
-        match parse_id(id, field)
-            .ok()
-            .and_then(|id| i32::try_from(id).ok())
-        {
-            Some(id) => Some(id),
-            None => {
-                self.0.add(field, "is not an id of this service");
-                None
-            }
+    /// The id of a row of `E` that a write stores (a reference).
+    pub fn id<E>(&mut self, field: &str, id: &ID) -> Option<i32> {
+        let stored = ids::stored::<E>(id);
+        if stored.is_none() {
+            self.0.add(field, ids::NOT_AN_ID);
         }
+        stored
     }
 
-    /// A list of ids.
-    pub fn ids(&mut self, field: &str, ids: &[ID]) -> Vec<i32> {
-        ids.iter().filter_map(|id| self.id(field, id)).collect()
+    /// A list of ids of rows of `E`.
+    pub fn ids<E>(&mut self, field: &str, ids: &[ID]) -> Vec<i32> {
+        ids.iter()
+            .filter_map(|id| self.id::<E>(field, id))
+            .collect()
     }
 
     /// `Ok` when no input error was found.

@@ -1,5 +1,5 @@
 //! Reference data (SPEC §1.4): tenants, clusters, Proxmox endpoints, the cloud image catalog and
-//! users — their types here, their queries in [`queries`], their writes in [`mutations`].
+//! users — their types here, their queries in `queries`, their writes in `mutations`.
 
 mod mutations;
 mod queries;
@@ -17,12 +17,11 @@ use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 use super::{
     connection::Node,
     enums::{CatalogOsFamily, EndpointMode, Role},
-    reference_reader, request,
+    ids, request,
 };
 use crate::{
-    auth::Principal,
     error::Error,
-    registry::{read::id_of, relations::TenantLink},
+    registry::{id::Id, relations::Owner, users},
 };
 
 /// An organisation that owns clusters and endpoints and restricts definitions.
@@ -45,7 +44,7 @@ pub struct Tenant {
 impl From<tenant::Model> for Tenant {
     fn from(m: tenant::Model) -> Self {
         Tenant {
-            id: ID::from(m.id.to_string()),
+            id: ids::of_row::<tenant::Entity>(m.id),
             name: m.name,
             slug: m.slug,
             description: m.description,
@@ -77,19 +76,19 @@ pub struct Cluster {
     pub last_updated: DateTime<Utc>,
     /// Internal: the `tenant_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<Id<tenant::Entity>>,
 }
 
 impl From<cluster::Model> for Cluster {
     fn from(m: cluster::Model) -> Self {
         Cluster {
-            id: ID::from(m.id.to_string()),
+            id: ids::of_row::<cluster::Entity>(m.id),
             name: m.name,
             cluster_type: m.cluster_type,
             description: m.description,
             created: m.created,
             last_updated: m.last_updated,
-            tenant_id: m.tenant_id.map(i64::from),
+            tenant_id: m.tenant_id.map(Id::of_row),
         }
     }
 }
@@ -134,13 +133,13 @@ pub struct ProxmoxEndpoint {
     pub last_updated: DateTime<Utc>,
     /// Internal: the `tenant_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<Id<tenant::Entity>>,
 }
 
 impl From<proxmox_endpoint::Model> for ProxmoxEndpoint {
     fn from(m: proxmox_endpoint::Model) -> Self {
         ProxmoxEndpoint {
-            id: ID::from(m.id.to_string()),
+            id: ids::of_row::<proxmox_endpoint::Entity>(m.id),
             name: m.name,
             domain: m.domain,
             ip_address: m.ip_address,
@@ -151,7 +150,7 @@ impl From<proxmox_endpoint::Model> for ProxmoxEndpoint {
             enabled: m.enabled,
             created: m.created,
             last_updated: m.last_updated,
-            tenant_id: m.tenant_id.map(i64::from),
+            tenant_id: m.tenant_id.map(Id::of_row),
         }
     }
 }
@@ -196,17 +195,17 @@ pub struct CloudImageTemplate {
     pub last_updated: DateTime<Utc>,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub row_id: i64,
+    pub row_id: Id<cloud_image_template::Entity>,
     /// Internal: the `cluster_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub cluster_id: i64,
+    pub cluster_id: Id<cluster::Entity>,
 }
 
 impl From<cloud_image_template::Model> for CloudImageTemplate {
     fn from(m: cloud_image_template::Model) -> Self {
         CloudImageTemplate {
-            id: ID::from(m.id.to_string()),
-            row_id: id_of(&m),
+            id: ids::of_row::<cloud_image_template::Entity>(m.id),
+            row_id: Id::of(&m),
             name: m.name,
             slug: m.slug,
             description: m.description,
@@ -217,7 +216,7 @@ impl From<cloud_image_template::Model> for CloudImageTemplate {
             is_active: m.is_active,
             created: m.created,
             last_updated: m.last_updated,
-            cluster_id: i64::from(m.cluster_id),
+            cluster_id: Id::of_row(m.cluster_id),
         }
     }
 }
@@ -230,7 +229,7 @@ impl Node for CloudImageTemplate {
 impl CloudImageTemplate {
     /// The cluster that holds it.
     async fn cluster(&self, ctx: &Context<'_>) -> Result<Cluster> {
-        let cluster = reference_reader(ctx)?
+        let cluster = request(ctx)
             .loaders
             .clusters
             .load_one(self.cluster_id)
@@ -240,7 +239,7 @@ impl CloudImageTemplate {
 
     /// The tenants that may use it; empty means every tenant.
     async fn allowed_tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
-        load_tenants(ctx, TenantLink::Template, self.row_id).await
+        load_tenants(ctx, Owner::Template(self.row_id)).await
     }
 }
 
@@ -266,25 +265,25 @@ pub struct User {
     pub last_updated: DateTime<Utc>,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub row_id: i64,
-    /// Internal: the `email_address` key, for loaders; not exposed.
+    pub row_id: Id<user::Entity>,
+    /// Internal: the row, for the rules on what of it is private; not exposed.
     #[graphql(skip)]
-    pub email_address: String,
+    pub row: user::Model,
 }
 
 impl From<user::Model> for User {
     fn from(m: user::Model) -> Self {
         User {
-            id: ID::from(m.id.to_string()),
-            row_id: id_of(&m),
-            username: m.username,
-            first_name: m.first_name,
-            last_name: m.last_name,
+            id: ids::of_row::<user::Entity>(m.id),
+            row_id: Id::of(&m),
+            username: m.username.clone(),
+            first_name: m.first_name.clone(),
+            last_name: m.last_name.clone(),
             is_active: m.is_active,
             role: m.role.into(),
             created: m.created,
             last_updated: m.last_updated,
-            email_address: m.email,
+            row: m,
         }
     }
 }
@@ -297,52 +296,30 @@ impl Node for User {
 impl User {
     /// E-mail address: shown to the user itself and to administrators only, null otherwise.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        let shown = match &request(ctx).principal {
-            Principal::Service => true,
-            Principal::User(caller) => {
-                caller.role == entity::enums::Role::Admin
-                    || i64::from(caller.user_id) == self.row_id
-            }
-            Principal::Anonymous => false,
-        };
-        shown.then_some(self.email_address.as_str())
+        users::email(&request(ctx).scope, &self.row)
     }
 
     /// Its tenants.
     async fn tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
-        load_tenants(ctx, TenantLink::User, self.row_id).await
+        load_tenants(ctx, Owner::User(self.row_id)).await
     }
 
     /// Its API tokens (never their secrets): for the user itself and administrators only.
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<super::users::ApiToken>> {
-        let request = reference_reader(ctx)?;
-        let allowed = match &request.principal {
-            Principal::Service => true,
-            Principal::User(caller) => {
-                caller.role == entity::enums::Role::Admin
-                    || i64::from(caller.user_id) == self.row_id
-            }
-            Principal::Anonymous => false,
-        };
-        if !allowed {
-            return Err(
-                Error::forbidden("only the user itself and administrators see its tokens").into(),
-            );
-        }
-        let tokens = request.loaders.tokens.load_one(self.row_id).await?;
+        let tokens = request(ctx).loaders.tokens.load_one(self.row_id).await?;
         Ok(tokens
-            .unwrap_or_default()
+            .unwrap_or_else(|| Ok(Vec::new()))?
             .into_iter()
             .map(Into::into)
             .collect())
     }
 }
 
-async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant>> {
+async fn load_tenant(ctx: &Context<'_>, id: Option<Id<tenant::Entity>>) -> Result<Option<Tenant>> {
     let Some(id) = id else {
         return Ok(None);
     };
-    Ok(reference_reader(ctx)?
+    Ok(request(ctx)
         .loaders
         .tenants
         .load_one(id)
@@ -350,12 +327,8 @@ async fn load_tenant(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Tenant
         .map(Into::into))
 }
 
-async fn load_tenants(ctx: &Context<'_>, link: TenantLink, owner: i64) -> Result<Vec<Tenant>> {
-    let tenants = reference_reader(ctx)?
-        .loaders
-        .tenant_lists
-        .load_one((link, owner))
-        .await?;
+async fn load_tenants(ctx: &Context<'_>, owner: Owner) -> Result<Vec<Tenant>> {
+    let tenants = request(ctx).loaders.tenant_lists.load_one(owner).await?;
     Ok(tenants
         .unwrap_or_default()
         .into_iter()

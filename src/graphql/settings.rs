@@ -4,7 +4,7 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::plugin_settings;
 
-use super::{db, reference_reader, writer};
+use super::{db, request, writer};
 use crate::registry::settings::{self, SettingsPatch};
 
 /// The plugin settings (one instance).
@@ -45,8 +45,7 @@ pub struct SettingsQuery;
 impl SettingsQuery {
     /// The plugin settings.
     async fn plugin_settings(&self, ctx: &Context<'_>) -> Result<PluginSettings> {
-        reference_reader(ctx)?;
-        Ok(settings::get(db(ctx)).await?.into())
+        Ok(settings::get(db(ctx), &request(ctx).scope).await?.into())
     }
 }
 

@@ -11,12 +11,11 @@ use async_graphql::{Context, ID, InputObject, Object, Result, Subscription as Su
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-use super::{
-    builds::ImageBuild, enums::BuildStatus, events, lookups::parse_id, reader, reference::User,
-};
+use super::{builds::ImageBuild, enums::BuildStatus, events, ids, reference::User, request};
 use crate::{
     error::Error,
     events::{Change, ChangeFilter},
+    registry::id::Id,
 };
 
 /// Which status changes to receive; every field set must match.
@@ -34,8 +33,9 @@ impl BuildStatusFilter {
     fn into_filter(self) -> Result<ChangeFilter, Error> {
         let id = |id: Option<ID>, field: &str| -> Result<Option<i32>, Error> {
             id.map(|id| {
-                i32::try_from(parse_id(&id, field)?)
-                    .map_err(|_| Error::bad_input(field, "is not an id of this service"))
+                ids::parse::<()>(&id, field)?
+                    .as_i32()
+                    .ok_or_else(|| ids::not_an_id(field))
             })
             .transpose()
         };
@@ -56,7 +56,7 @@ pub struct BuildStatusEvent(Arc<Change>);
 impl BuildStatusEvent {
     /// The event's id: pass it as `afterEventId` to resume after it.
     async fn event_id(&self) -> ID {
-        ID::from(self.0.event.id.to_string())
+        ids::render(Id::<entity::build_event::Entity>::of(&self.0.event))
     }
 
     /// The build, as read once the change committed (it may have moved on since).
@@ -80,8 +80,9 @@ impl BuildStatusEvent {
     }
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
-    async fn actor(&self) -> Option<User> {
-        self.0.actor.clone().map(Into::into)
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let actor = self.0.actor(&request(ctx).scope)?;
+        Ok(actor.cloned().map(Into::into))
     }
 
     /// Free text, e.g. the error of a failure; null when there is none.
@@ -105,7 +106,7 @@ impl Subscription {
         filter: Option<BuildStatusFilter>,
         after_event_id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<BuildStatusEvent>> + use<'a>> {
-        let request = reader(ctx)?;
+        let request = request(ctx);
         let filter = filter.unwrap_or_default().into_filter()?;
         let after = after_event_id
             .map(|id| {
@@ -122,7 +123,7 @@ impl Subscription {
             request
                 .loaders
                 .definitions
-                .feed_one(i64::from(change.definition.id), change.definition.clone())
+                .feed_one(Id::of(&change.definition), change.definition.clone())
                 .await;
             Ok(BuildStatusEvent(change))
         }))

@@ -5,15 +5,15 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
 };
 use chrono::{DateTime, Utc};
-use entity::api_token;
+use entity::{api_token, tenant, user};
 
-use super::{
-    connection::Node, enums::Role, lookups::parse_id, patch::Inputs, reference::User,
-    reference_reader, writer,
-};
+use super::{connection::Node, enums::Role, ids, patch::Inputs, reference::User, request, writer};
 use crate::{
     error::Error,
-    registry::users::{self, NewUser, UserPatch},
+    registry::{
+        id::Id,
+        users::{self, NewUser, UserPatch},
+    },
 };
 
 /// An API token. Its secret is shown once, by `createApiToken`, and never stored.
@@ -38,13 +38,13 @@ pub struct ApiToken {
     pub created: DateTime<Utc>,
     /// Internal: the `user_id` key, for loaders; not exposed.
     #[graphql(skip)]
-    pub user_id: i64,
+    pub user_id: Id<user::Entity>,
 }
 
 impl From<api_token::Model> for ApiToken {
     fn from(m: api_token::Model) -> Self {
         ApiToken {
-            id: ID::from(m.id.to_string()),
+            id: ids::of_row::<api_token::Entity>(m.id),
             key_prefix: m.key_prefix,
             description: m.description,
             write_enabled: m.write_enabled,
@@ -52,7 +52,7 @@ impl From<api_token::Model> for ApiToken {
             enabled: m.enabled,
             last_used: m.last_used,
             created: m.created,
-            user_id: i64::from(m.user_id),
+            user_id: Id::of_row(m.user_id),
         }
     }
 }
@@ -65,11 +65,7 @@ impl Node for ApiToken {
 impl ApiToken {
     /// Its owner.
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        let user = reference_reader(ctx)?
-            .loaders
-            .users
-            .load_one(self.user_id)
-            .await?;
+        let user = request(ctx).loaders.users.load_one(self.user_id).await?;
         Ok(user.ok_or(Error::NotFound)?.into())
     }
 }
@@ -139,7 +135,7 @@ impl UserMutation {
     /// Creates a user (ADMIN).
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
         let mut i = Inputs::default();
-        let tenants = i.ids("tenant_ids", &input.tenant_ids.unwrap_or_default());
+        let tenants = i.ids::<tenant::Entity>("tenant_ids", &input.tenant_ids.unwrap_or_default());
         i.finish()?;
         let new = NewUser {
             username: input.username,
@@ -154,11 +150,11 @@ impl UserMutation {
 
     /// Changes a user (ADMIN).
     async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<user::Entity>(&id, "id")?;
         let mut i = Inputs::default();
         let tenants = i.keep("tenant_ids", input.tenant_ids);
         let patch = UserPatch {
-            tenants: tenants.map(|ids| i.ids("tenant_ids", &ids)),
+            tenants: tenants.map(|ids| i.ids::<tenant::Entity>("tenant_ids", &ids)),
             role: i.keep("role", input.role).map(Into::into),
             first_name: i.keep("first_name", input.first_name),
             last_name: i.keep("last_name", input.last_name),
@@ -171,8 +167,8 @@ impl UserMutation {
 
     /// Deletes a user (ADMIN); its builds and events stay, without the attribution.
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let id = parse_id(&id, "id")?;
-        Ok(users::delete(writer(ctx), id).await?.to_string().into())
+        let id = ids::parse::<user::Entity>(&id, "id")?;
+        Ok(ids::render(users::delete(writer(ctx), id).await?))
     }
 
     /// Creates a token and returns its secret, once. A user manages its own tokens; ADMIN
@@ -183,7 +179,9 @@ impl UserMutation {
         input: CreateApiTokenInput,
     ) -> Result<CreatedApiToken> {
         let mut i = Inputs::default();
-        let user = input.user_id.and_then(|id| i.id("user_id", &id));
+        let user = input
+            .user_id
+            .and_then(|id| i.id::<user::Entity>("user_id", &id));
         i.finish()?;
         let (token, secret) = users::issue_token(
             writer(ctx),
@@ -202,9 +200,11 @@ impl UserMutation {
     /// Revokes a token: one's own, or (ADMIN) anyone's.
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let mut i = Inputs::default();
-        let id = i.id("id", &id);
+        let id = i.id::<api_token::Entity>("id", &id);
         i.finish()?;
-        let id = id.ok_or_else(|| Error::bad_input("id", "is not an id of this service"))?;
-        Ok(users::revoke(writer(ctx), id).await?.to_string().into())
+        let id = id.ok_or_else(|| ids::not_an_id("id"))?;
+        Ok(ids::of_row::<api_token::Entity>(
+            users::revoke(writer(ctx), id).await?,
+        ))
     }
 }

@@ -46,7 +46,13 @@ impl Credentials {
     /// The principal they stand for: a user, anonymous when there are none and anonymous reading
     /// is enabled, else `UNAUTHENTICATED`.
     pub async fn authenticate(&self, app: &App) -> Result<Principal, Error> {
-        auth::authenticate(&app.db, self.0.as_deref(), app.config.anonymous_read).await
+        auth::authenticate(
+            &app.db,
+            &app.clock,
+            self.0.as_deref(),
+            app.config.anonymous_read,
+        )
+        .await
     }
 }
 

@@ -1,84 +1,103 @@
-//! Image builds: reads, and the lifecycle of SPEC §2.
+//! Image builds: their fields, sort keys and visibility. Their lifecycle is [`super::lifecycle`].
 
 use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant};
 use sea_orm::sea_query::Expr;
 
 use super::{
     page::Sort,
-    read::Readable,
-    visibility::{self, Scope},
+    read::{Audience, Readable},
+    visibility,
 };
-use crate::{filter_fields, sort_fields};
+use crate::{auth::Scope, filter_fields, sort_fields};
 
-filter_fields! {
+/// The filterable fields of a build (SPEC §3.1), declared once: see `registry::filter`.
+#[macro_export]
+macro_rules! build_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            BuildField for image_build search [OutputName, BackendBuildId, Error] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// Definition id.
+                Definition definition: Id = column(DefinitionId, not_null),
+                /// Status.
+                Status status: Choice(BuildStatus) = column(Status, not_null),
+                /// Backend build id.
+                BackendBuildId backend_build_id: Text = column(BackendBuildId, not_null),
+                /// Endpoint id.
+                ProxmoxEndpoint proxmox_endpoint: Id = column(ProxmoxEndpointId, not_null),
+                /// Target node.
+                TargetNode target_node: Text = column(TargetNode, not_null),
+                /// Output VMID.
+                OutputVmid output_vmid: Int = column(OutputVmid, not_null),
+                /// Version label.
+                ImageVersion image_version: Text = column(ImageVersion, not_null),
+                /// Id of the user that queued it.
+                CreatedBy created_by: Id = column(CreatedById, nullable),
+                /// NetBox job id.
+                NetboxJobId netbox_job_id: Int = column(NetboxJobId, nullable),
+                /// Catalog entry id.
+                CloudImageTemplate cloud_image_template: Id = column(CloudImageTemplateId, nullable),
+                /// The definition's operating system family.
+                OsFamily os_family: Choice(OsFamily) = through(DefinitionId, image_definition, Id, OsFamily),
+                /// A tenant id among the definition's `allowedTenants`.
+                Tenant tenant: Id = through(DefinitionId, image_definition_tenant, DefinitionId, TenantId),
+                /// Start time.
+                StartedAt started_at: Time = column(StartedAt, nullable),
+                /// End time.
+                CompletedAt completed_at: Time = column(CompletedAt, nullable),
+                /// Queue time.
+                Created created: Time = column(Created, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a build, declared once: see [`sort_fields!`](crate::sort_fields).
+#[macro_export]
+macro_rules! build_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            BuildSort for image_build {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// Status.
+                Status = (Status, "status", not_null),
+                /// Output name.
+                OutputName = (OutputName, "output_name", not_null),
+                /// Output VMID.
+                OutputVmid = (OutputVmid, "output_vmid", not_null),
+                /// Version label.
+                ImageVersion = (ImageVersion, "image_version", not_null),
+                /// Start time (not started last when ascending).
+                StartedAt = (StartedAt, "started_at", nullable),
+                /// End time (not ended last when ascending).
+                CompletedAt = (CompletedAt, "completed_at", nullable),
+                /// Queue time.
+                Created = (Created, "created", not_null),
+                /// Last change.
+                LastUpdated = (LastUpdated, "last_updated", not_null),
+            }
+        }
+    };
+}
+
+build_filter!(
+    filter_fields,
     /// The filterable fields of a build (SPEC §3.1); `q` searches output name, backend build id
     /// and error.
-    pub enum BuildField for image_build {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `definition`
-        Definition => column(DefinitionId, Number, not_null, "definition"),
-        /// `status`
-        Status => column(Status, Choice, not_null, "status"),
-        /// `backend_build_id`
-        BackendBuildId => column(BackendBuildId, Text, not_null, "backend_build_id"),
-        /// `proxmox_endpoint`
-        ProxmoxEndpoint => column(ProxmoxEndpointId, Number, not_null, "proxmox_endpoint"),
-        /// `target_node`
-        TargetNode => column(TargetNode, Text, not_null, "target_node"),
-        /// `output_vmid`
-        OutputVmid => column(OutputVmid, Number, not_null, "output_vmid"),
-        /// `image_version`
-        ImageVersion => column(ImageVersion, Text, not_null, "image_version"),
-        /// `created_by`
-        CreatedBy => column(CreatedById, Number, nullable, "created_by"),
-        /// `netbox_job_id`
-        NetboxJobId => column(NetboxJobId, Number, nullable, "netbox_job_id"),
-        /// `cloud_image_template`
-        CloudImageTemplate => column(CloudImageTemplateId, Number, nullable, "cloud_image_template"),
-        /// The definition's `os_family`.
-        OsFamily => through(DefinitionId, image_definition, Id, OsFamily, Choice, "os_family"),
-        /// The definition's `allowed_tenants`.
-        Tenant => through(DefinitionId, image_definition_tenant, DefinitionId, TenantId, Number, "tenant"),
-        /// `started_at`
-        StartedAt => column(StartedAt, Time, nullable, "started_at"),
-        /// `completed_at`
-        CompletedAt => column(CompletedAt, Time, nullable, "completed_at"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-    }
-    search [OutputName, BackendBuildId, Error]
-}
-
-sort_fields! {
-    /// The sortable fields of a build.
-    pub enum BuildSort for image_build {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `status`
-        Status => (Status, "status", not_null),
-        /// `output_name`
-        OutputName => (OutputName, "output_name", not_null),
-        /// `output_vmid`
-        OutputVmid => (OutputVmid, "output_vmid", not_null),
-        /// `image_version`
-        ImageVersion => (ImageVersion, "image_version", not_null),
-        /// `started_at`
-        StartedAt => (StartedAt, "started_at", nullable),
-        /// `completed_at`
-        CompletedAt => (CompletedAt, "completed_at", nullable),
-        /// `created`
-        Created => (Created, "created", not_null),
-        /// `last_updated`
-        LastUpdated => (LastUpdated, "last_updated", not_null),
-    }
-}
+);
+build_sort!(sort_fields, /// The sortable fields of a build.
+);
 
 impl Readable for image_build::Entity {
     type Field = BuildField;
     type Sort = BuildSort;
+    const AUDIENCE: Audience = Audience::Everyone;
 
-    fn scope(scope: &Scope) -> Option<Expr> {
+    fn rows(scope: &Scope) -> Option<Expr> {
         visibility::builds(scope)
     }
 

@@ -1,6 +1,7 @@
 //! Catalog publish (SPEC §2.3): a completed build of a definition with a target cluster creates
 //! or updates the catalog entry keyed by (cluster, VMID), in the build's transaction.
 
+use chrono::{DateTime, Utc};
 use entity::{
     cloud_image_template, cloud_image_template_tenant,
     enums::{CatalogOsFamily, OsFamily},
@@ -8,19 +9,19 @@ use entity::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::now;
 use crate::error::Error;
 
-/// Publishes `build` of `definition`; returns the catalog entry's id, if one was published.
+/// Publishes `build` of `definition` at `stamp`; returns the catalog entry's id, if one was
+/// published.
 pub async fn publish(
     txn: &impl ConnectionTrait,
+    stamp: DateTime<Utc>,
     build: &image_build::Model,
     definition: &image_definition::Model,
 ) -> Result<Option<i32>, Error> {
     let Some(cluster_id) = definition.target_cluster_id else {
         return Ok(None);
     };
-    let stamp = now();
     let existing = cloud_image_template::Entity::find()
         .filter(cloud_image_template::Column::ClusterId.eq(cluster_id))
         .filter(cloud_image_template::Column::SourceVmid.eq(build.output_vmid))

@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set};
 use serde_json::json;
 
-use super::{now, tx::begin_write};
-use crate::error::Error;
+use super::tx::begin_write;
+use crate::{clock::now, error::Error};
 
 /// Loads the sample unless definitions already exist; returns whether it did.
 pub async fn load(db: &DatabaseConnection, created_by: Option<i32>) -> Result<bool, Error> {

@@ -1,5 +1,16 @@
-//! Build events: the history of every transition (SPEC §1.5), read in event-id order, and the
-//! batched reads that feed subscriptions (see `crate::events`).
+//! Build events: the history of every transition (SPEC §1.5), read in event-id order; the
+//! contract every writer of events keeps; and the batched reads that feed subscriptions (the hub,
+//! `crate::events`, depends on this module, never the reverse).
+//!
+//! The writers' contract (the lifecycle is the only writer of events):
+//! - every transaction that inserts `build_event` rows calls [`prepare_event_write`] first, inside
+//!   the transaction: on PostgreSQL it takes a transaction-scoped advisory lock, so that event ids
+//!   are assigned in commit order (a reader that saw id N can never later see a smaller id
+//!   commit), and notifies [`CHANNEL`], which PostgreSQL delivers at commit only;
+//! - after the transaction commits, the writer tells [`Wake::committed`] (the [`Ctx`]'s
+//!   `events`), which wakes this instance's hub (other instances hear the notification).
+//!
+//! [`Ctx`]: super::Ctx
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,52 +18,94 @@ use entity::{
     build_event, enums::BuildStatus, image_build, image_definition, image_definition_tenant, user,
 };
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Query},
 };
 
 use super::{
-    page::Sort,
-    read::{Readable, visible},
-    visibility::{self, Scope},
+    filter::Filter,
+    page::{Page, PageArgs, Sort},
+    read::{self, Audience, Readable, visible},
+    visibility,
 };
-use crate::{error::Error, filter_fields, sort_fields};
+use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
 
-filter_fields! {
-    /// The filterable fields of a build event; `q` searches the message.
-    pub enum EventField for build_event {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `build`
-        Build => column(BuildId, Number, not_null, "build"),
-        /// The build's definition.
-        Definition => through(BuildId, image_build, Id, DefinitionId, Number, "definition"),
-        /// `from_status`
-        FromStatus => column(FromStatus, Choice, nullable, "from_status"),
-        /// `to_status`
-        ToStatus => column(ToStatus, Choice, not_null, "to_status"),
-        /// `actor`
-        Actor => column(ActorId, Number, nullable, "actor"),
-        /// `at`
-        At => column(At, Time, not_null, "at"),
-    }
-    search [Message]
+/// The PostgreSQL channel that announces new events. The payload is the writer's
+/// `current_schema()`, so that deployments sharing a database in different schemas do not wake
+/// each other.
+pub const CHANNEL: &str = "packer_gateway_build_events";
+
+/// An arbitrary constant: the key of the advisory lock that orders event writes.
+const EVENT_LOCK: i64 = 0x7061_636b_6572; // "packer"
+
+/// Told after every commit that wrote `build_event` rows (the event hub implements it).
+pub trait Wake: Send + Sync {
+    /// A transaction that wrote events has committed.
+    fn committed(&self);
 }
 
+/// Call inside a transaction before inserting `build_event` rows (see the module docs).
+pub async fn prepare_event_write(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT 1 FROM pg_advisory_xact_lock({EVENT_LOCK})"
+        ))
+        .await?;
+        txn.execute_unprepared(&format!(
+            "SELECT pg_notify('{CHANNEL}', coalesce(current_schema(), ''))"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The filterable fields of a build event, declared once: see `registry::filter`.
+#[macro_export]
+macro_rules! event_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            EventField for build_event search [Message] {
+                /// Event id.
+                Id id: Id = column(Id, not_null),
+                /// Build id.
+                Build build: Id = column(BuildId, not_null),
+                /// Definition id of the build.
+                Definition definition: Id = through(BuildId, image_build, Id, DefinitionId),
+                /// Status before.
+                FromStatus from_status: Choice(BuildStatus) = column(FromStatus, nullable),
+                /// Status after.
+                ToStatus to_status: Choice(BuildStatus) = column(ToStatus, not_null),
+                /// Id of the user that caused it.
+                Actor actor: Id = column(ActorId, nullable),
+                /// Commit time.
+                At at: Time = column(At, not_null),
+            }
+        }
+    };
+}
+
+event_filter!(
+    filter_fields,
+    /// The filterable fields of a build event; `q` searches the message.
+);
 sort_fields! {
-    /// Events are read in the order they were committed.
-    pub enum EventSort for build_event {
+    (
+        /// Events are read in the order they were committed.
+    )
+    EventSort for build_event {
         /// `id`
-        Id => (Id, "id", not_null),
+        Id = (Id, "id", not_null),
     }
 }
 
 impl Readable for build_event::Entity {
     type Field = EventField;
     type Sort = EventSort;
+    const AUDIENCE: Audience = Audience::Everyone;
 
-    fn scope(scope: &Scope) -> Option<Expr> {
+    fn rows(scope: &Scope) -> Option<Expr> {
         visibility::events(scope)
     }
 
@@ -124,8 +177,9 @@ pub struct Change {
     pub definition: image_definition::Model,
     /// The definition's allowed tenant ids (empty: every tenant).
     pub allowed_tenants: Vec<i32>,
-    /// The user that caused the change, if any and if it still exists.
-    pub actor: Option<user::Model>,
+    /// The user that caused the change, if any and if it still exists (read it with
+    /// [`Change::actor`], which applies the reader's scope).
+    actor: Option<user::Model>,
 }
 
 impl Change {
@@ -133,6 +187,29 @@ impl Change {
     pub fn visible_to(&self, scope: &Scope) -> bool {
         scope.sees(&self.allowed_tenants)
     }
+
+    /// The user that caused the change, as `scope` may read it: users are not for anonymous
+    /// readers (`UNAUTHENTICATED`, as `BuildEvent.actor` answers them).
+    pub fn actor(&self, scope: &Scope) -> Result<Option<&user::Model>, Error> {
+        let Some(actor) = &self.actor else {
+            return Ok(None);
+        };
+        read::may_read::<user::Entity>(scope)?;
+        Ok(Some(actor))
+    }
+}
+
+/// The event log (`buildEvents`): the events `scope` may see, in the order they were committed.
+/// Anonymous readers, who may read the events of a visible build, may not read the log
+/// (`UNAUTHENTICATED`).
+pub async fn log(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<EventField>,
+    args: &PageArgs,
+) -> Result<Page<build_event::Model>, Error> {
+    scope.require_authenticated()?;
+    read::list::<build_event::Entity>(db, scope, filter, Vec::new(), args).await
 }
 
 /// Up to `limit` events after `after` visible to `scope` and matching `filter`, in id order:
@@ -144,7 +221,7 @@ pub async fn events_after(
     after: i64,
     limit: u64,
 ) -> Result<Vec<build_event::Model>, Error> {
-    Ok(visible::<build_event::Entity>(scope)
+    Ok(visible::<build_event::Entity>(scope)?
         .filter(build_event::Column::Id.gt(after))
         .filter(filter.condition())
         .order_by_asc(build_event::Column::Id)
@@ -164,18 +241,21 @@ pub async fn latest_event_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
     Ok(latest.flatten().unwrap_or(0))
 }
 
-/// The [`Change`]s of `events`, in their order, in at most four statements whatever their number
-/// (builds, definitions, allowed tenants, actors). Events whose build or definition no longer
-/// exists are skipped.
+/// The [`Change`]s of `events` that `scope` may see, in their order, in at most four statements
+/// whatever their number (builds, definitions, allowed tenants, actors). Events whose build or
+/// definition no longer exists are skipped. The hub reads them once for every subscriber, as the
+/// service, and checks each subscriber's scope in memory ([`Change::visible_to`],
+/// [`Change::actor`]).
 pub async fn changes(
     db: &DatabaseConnection,
+    scope: &Scope,
     events: Vec<build_event::Model>,
 ) -> Result<Vec<Change>, Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     let build_ids: BTreeSet<i32> = events.iter().map(|e| e.build_id).collect();
-    let builds: HashMap<i32, image_build::Model> = image_build::Entity::find()
+    let builds: HashMap<i32, image_build::Model> = visible::<image_build::Entity>(scope)?
         .filter(image_build::Column::Id.is_in(build_ids))
         .all(db)
         .await?

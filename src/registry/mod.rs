@@ -1,7 +1,10 @@
 //! The core: every rule and use-case of packer-gateway.
 //!
 //! This module knows sea-orm and the core [`Error`](crate::error::Error); it never imports
-//! `async_graphql` or `axum`. Adapters call one function here per operation.
+//! `async_graphql`, `axum` or the event hub (`crate::events`, which depends on it). Adapters call
+//! one function here per operation. Every read takes the caller's
+//! [`Scope`](crate::auth::Scope) and applies it ([`read`]); every status change goes through
+//! [`lifecycle`]; every transaction that writes build events keeps the contract of [`events`].
 
 pub mod builds;
 pub mod catalog;
@@ -9,6 +12,7 @@ pub mod definitions;
 pub mod demo;
 pub mod events;
 pub mod filter;
+pub mod id;
 pub mod lifecycle;
 pub mod page;
 pub mod read;
@@ -20,24 +24,20 @@ pub mod tx;
 pub mod users;
 pub mod visibility;
 
-use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Principal, events::Events};
+use crate::{auth::Principal, clock::Clock};
+use events::Wake;
 
-/// What every write needs: where, who, and whom to tell.
+/// What every write needs: where, who, when, and whom to tell.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     /// The database.
     pub db: &'a DatabaseConnection,
-    /// The event wake-up, told after each commit that wrote events.
-    pub events: &'a Events,
+    /// The event wake-up, told after each commit that wrote events (the hub implements it).
+    pub events: &'a dyn Wake,
+    /// The clock every timestamp of the write is read from.
+    pub clock: &'a Clock,
     /// Who acts.
     pub principal: &'a Principal,
-}
-
-/// The current instant, truncated to microseconds so that SQLite and PostgreSQL store, compare
-/// and return exactly the same value.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }

@@ -1,23 +1,36 @@
 //! Reads every aggregate shares: filtered pages (keyset for GraphQL, offset for REST), lookups by
 //! id and batches for the loaders.
 //!
-//! Each readable entity says once, in [`Readable`], which rows a [`Scope`] may see; every function
-//! here applies it, so no read path can forget it.
+//! Each readable entity says once, in [`Readable`], who may read it at all ([`Audience`]) and
+//! which of its rows a [`Scope`] sees; every function here — and every read of the registry,
+//! which all go through [`visible`] — applies both, so no read path can forget them, and a read
+//! without a scope does not compile.
 
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable,
-    ModelTrait, PrimaryKeyToColumn, QueryFilter, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    Select,
     sea_query::{Expr, ExprTrait},
 };
 
 use super::{
-    filter::{Filter, FilterField, compile, ids_of, integer},
+    filter::{Filter, FilterField, compile},
+    id::{self, Id, primary_key},
     page::{OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_offset},
-    visibility::Scope,
 };
-use crate::error::Error;
+use crate::{auth::Scope, error::Error};
+
+/// Who may read an entity at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every principal that may read, anonymous readers included (`--anonymous-read`):
+    /// definitions, builds and their events.
+    Everyone,
+    /// Authenticated principals only: anonymous readers get `UNAUTHENTICATED` (reference data,
+    /// users).
+    Authenticated,
+}
 
 /// An entity that can be listed and looked up.
 pub trait Readable: EntityTrait + Default
@@ -28,39 +41,38 @@ where
     type Field: FilterField;
     /// Its sortable fields.
     type Sort: SortField<Entity = Self>;
-    /// The rows `scope` may see (`None`: all of them).
-    fn scope(scope: &Scope) -> Option<Expr>;
+    /// Who may read it at all.
+    const AUDIENCE: Audience;
+    /// Of its rows, those `scope` may see (`None`: all of them).
+    fn rows(scope: &Scope) -> Option<Expr>;
     /// The ordering when none is asked for.
     fn default_sort() -> Vec<Sort<Self::Sort>>;
 }
 
-/// The primary key column of `E`.
-pub fn primary_key<E: EntityTrait>() -> E::Column {
-    E::PrimaryKey::iter()
-        .next()
-        .map(PrimaryKeyToColumn::into_column)
-        .unwrap_or_else(|| unreachable!("every entity of this crate has a primary key"))
-}
-
-/// The primary key of a row, as `i64`.
-pub fn id_of<M: ModelTrait>(model: &M) -> i64 {
-    match model.get(primary_key::<M::Entity>()) {
-        Value::Int(Some(id)) => i64::from(id),
-        Value::BigInt(Some(id)) => id,
-        _ => unreachable!("every primary key of this crate is an integer"),
-    }
-}
-
-/// The rows of `E` that `scope` may see.
-pub fn visible<E: Readable>(scope: &Scope) -> Select<E>
+/// `Ok` when `scope` may read `E` at all, else `UNAUTHENTICATED` (an anonymous reader asking for
+/// reference data). Every read checks it; an adapter asks it only to choose how to render what
+/// it may not read.
+pub fn may_read<E: Readable>(scope: &Scope) -> Result<(), Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
+    match E::AUDIENCE {
+        Audience::Everyone => Ok(()),
+        Audience::Authenticated => scope.require_authenticated(),
+    }
+}
+
+/// The rows of `E` that `scope` may see: the start of every read of `E`.
+pub fn visible<E: Readable>(scope: &Scope) -> Result<Select<E>, Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    may_read::<E>(scope)?;
     let select = E::find();
-    match E::scope(scope) {
+    Ok(match E::rows(scope) {
         Some(condition) => select.filter(condition),
         None => select,
-    }
+    })
 }
 
 /// One page of the visible rows matching `filter`, in `sort` (default when empty).
@@ -114,7 +126,7 @@ where
         sort
     };
     Ok(Query {
-        select: visible::<E>(scope).filter(compile(filter)?),
+        select: visible::<E>(scope)?.filter(compile(filter)?),
         sort,
     })
 }
@@ -123,17 +135,17 @@ where
 pub async fn get<E: Readable>(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    id: i64,
+    id: Id<E>,
 ) -> Result<E::Model, Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let key = primary_key::<E>();
-    let Some(id) = integer(key.def().get_column_type(), id) else {
+    let select = visible::<E>(scope)?;
+    let Some(id) = id.value() else {
         return Err(Error::NotFound);
     };
-    visible::<E>(scope)
-        .filter(Expr::col((E::default(), key)).eq(id))
+    select
+        .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
         .one(db)
         .await?
         .ok_or(Error::NotFound)
@@ -143,15 +155,14 @@ where
 pub async fn by_ids<E: Readable>(
     db: &DatabaseConnection,
     scope: &Scope,
-    ids: &[i64],
-) -> Result<HashMap<i64, E::Model>, Error>
+    ids: &[Id<E>],
+) -> Result<HashMap<Id<E>, E::Model>, Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let key = primary_key::<E>();
-    let rows = visible::<E>(scope)
-        .filter(key.is_in(ids_of(key, ids)))
+    let rows = visible::<E>(scope)?
+        .filter(primary_key::<E>().is_in(id::values(ids)))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())
+    Ok(rows.into_iter().map(|row| (Id::of(&row), row)).collect())
 }

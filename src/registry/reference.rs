@@ -1,12 +1,15 @@
 //! Reference data (SPEC §1.4): tenants, clusters, Proxmox endpoints, the cloud image catalog
-//! and users. Only catalog entries are restricted by tenant; the rest is readable by every
-//! principal that may read at all.
+//! and users — their fields, sort keys and visibility, declared once each. Only authenticated
+//! principals read them (anonymous readers get `UNAUTHENTICATED`); only catalog entries are
+//! restricted by tenant.
 
+mod templates;
 mod writes;
 
+pub use templates::{TemplatePatch, save_template};
 pub use writes::{
-    ClusterPatch, EndpointPatch, TemplatePatch, TenantPatch, all_exist, delete, save_cluster,
-    save_endpoint, save_template, save_tenant,
+    ClusterPatch, EndpointPatch, TenantPatch, all_exist, delete, save_cluster, save_endpoint,
+    save_tenant,
 };
 
 use entity::{
@@ -17,195 +20,282 @@ use sea_orm::sea_query::Expr;
 
 use super::{
     page::Sort,
-    read::Readable,
-    visibility::{self, Scope},
+    read::{Audience, Readable},
+    visibility,
 };
-use crate::{filter_fields, sort_fields};
+use crate::{auth::Scope, filter_fields, sort_fields};
 
-filter_fields! {
+/// The filterable fields of a tenant, declared once: see `registry::filter`.
+#[macro_export]
+macro_rules! tenant_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            TenantField for tenant search [Name, Slug, Description] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// Name.
+                Name name: Text = column(Name, not_null),
+                /// Slug.
+                Slug slug: Text = column(Slug, not_null),
+                /// Creation time.
+                Created created: Time = column(Created, not_null),
+                /// Last change.
+                LastUpdated last_updated: Time = column(LastUpdated, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a tenant, declared once.
+#[macro_export]
+macro_rules! tenant_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            TenantSort for tenant {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// Name.
+                Name = (Name, "name", not_null),
+                /// Slug.
+                Slug = (Slug, "slug", not_null),
+                /// Creation time.
+                Created = (Created, "created", not_null),
+            }
+        }
+    };
+}
+
+/// The filterable fields of a cluster, declared once.
+#[macro_export]
+macro_rules! cluster_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            ClusterField for cluster search [Name, Description] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// Name.
+                Name name: Text = column(Name, not_null),
+                /// Cluster type.
+                ClusterType cluster_type: Text = column(ClusterType, not_null),
+                /// Tenant id.
+                Tenant tenant: Id = column(TenantId, nullable),
+                /// Creation time.
+                Created created: Time = column(Created, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a cluster, declared once.
+#[macro_export]
+macro_rules! cluster_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            ClusterSort for cluster {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// Name.
+                Name = (Name, "name", not_null),
+                /// Creation time.
+                Created = (Created, "created", not_null),
+            }
+        }
+    };
+}
+
+/// The filterable fields of a Proxmox endpoint, declared once.
+#[macro_export]
+macro_rules! endpoint_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            EndpointField for proxmox_endpoint search [Name, Domain, IpAddress] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// Name.
+                Name name: Text = column(Name, not_null),
+                /// Domain.
+                Domain domain: Text = column(Domain, nullable),
+                /// IP address.
+                IpAddress ip_address: Text = column(IpAddress, nullable),
+                /// Port.
+                Port port: Int = column(Port, not_null),
+                /// Mode.
+                Mode mode: Choice(EndpointMode) = column(Mode, not_null),
+                /// Enabled.
+                Enabled enabled: Flag = column(Enabled, not_null),
+                /// Allows writes.
+                AllowWrites allow_writes: Flag = column(AllowWrites, not_null),
+                /// Tenant id.
+                Tenant tenant: Id = column(TenantId, nullable),
+                /// Creation time.
+                Created created: Time = column(Created, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a Proxmox endpoint, declared once.
+#[macro_export]
+macro_rules! endpoint_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            EndpointSort for proxmox_endpoint {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// Name.
+                Name = (Name, "name", not_null),
+                /// Creation time.
+                Created = (Created, "created", not_null),
+            }
+        }
+    };
+}
+
+/// The filterable fields of a catalog entry, declared once.
+#[macro_export]
+macro_rules! template_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            TemplateField for cloud_image_template search [Name, Slug, Description] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// Name.
+                Name name: Text = column(Name, not_null),
+                /// Slug.
+                Slug slug: Text = column(Slug, not_null),
+                /// Cluster id.
+                Cluster cluster: Id = column(ClusterId, not_null),
+                /// VMID on the cluster.
+                SourceVmid source_vmid: Int = column(SourceVmid, not_null),
+                /// Operating system family.
+                OsFamily os_family: Choice(CatalogOsFamily) = column(OsFamily, not_null),
+                /// Operating system release.
+                OsRelease os_release: Text = column(OsRelease, not_null),
+                /// Offered.
+                IsActive is_active: Flag = column(IsActive, not_null),
+                /// A tenant id among `allowedTenants`; `isNull: true` for unrestricted entries.
+                Tenant tenant: Id = through(Id, cloud_image_template_tenant, TemplateId, TenantId),
+                /// Creation time.
+                Created created: Time = column(Created, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a catalog entry, declared once.
+#[macro_export]
+macro_rules! template_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            TemplateSort for cloud_image_template {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// Name.
+                Name = (Name, "name", not_null),
+                /// Slug.
+                Slug = (Slug, "slug", not_null),
+                /// VMID on the cluster.
+                SourceVmid = (SourceVmid, "source_vmid", not_null),
+                /// Creation time.
+                Created = (Created, "created", not_null),
+            }
+        }
+    };
+}
+
+/// The filterable fields of a user, declared once.
+#[macro_export]
+macro_rules! user_filter {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            UserField for user search [Username, FirstName, LastName, Email] {
+                /// Id.
+                Id id: Id = column(Id, not_null),
+                /// User name.
+                Username username: Text = column(Username, not_null),
+                /// E-mail address.
+                Email email: Text = column(Email, not_null),
+                /// Role.
+                Role role: Choice(Role) = column(Role, not_null),
+                /// Active.
+                IsActive is_active: Flag = column(IsActive, not_null),
+                /// A tenant id among its tenants.
+                Tenant tenant: Id = through(Id, user_tenant, UserId, TenantId),
+                /// Creation time.
+                Created created: Time = column(Created, not_null),
+            }
+        }
+    };
+}
+
+/// The sort keys of a user, declared once.
+#[macro_export]
+macro_rules! user_sort {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            ($($($extra)*)?)
+            UserSort for user {
+                /// Id.
+                Id = (Id, "id", not_null),
+                /// User name.
+                Username = (Username, "username", not_null),
+                /// Creation time.
+                Created = (Created, "created", not_null),
+            }
+        }
+    };
+}
+
+tenant_filter!(
+    filter_fields,
     /// The filterable fields of a tenant; `q` searches name, slug and description.
-    pub enum TenantField for tenant {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `name`
-        Name => column(Name, Text, not_null, "name"),
-        /// `slug`
-        Slug => column(Slug, Text, not_null, "slug"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-        /// `last_updated`
-        LastUpdated => column(LastUpdated, Time, not_null, "last_updated"),
-    }
-    search [Name, Slug, Description]
-}
-
-sort_fields! {
-    /// The sortable fields of a tenant.
-    pub enum TenantSort for tenant {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `name`
-        Name => (Name, "name", not_null),
-        /// `slug`
-        Slug => (Slug, "slug", not_null),
-        /// `created`
-        Created => (Created, "created", not_null),
-    }
-}
-
-filter_fields! {
+);
+tenant_sort!(sort_fields, /// The sortable fields of a tenant.
+);
+cluster_filter!(
+    filter_fields,
     /// The filterable fields of a cluster; `q` searches name and description.
-    pub enum ClusterField for cluster {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `name`
-        Name => column(Name, Text, not_null, "name"),
-        /// `cluster_type`
-        ClusterType => column(ClusterType, Text, not_null, "cluster_type"),
-        /// `tenant`
-        Tenant => column(TenantId, Number, nullable, "tenant"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-    }
-    search [Name, Description]
-}
-
-sort_fields! {
-    /// The sortable fields of a cluster.
-    pub enum ClusterSort for cluster {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `name`
-        Name => (Name, "name", not_null),
-        /// `created`
-        Created => (Created, "created", not_null),
-    }
-}
-
-filter_fields! {
+);
+cluster_sort!(sort_fields, /// The sortable fields of a cluster.
+);
+endpoint_filter!(
+    filter_fields,
     /// The filterable fields of a Proxmox endpoint; `q` searches name, domain and address.
-    pub enum EndpointField for proxmox_endpoint {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `name`
-        Name => column(Name, Text, not_null, "name"),
-        /// `domain`
-        Domain => column(Domain, Text, nullable, "domain"),
-        /// `ip_address`
-        IpAddress => column(IpAddress, Text, nullable, "ip_address"),
-        /// `port`
-        Port => column(Port, Number, not_null, "port"),
-        /// `mode`
-        Mode => column(Mode, Choice, not_null, "mode"),
-        /// `enabled`
-        Enabled => column(Enabled, Flag, not_null, "enabled"),
-        /// `allow_writes`
-        AllowWrites => column(AllowWrites, Flag, not_null, "allow_writes"),
-        /// `tenant`
-        Tenant => column(TenantId, Number, nullable, "tenant"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-    }
-    search [Name, Domain, IpAddress]
-}
-
-sort_fields! {
-    /// The sortable fields of a Proxmox endpoint.
-    pub enum EndpointSort for proxmox_endpoint {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `name`
-        Name => (Name, "name", not_null),
-        /// `created`
-        Created => (Created, "created", not_null),
-    }
-}
-
-filter_fields! {
+);
+endpoint_sort!(sort_fields, /// The sortable fields of a Proxmox endpoint.
+);
+template_filter!(
+    filter_fields,
     /// The filterable fields of a catalog entry; `q` searches name, slug and description.
-    pub enum TemplateField for cloud_image_template {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `name`
-        Name => column(Name, Text, not_null, "name"),
-        /// `slug`
-        Slug => column(Slug, Text, not_null, "slug"),
-        /// `cluster`
-        Cluster => column(ClusterId, Number, not_null, "cluster"),
-        /// `source_vmid`
-        SourceVmid => column(SourceVmid, Number, not_null, "source_vmid"),
-        /// `os_family`
-        OsFamily => column(OsFamily, Choice, not_null, "os_family"),
-        /// `os_release`
-        OsRelease => column(OsRelease, Text, not_null, "os_release"),
-        /// `is_active`
-        IsActive => column(IsActive, Flag, not_null, "is_active"),
-        /// `allowed_tenants`; `isNull: true` means unrestricted.
-        Tenant => through(Id, cloud_image_template_tenant, TemplateId, TenantId, Number, "tenant"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-    }
-    search [Name, Slug, Description]
-}
-
-sort_fields! {
-    /// The sortable fields of a catalog entry.
-    pub enum TemplateSort for cloud_image_template {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `name`
-        Name => (Name, "name", not_null),
-        /// `slug`
-        Slug => (Slug, "slug", not_null),
-        /// `source_vmid`
-        SourceVmid => (SourceVmid, "source_vmid", not_null),
-        /// `created`
-        Created => (Created, "created", not_null),
-    }
-}
-
-filter_fields! {
+);
+template_sort!(sort_fields, /// The sortable fields of a catalog entry.
+);
+user_filter!(
+    filter_fields,
     /// The filterable fields of a user; `q` searches user name, names and e-mail.
-    pub enum UserField for user {
-        /// `id`
-        Id => column(Id, Number, not_null, "id"),
-        /// `username`
-        Username => column(Username, Text, not_null, "username"),
-        /// `email`
-        Email => column(Email, Text, not_null, "email"),
-        /// `role`
-        Role => column(Role, Choice, not_null, "role"),
-        /// `is_active`
-        IsActive => column(IsActive, Flag, not_null, "is_active"),
-        /// `tenants`
-        Tenant => through(Id, user_tenant, UserId, TenantId, Number, "tenant"),
-        /// `created`
-        Created => column(Created, Time, not_null, "created"),
-    }
-    search [Username, FirstName, LastName, Email]
-}
-
-sort_fields! {
-    /// The sortable fields of a user.
-    pub enum UserSort for user {
-        /// `id`
-        Id => (Id, "id", not_null),
-        /// `username`
-        Username => (Username, "username", not_null),
-        /// `created`
-        Created => (Created, "created", not_null),
-    }
-}
+);
+user_sort!(sort_fields, /// The sortable fields of a user.
+);
 
 macro_rules! readable {
-    ($entity:ident, $field:ident, $sort:ident, $default:ident, $scope:expr) => {
+    ($entity:ident, $field:ident, $sort:ident, $default:ident, $rows:expr) => {
         impl Readable for $entity::Entity {
             type Field = $field;
             type Sort = $sort;
+            const AUDIENCE: Audience = Audience::Authenticated;
 
-            fn scope(scope: &Scope) -> Option<Expr> {
-                let scope_of: fn(&Scope) -> Option<Expr> = $scope;
-                scope_of(scope)
+            fn rows(scope: &Scope) -> Option<Expr> {
+                let rows: fn(&Scope) -> Option<Expr> = $rows;
+                rows(scope)
             }
 
             fn default_sort() -> Vec<Sort<$sort>> {

@@ -1,16 +1,30 @@
-//! The plugin settings singleton (SPEC §1.3).
+//! The plugin settings singleton (SPEC §1.3): read by every authenticated principal (not by
+//! anonymous readers), changed by ADMIN.
 
 use entity::plugin_settings;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value, sea_query::Expr};
 
-use super::{Ctx, now, rules::Checks, tx::begin_lifecycle};
-use crate::{auth::Action, error::Error};
+use super::{
+    Ctx,
+    rules::Checks,
+    tx::{SINGLETON, begin_lifecycle},
+};
+use crate::{
+    auth::{Action, Scope},
+    error::Error,
+};
 
-/// The id of the one settings row.
-pub const SINGLETON: i32 = 1;
+/// The settings, as `scope` may read them (anonymous readers may not: `UNAUTHENTICATED`).
+pub async fn get(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+) -> Result<plugin_settings::Model, Error> {
+    scope.require_authenticated()?;
+    current(db).await
+}
 
-/// The settings.
-pub async fn get(db: &impl ConnectionTrait) -> Result<plugin_settings::Model, Error> {
+/// The settings, for the rules that depend on them (inside the lifecycle's transaction).
+pub(super) async fn current(db: &impl ConnectionTrait) -> Result<plugin_settings::Model, Error> {
     plugin_settings::Entity::find_by_id(SINGLETON)
         .one(db)
         .await?
@@ -54,7 +68,7 @@ pub async fn update(ctx: Ctx<'_>, patch: SettingsPatch) -> Result<plugin_setting
     c.0.into_result()?;
     use plugin_settings::Column as C;
     let mut update = plugin_settings::Entity::update_many()
-        .col_expr(C::LastUpdated, Expr::value(now()))
+        .col_expr(C::LastUpdated, Expr::value(ctx.clock.now()))
         .filter(C::Id.eq(SINGLETON));
     for (column, value) in [
         (
@@ -84,7 +98,7 @@ pub async fn update(ctx: Ctx<'_>, patch: SettingsPatch) -> Result<plugin_setting
     }
     let txn = begin_lifecycle(ctx.db).await?;
     update.exec(&txn).await?;
-    let settings = get(&txn).await?;
+    let settings = current(&txn).await?;
     txn.commit().await?;
     Ok(settings)
 }

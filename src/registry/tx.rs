@@ -10,7 +10,8 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use super::settings::SINGLETON;
+/// The id of the one plugin settings row: the row the lifecycle lock is taken on.
+pub const SINGLETON: i32 = 1;
 
 /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {

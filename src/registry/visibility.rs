@@ -3,7 +3,8 @@
 //! A definition is visible when its `allowed_tenants` is empty or shares a tenant with the
 //! principal; a build (and its events) when its definition is; a catalog entry by its own
 //! `allowed_tenants`. Every read path — lists, counts, lookups, loaders, subscriptions, REST —
-//! takes its condition from [`Readable::scope`](super::read::Readable::scope), which calls these.
+//! takes its condition from [`Readable::rows`](super::read::Readable::rows), which calls these.
+//! The [`Scope`] itself (what a principal may read) is `auth`'s.
 
 use entity::{build_event, cloud_image_template_tenant, image_build, image_definition_tenant};
 use sea_orm::{
@@ -11,27 +12,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
-/// What a principal may read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// Everything (WORKER, ADMIN, the service itself).
-    All,
-    /// Unrestricted objects and those allowed to one of these tenants (VIEWER, OPERATOR, and —
-    /// with no tenant — anonymous readers).
-    Tenants(Vec<i32>),
-}
-
-impl Scope {
-    /// Whether an object restricted to `allowed` (empty = unrestricted) is visible.
-    pub fn sees(&self, allowed: &[i32]) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Tenants(tenants) => {
-                allowed.is_empty() || allowed.iter().any(|t| tenants.contains(t))
-            }
-        }
-    }
-}
+use crate::auth::Scope;
 
 /// Rows whose `outer` column names an object visible through the link table `L`
 /// (`owner` → `tenant_id`).
@@ -41,9 +22,7 @@ fn through_link<L: EntityName + Default>(
     owner: impl sea_orm::sea_query::IntoIden + Clone,
     tenant: impl sea_orm::sea_query::IntoIden + Clone,
 ) -> Option<Expr> {
-    let Scope::Tenants(tenants) = scope else {
-        return None;
-    };
+    let tenants = scope.tenants()?;
     let restricted = Query::select()
         .column(owner.clone())
         .from(L::default())
@@ -97,19 +76,4 @@ pub fn templates(scope: &Scope, outer: Expr) -> Option<Expr> {
         cloud_image_template_tenant::Column::TemplateId,
         cloud_image_template_tenant::Column::TenantId,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Scope;
-
-    #[test]
-    fn empty_allowed_tenants_are_visible_to_everyone() {
-        assert!(Scope::Tenants(vec![]).sees(&[]));
-        assert!(Scope::Tenants(vec![1]).sees(&[]));
-        assert!(Scope::Tenants(vec![1]).sees(&[2, 1]));
-        assert!(!Scope::Tenants(vec![1]).sees(&[2]));
-        assert!(!Scope::Tenants(vec![]).sees(&[2]));
-        assert!(Scope::All.sees(&[2]));
-    }
 }

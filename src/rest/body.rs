@@ -14,7 +14,7 @@ use super::error::Failure;
 use crate::{
     app::App,
     error::{Error, FieldErrors},
-    registry::rules,
+    registry::{filter::choices, rules},
 };
 
 /// Representation fields the service owns, ignored when a client echoes them back.
@@ -151,10 +151,7 @@ impl Fields {
 
     /// One of the values of `T` (`"proxmox-clone"`, or `{"value": "proxmox-clone"}`).
     pub fn choice<T: ActiveEnum<Value = String> + Iterable>(&mut self, name: &str) -> Option<T> {
-        let expected = format!(
-            "must be one of: {}",
-            super::params::values::<T>().join(", ")
-        );
+        let expected = format!("must be one of: {}", choices::<T>().join(", "));
         self.required(name, &expected, |value| {
             let value = match value {
                 Json::Object(mut map) => map.remove("value")?,

@@ -14,10 +14,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
-use entity::{
-    enums::{BuildStatus, OsFamily},
-    image_build,
-};
+use entity::{enums::BuildStatus, image_build};
 use sea_orm::ActiveEnum;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -25,10 +22,8 @@ use serde_json::Value as Json;
 use super::{
     Base, Reply,
     body::{self, Fields},
-    ctx, id,
-    params::{self, values},
-    reader,
-    refs::{Brief, Refs, kind},
+    ctx, params, principal,
+    refs::{Brief, Refs, kind, path_id},
     reply,
 };
 use crate::{
@@ -37,6 +32,7 @@ use crate::{
     error::Error,
     registry::{
         builds::{BuildField, BuildSort, StatusColor, status_color},
+        id::Id,
         lifecycle::{self, QueueRequest},
         read,
     },
@@ -161,32 +157,23 @@ async fn one(
     status: StatusCode,
     row: image_build::Model,
 ) -> Reply {
-    let refs = Refs::of_builds(&app.db, principal, std::slice::from_ref(&row)).await?;
+    let refs = Refs::of_builds(&app.db, &principal.scope(), std::slice::from_ref(&row)).await?;
     reply(status, render(row, &refs, &Base::of(headers)))
-}
-
-/// The values a choice filter accepts.
-fn choices(field: BuildField) -> Option<Vec<String>> {
-    match field {
-        BuildField::Status => Some(values::<BuildStatus>()),
-        BuildField::OsFamily => Some(values::<OsFamily>()),
-        _ => None,
-    }
 }
 
 /// `GET image-builds/`: the visible builds, newest first unless ordered otherwise.
 pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
-    let principal = reader(&app, &headers).await?;
-    let query = params::parse::<BuildField, BuildSort>(query.as_deref(), choices)?;
+    let scope = principal(&app, &headers).await?.scope();
+    let query = params::parse::<BuildField, BuildSort>(query.as_deref())?;
     let page = read::list_offset::<image_build::Entity>(
         &app.db,
-        &principal.scope(),
+        &scope,
         &query.filter,
         query.sort.clone(),
         &query.page,
     )
     .await?;
-    let refs = Refs::of_builds(&app.db, &principal, &page.rows).await?;
+    let refs = Refs::of_builds(&app.db, &scope, &page.rows).await?;
     let base = Base::of(&headers);
     let results = page
         .rows
@@ -201,27 +188,36 @@ pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): R
 
 /// `GET image-builds/{id}/`.
 pub async fn detail(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = reader(&app, &headers).await?;
-    let row = read::get::<image_build::Entity>(&app.db, &principal.scope(), id(&path)?).await?;
+    let principal = principal(&app, &headers).await?;
+    let row =
+        read::get::<image_build::Entity>(&app.db, &principal.scope(), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::OK, row).await
 }
 
 /// `POST image-builds/`: queues a build (the gates of SPEC §2.2; `idempotency_key` makes a
 /// repeated request answer with the first build). 201 with the build.
 pub async fn queue(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
+    let principal = principal(&app, &headers).await?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     fields.require(&["definition", "output_vmid"]);
-    let request = QueueRequest {
-        definition_id: fields.reference("definition").map_or(0, i64::from),
-        output_vmid: fields.integer("output_vmid").unwrap_or_default(),
-        output_name: fields.text("output_name"),
-        image_version: fields.text("image_version"),
-        variables: fields.json("variables"),
-        idempotency_key: fields.text("idempotency_key"),
-    };
+    let definition = fields.reference("definition");
+    let output_vmid = fields.integer("output_vmid").unwrap_or_default();
+    let output_name = fields.text("output_name");
+    let image_version = fields.text("image_version");
+    let variables = fields.json("variables");
+    let idempotency_key = fields.text("idempotency_key");
     fields.refuse(&FIELDS, "is set by the service");
     fields.finish()?;
+    let request = QueueRequest {
+        definition: Id::of_row(
+            definition.ok_or_else(|| Error::bad_input("definition", "is required"))?,
+        ),
+        output_vmid,
+        output_name,
+        image_version,
+        variables,
+        idempotency_key,
+    };
     let row = lifecycle::queue(ctx(&app, &principal), request).await?;
     one(&app, &principal, &headers, StatusCode::CREATED, row).await
 }
@@ -233,8 +229,8 @@ pub async fn transition(
     headers: HeaderMap,
     body: Body,
 ) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    let id = id(&path)?;
+    let principal = principal(&app, &headers).await?;
+    let id = path_id(&path)?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     let ctx = ctx(&app, &principal);
     // A build changes only through a status transition: without one, nothing is changed.
@@ -295,7 +291,7 @@ pub async fn rebuild(
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    let row = lifecycle::rebuild(ctx(&app, &principal), id(&path)?).await?;
+    let principal = principal(&app, &headers).await?;
+    let row = lifecycle::rebuild(ctx(&app, &principal), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::CREATED, row).await
 }

@@ -11,10 +11,7 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
-use entity::{
-    enums::{BuilderType, OsFamily, ProvisionerRecipe},
-    image_definition,
-};
+use entity::image_definition;
 use sea_orm::ActiveEnum;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -22,10 +19,8 @@ use serde_json::Value as Json;
 use super::{
     Base, Reply,
     body::{self, Fields},
-    ctx, id,
-    params::{self, values},
-    reader,
-    refs::{Brief, Refs, kind},
+    ctx, params, principal,
+    refs::{Brief, Refs, kind, path_id},
     reply,
 };
 use crate::{
@@ -117,33 +112,24 @@ async fn one(
     status: StatusCode,
     row: image_definition::Model,
 ) -> Reply {
-    let refs = Refs::of_definitions(&app.db, principal, std::slice::from_ref(&row)).await?;
+    let refs =
+        Refs::of_definitions(&app.db, &principal.scope(), std::slice::from_ref(&row)).await?;
     reply(status, render(row, &refs, &Base::of(headers)))
-}
-
-/// The values a choice filter accepts.
-fn choices(field: DefinitionField) -> Option<Vec<String>> {
-    match field {
-        DefinitionField::BuilderType => Some(values::<BuilderType>()),
-        DefinitionField::OsFamily => Some(values::<OsFamily>()),
-        DefinitionField::ProvisionerRecipe => Some(values::<ProvisionerRecipe>()),
-        _ => None,
-    }
 }
 
 /// `GET image-definitions/`: the visible definitions, by name unless ordered otherwise.
 pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
-    let principal = reader(&app, &headers).await?;
-    let query = params::parse::<DefinitionField, DefinitionSort>(query.as_deref(), choices)?;
+    let scope = principal(&app, &headers).await?.scope();
+    let query = params::parse::<DefinitionField, DefinitionSort>(query.as_deref())?;
     let page = read::list_offset::<image_definition::Entity>(
         &app.db,
-        &principal.scope(),
+        &scope,
         &query.filter,
         query.sort.clone(),
         &query.page,
     )
     .await?;
-    let refs = Refs::of_definitions(&app.db, &principal, &page.rows).await?;
+    let refs = Refs::of_definitions(&app.db, &scope, &page.rows).await?;
     let base = Base::of(&headers);
     let results = page
         .rows
@@ -158,15 +144,15 @@ pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): R
 
 /// `GET image-definitions/{id}/`.
 pub async fn detail(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = reader(&app, &headers).await?;
+    let principal = principal(&app, &headers).await?;
     let row =
-        read::get::<image_definition::Entity>(&app.db, &principal.scope(), id(&path)?).await?;
+        read::get::<image_definition::Entity>(&app.db, &principal.scope(), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::OK, row).await
 }
 
 /// `POST image-definitions/`: 201 with the new definition.
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
+    let principal = principal(&app, &headers).await?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     let patch = patch(&mut fields);
     fields.finish()?;
@@ -195,8 +181,8 @@ pub async fn update(
 }
 
 async fn change(app: App, path: String, headers: HeaderMap, body: Body, full: bool) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    let id = id(&path)?;
+    let principal = principal(&app, &headers).await?;
+    let id = path_id(&path)?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     if full {
         fields.require(&REQUIRED);
@@ -209,8 +195,8 @@ async fn change(app: App, path: String, headers: HeaderMap, body: Body, full: bo
 
 /// `DELETE image-definitions/{id}/`: 204; a definition with builds is a 409.
 pub async fn delete(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    definitions::delete(ctx(&app, &principal), id(&path)?).await?;
+    let principal = principal(&app, &headers).await?;
+    definitions::delete(ctx(&app, &principal), path_id(&path)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

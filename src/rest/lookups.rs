@@ -1,11 +1,10 @@
 //! The lookups of one filter parameter: which field and lookup a parameter names
-//! (`name__ic`), and the registry filter of its values, each typed for its field.
+//! (`name__ic`), and the registry filter of its values, each typed for its field as the registry
+//! declares it (kind and choices).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use sea_orm::Value;
 
-use super::params::Choices;
-use crate::registry::filter::{Filter, FilterField, Kind, Lookup};
+use crate::registry::filter::{Filter, FilterField, Kind, Lookup, Scalar};
 
 /// A lookup, as a suffix names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +63,6 @@ pub(super) fn filter<F: FilterField>(
     op: Op,
     negated: bool,
     values: &[&String],
-    choices: Choices<F>,
 ) -> Result<Option<Filter<F>>, String> {
     let values: Vec<&str> = values
         .iter()
@@ -91,7 +89,7 @@ pub(super) fn filter<F: FilterField>(
         for value in &values {
             let empty = match kind {
                 Kind::Text => Filter::Any(vec![
-                    Filter::Field(field, check(Lookup::Eq(Value::from("")))?),
+                    Filter::Field(field, check(Lookup::Eq(Scalar::Text(String::new())))?),
                     Filter::Field(field, check(Lookup::IsNull(true))?),
                 ]),
                 _ => Filter::Field(field, check(Lookup::IsNull(true))?),
@@ -106,9 +104,9 @@ pub(super) fn filter<F: FilterField>(
     } else {
         let lookups = values
             .iter()
-            .map(|value| check(lookup(field, op, value, choices)?))
+            .map(|value| check(lookup(field, op, value)?))
             .collect::<Result<Vec<_>, _>>()?;
-        let equals: Vec<Value> = lookups
+        let equals: Vec<Scalar> = lookups
             .iter()
             .filter_map(|l| match l {
                 Lookup::Eq(v) => Some(v.clone()),
@@ -143,45 +141,40 @@ fn one_or_any<F>(mut filters: Vec<Filter<F>>) -> Filter<F> {
 }
 
 /// The lookup of `op` with one value, typed for `field`.
-fn lookup<F: FilterField>(
-    field: F,
-    op: Op,
-    text: &str,
-    choices: Choices<F>,
-) -> Result<Lookup, String> {
+fn lookup<F: FilterField>(field: F, op: Op, text: &str) -> Result<Lookup, String> {
     let text_value = || text.to_owned();
     Ok(match op {
-        Op::Exact => Lookup::Eq(value(field, text, choices)?),
+        Op::Exact => Lookup::Eq(value(field, text)?),
         Op::IExact => Lookup::IExact(text_value()),
         Op::IContains => Lookup::IContains(text_value()),
         Op::IStartsWith => Lookup::IStartsWith(text_value()),
         Op::IEndsWith => Lookup::IEndsWith(text_value()),
-        Op::Gt => Lookup::Gt(value(field, text, choices)?),
-        Op::Gte => Lookup::Gte(value(field, text, choices)?),
-        Op::Lt => Lookup::Lt(value(field, text, choices)?),
-        Op::Lte => Lookup::Lte(value(field, text, choices)?),
+        Op::Gt => Lookup::Gt(value(field, text)?),
+        Op::Gte => Lookup::Gte(value(field, text)?),
+        Op::Lt => Lookup::Lt(value(field, text)?),
+        Op::Lte => Lookup::Lte(value(field, text)?),
         Op::IsNull => Lookup::IsNull(boolean(text)?),
         Op::Empty => unreachable!("`empty` is built by `filter`"),
     })
 }
 
 /// `text` as a value of `field`'s type.
-fn value<F: FilterField>(field: F, text: &str, choices: Choices<F>) -> Result<Value, String> {
+fn value<F: FilterField>(field: F, text: &str) -> Result<Scalar, String> {
     match field.kind() {
-        Kind::Text => Ok(Value::from(text)),
+        Kind::Text => Ok(Scalar::Text(text.to_owned())),
         Kind::Number => text
             .trim()
             .parse::<i64>()
-            .map(|n| Value::BigInt(Some(n)))
+            .map(Scalar::Int)
             .map_err(|_| format!("`{text}` is not an integer")),
-        Kind::Choice => match choices(field) {
+        Kind::Choice => match field.choices() {
             Some(values) if !values.iter().any(|v| v == text) => {
                 Err(format!("`{text}` is not one of: {}", values.join(", ")))
             }
-            _ => Ok(Value::from(text)),
+            _ => Ok(Scalar::Choice(text.to_owned())),
         },
-        Kind::Flag => boolean(text).map(|b| Value::Bool(Some(b))),
-        Kind::Time => time(text).map(|t| Value::ChronoDateTimeUtc(Some(t))),
+        Kind::Flag => boolean(text).map(Scalar::Flag),
+        Kind::Time => time(text).map(Scalar::Time),
     }
 }
 
@@ -226,20 +219,58 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-fn lookups_of(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Text => "exact, n, ie, nie, ic, nic, isw, nisw, iew, niew, empty, isnull",
-        Kind::Number => "exact, n, gt, gte, lt, lte, empty, isnull",
-        Kind::Choice | Kind::Flag => "exact, n",
-        Kind::Time => "gt, gte, lt, lte, empty, isnull",
-    }
+/// The suffixes a field of `kind` takes, derived from the lookups the registry allows it.
+fn lookups_of(kind: Kind) -> String {
+    let exact = ("exact", Op::Exact, false);
+    std::iter::once(&exact)
+        .chain(SUFFIXES.iter())
+        .filter(|(_, op, _)| allows(kind, *op))
+        .map(|(suffix, ..)| *suffix)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether the registry allows the lookup `op` names on a field of `kind` (`empty` is `isNull`,
+/// or for text an empty value too).
+fn allows(kind: Kind, op: Op) -> bool {
+    let sample = Scalar::Flag(true);
+    let lookup = match op {
+        Op::Exact => Lookup::Eq(sample),
+        Op::IExact => Lookup::IExact(String::new()),
+        Op::IContains => Lookup::IContains(String::new()),
+        Op::IStartsWith => Lookup::IStartsWith(String::new()),
+        Op::IEndsWith => Lookup::IEndsWith(String::new()),
+        Op::Gt => Lookup::Gt(sample),
+        Op::Gte => Lookup::Gte(sample),
+        Op::Lt => Lookup::Lt(sample),
+        Op::Lte => Lookup::Lte(sample),
+        Op::Empty | Op::IsNull => Lookup::IsNull(true),
+    };
+    kind.allows(&lookup)
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
 
-    use super::{boolean, time};
+    use super::{boolean, lookups_of, time};
+    use crate::registry::filter::Kind;
+
+    #[test]
+    fn the_suffixes_of_each_kind_follow_the_registrys_lookups() {
+        for (kind, suffixes) in [
+            (
+                Kind::Text,
+                "exact, n, ie, nie, ic, nic, isw, nisw, iew, niew, empty, isnull",
+            ),
+            (Kind::Number, "exact, n, gt, gte, lt, lte, empty, isnull"),
+            (Kind::Choice, "exact, n"),
+            (Kind::Flag, "exact, n"),
+            (Kind::Time, "gt, gte, lt, lte, empty, isnull"),
+        ] {
+            assert_eq!(lookups_of(kind), suffixes, "{kind:?}");
+        }
+    }
 
     #[test]
     fn timestamps_dates_and_an_unencoded_plus() {

@@ -30,7 +30,7 @@ use serde_json::json;
 
 use crate::{
     app::App,
-    auth::{Action, Principal},
+    auth::Principal,
     error::Error,
     http::{Credentials, Failure, codes},
     registry,
@@ -120,28 +120,14 @@ pub async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, Erro
     Credentials::of(headers).authenticate(app).await
 }
 
-/// The principal, once it may read definitions and builds (anonymous readers may, when allowed).
-pub async fn reader(app: &App, headers: &HeaderMap) -> Result<Principal, Error> {
-    let principal = principal(app, headers).await?;
-    principal.authorize(Action::Read)?;
-    Ok(principal)
-}
-
 /// What a write hands to the registry.
 pub fn ctx<'a>(app: &'a App, principal: &'a Principal) -> registry::Ctx<'a> {
     registry::Ctx {
         db: &app.db,
         events: &app.events,
+        clock: &app.clock,
         principal,
     }
-}
-
-/// A path parameter that must be an id; anything else names nothing (404).
-pub fn id(text: &str) -> Result<i64, Error> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Error::NotFound)
 }
 
 /// The origin URLs are made absolute with: `http(s)://<Host>`, or nothing (relative URLs) when

@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveEnum, Iterable};
 use serde::Serialize;
 use url::form_urlencoded;
 
@@ -37,15 +36,6 @@ use crate::{
 /// The most query parameters (counting repeats) of one request: enough for any filter, and few
 /// enough that no statement binds more values than a database accepts (SQLite: 32766).
 pub const MAX_PARAMETERS: usize = 1000;
-
-/// The values a choice field accepts (`None`: not a choice field), to refuse a misspelt one
-/// rather than match nothing.
-pub type Choices<F> = fn(F) -> Option<Vec<String>>;
-
-/// Every stored value of a choice enum (`pending`, `running`, …).
-pub fn values<T: ActiveEnum<Value = String> + Iterable>() -> Vec<String> {
-    T::iter().map(|v| v.to_value()).collect()
-}
 
 /// A parsed list request.
 #[derive(Debug)]
@@ -73,11 +63,9 @@ pub struct List<T> {
     pub results: Vec<T>,
 }
 
-/// Parses the query string of a list of `F`-filtered, `S`-sorted rows.
-pub fn parse<F: FilterField, S: SortField>(
-    query: Option<&str>,
-    choices: Choices<F>,
-) -> Result<ListQuery<F, S>, Error> {
+/// Parses the query string of a list of `F`-filtered, `S`-sorted rows: the filters, lookups and
+/// choices the registry declares for the aggregate.
+pub fn parse<F: FilterField, S: SortField>(query: Option<&str>) -> Result<ListQuery<F, S>, Error> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -121,7 +109,7 @@ pub fn parse<F: FilterField, S: SortField>(
             ),
             _ => match resolve::<F>(key) {
                 None => errors.add(key, unknown_filter::<F>()),
-                Some((field, op, negated)) => match filter(field, op, negated, &values, choices) {
+                Some((field, op, negated)) => match filter(field, op, negated, &values) {
                     Ok(Some(filter)) => filters.push(filter),
                     Ok(None) => {}
                     Err(message) => errors.add(key, message),

@@ -9,13 +9,19 @@ use axum::{
     routing::{MethodRouter, get},
 };
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
+use sea_orm::FromQueryResult;
 
 use super::{
-    Base, Reply, id,
-    refs::{Brief, kind},
+    Base, Reply,
+    refs::{Brief, kind, path_id},
     reply,
 };
-use crate::{app::App, auth::Action, registry::read};
+use crate::{
+    app::App,
+    auth::Scope,
+    error::Error,
+    registry::read::{self, Readable},
+};
 
 /// The reference kinds served.
 pub const KINDS: [&str; 5] = [
@@ -37,27 +43,34 @@ pub fn route(kind: &'static str) -> MethodRouter<App> {
 
 /// The brief object `path` of `kind`, if the caller may see it.
 async fn detail(app: App, kind: &'static str, path: String, headers: HeaderMap) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    principal.authorize(Action::ReadReference)?;
-    let id = id(&path)?;
-    let (db, scope) = (&app.db, &principal.scope());
-    let name = match kind {
-        kind::TENANTS => read::get::<tenant::Entity>(db, scope, id).await?.name,
-        kind::CLUSTERS => read::get::<cluster::Entity>(db, scope, id).await?.name,
-        kind::ENDPOINTS => {
-            read::get::<proxmox_endpoint::Entity>(db, scope, id)
-                .await?
-                .name
-        }
-        kind::USERS => read::get::<user::Entity>(db, scope, id).await?.username,
-        _ => {
-            read::get::<cloud_image_template::Entity>(db, scope, id)
-                .await?
-                .name
-        }
+    let scope = super::principal(&app, &headers).await?.scope();
+    let (db, path) = (&app.db, path.as_str());
+    let (id, name) = match kind {
+        kind::TENANTS => named::<tenant::Entity>(db, &scope, path, |t| t.name).await?,
+        kind::CLUSTERS => named::<cluster::Entity>(db, &scope, path, |c| c.name).await?,
+        kind::ENDPOINTS => named::<proxmox_endpoint::Entity>(db, &scope, path, |e| e.name).await?,
+        kind::USERS => named::<user::Entity>(db, &scope, path, |u| u.username).await?,
+        _ => named::<cloud_image_template::Entity>(db, &scope, path, |t| t.name).await?,
     };
     reply(
         StatusCode::OK,
         Brief::new(&Base::of(&headers), kind, id, Some(&name)),
     )
+}
+
+/// The id and name of the row of `E` that `path` names, if `scope` may see it. Whether `scope`
+/// may read `E` at all is answered first, as before the path is looked at.
+async fn named<E: Readable>(
+    db: &sea_orm::DatabaseConnection,
+    scope: &Scope,
+    path: &str,
+    name: impl FnOnce(E::Model) -> String,
+) -> Result<(i64, String), Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    read::may_read::<E>(scope)?;
+    let id = path_id::<E>(path)?;
+    let row = read::get::<E>(db, scope, id).await?;
+    Ok((id.get(), name(row)))
 }

@@ -2,9 +2,10 @@
 //! number of rows) through the same scoped reads as GraphQL's loaders, and rendered as NetBox's
 //! brief nested objects `{id, url, display, name}`.
 //!
-//! A principal that may not read reference data (an anonymous reader) gets endpoints, clusters,
-//! tenants and users as `{id, url}` only, as GraphQL refuses it those objects; a related object
-//! the principal may not see (a catalog entry restricted to other tenants) is `null`.
+//! What a scope may not read at all (reference data, for an anonymous reader) the registry
+//! refuses; such endpoints, clusters, tenants and users are rendered as `{id, url}` only (GraphQL
+//! answers `UNAUTHENTICATED` for them), and such catalog entries as `null`, like a related object
+//! the scope may not see (a catalog entry restricted to other tenants).
 
 use std::collections::HashMap;
 
@@ -16,13 +17,19 @@ use serde::Serialize;
 
 use super::Base;
 use crate::{
-    auth::{Action, Principal},
+    auth::Scope,
     error::Error,
     registry::{
+        id::Id,
         read::{Readable, by_ids},
-        relations::{TenantLink, tenants_of},
+        relations::{Owner, tenants_of},
     },
 };
+
+/// The id in a path segment (`image-builds/{id}/`); anything else names nothing (404).
+pub fn path_id<E>(segment: &str) -> Result<Id<E>, Error> {
+    Id::parse(segment).ok_or(Error::NotFound)
+}
 
 /// The URL segment of each kind of object (`/api/plugins/packer/<segment>/<id>/`).
 pub mod kind {
@@ -69,95 +76,102 @@ impl Brief {
     }
 }
 
+/// Rows of `E` by id, or `Hidden` when the scope may not read `E` at all.
+enum Related<E: Readable>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    Hidden,
+    Rows(HashMap<Id<E>, E::Model>),
+}
+
+impl<E: Readable> Default for Related<E>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    fn default() -> Self {
+        Related::Rows(HashMap::new())
+    }
+}
+
+impl<E: Readable> Related<E>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    /// The row `id`, if it is visible; `Err(())` when the scope may not read `E` at all.
+    fn get(&self, id: i32) -> Result<Option<&E::Model>, ()> {
+        match self {
+            Related::Hidden => Err(()),
+            Related::Rows(rows) => Ok(rows.get(&Id::of_row(id))),
+        }
+    }
+}
+
 /// The related objects of one page.
 #[derive(Default)]
 pub struct Refs {
-    /// Whether the principal may read reference data (else only ids are shown).
-    reference: bool,
-    endpoints: HashMap<i64, proxmox_endpoint::Model>,
-    clusters: HashMap<i64, cluster::Model>,
-    tenants: HashMap<i64, Vec<tenant::Model>>,
-    definitions: HashMap<i64, image_definition::Model>,
-    users: HashMap<i64, user::Model>,
-    templates: HashMap<i64, cloud_image_template::Model>,
-    builds: HashMap<i64, image_build::Model>,
+    endpoints: Related<proxmox_endpoint::Entity>,
+    clusters: Related<cluster::Entity>,
+    /// Allowed tenants by definition (`None`: the scope may not read tenants).
+    tenants: Option<HashMap<Owner, Vec<tenant::Model>>>,
+    definitions: Related<image_definition::Entity>,
+    users: Related<user::Entity>,
+    templates: Related<cloud_image_template::Entity>,
+    builds: Related<image_build::Entity>,
 }
 
 impl Refs {
     /// The endpoints, clusters and allowed tenants of `definitions`.
     pub async fn of_definitions(
         db: &DatabaseConnection,
-        principal: &Principal,
+        scope: &Scope,
         definitions: &[image_definition::Model],
     ) -> Result<Self, Error> {
-        let mut refs = Refs::for_principal(principal);
-        if refs.reference {
-            refs.endpoints = load::<proxmox_endpoint::Entity>(
+        let owners: Vec<Owner> = definitions
+            .iter()
+            .map(|d| Owner::Definition(Id::of(d)))
+            .collect();
+        Ok(Refs {
+            endpoints: load(db, scope, definitions.iter().map(|d| d.proxmox_endpoint_id)).await?,
+            clusters: load(
                 db,
-                principal,
-                definitions.iter().map(|d| d.proxmox_endpoint_id),
-            )
-            .await?;
-            refs.clusters = load::<cluster::Entity>(
-                db,
-                principal,
+                scope,
                 definitions.iter().filter_map(|d| d.target_cluster_id),
             )
-            .await?;
-            let ids: Vec<i64> = definitions.iter().map(|d| i64::from(d.id)).collect();
-            if !ids.is_empty() {
-                refs.tenants = tenants_of(db, TenantLink::Definition, &ids).await?;
-            }
-        }
-        Ok(refs)
+            .await?,
+            tenants: if owners.is_empty() {
+                Some(HashMap::new())
+            } else {
+                hidden_as_none(tenants_of(db, scope, &owners).await)?
+            },
+            ..Refs::default()
+        })
     }
 
     /// The definitions, endpoints, creators, catalog entries and rebuilt builds of `builds`.
     pub async fn of_builds(
         db: &DatabaseConnection,
-        principal: &Principal,
+        scope: &Scope,
         builds: &[image_build::Model],
     ) -> Result<Self, Error> {
-        let mut refs = Refs::for_principal(principal);
-        refs.definitions =
-            load::<image_definition::Entity>(db, principal, builds.iter().map(|b| b.definition_id))
-                .await?;
-        refs.builds = load::<image_build::Entity>(
-            db,
-            principal,
-            builds.iter().filter_map(|b| b.rebuild_of_id),
-        )
-        .await?;
-        if refs.reference {
-            refs.endpoints = load::<proxmox_endpoint::Entity>(
+        Ok(Refs {
+            definitions: load(db, scope, builds.iter().map(|b| b.definition_id)).await?,
+            builds: load(db, scope, builds.iter().filter_map(|b| b.rebuild_of_id)).await?,
+            endpoints: load(db, scope, builds.iter().map(|b| b.proxmox_endpoint_id)).await?,
+            users: load(db, scope, builds.iter().filter_map(|b| b.created_by_id)).await?,
+            templates: load(
                 db,
-                principal,
-                builds.iter().map(|b| b.proxmox_endpoint_id),
-            )
-            .await?;
-            refs.users =
-                load::<user::Entity>(db, principal, builds.iter().filter_map(|b| b.created_by_id))
-                    .await?;
-            refs.templates = load::<cloud_image_template::Entity>(
-                db,
-                principal,
+                scope,
                 builds.iter().filter_map(|b| b.cloud_image_template_id),
             )
-            .await?;
-        }
-        Ok(refs)
-    }
-
-    fn for_principal(principal: &Principal) -> Self {
-        Refs {
-            reference: principal.authorize(Action::ReadReference).is_ok(),
+            .await?,
             ..Refs::default()
-        }
+        })
     }
 
     /// A definition.
     pub fn definition(&self, base: &Base, id: i32) -> Option<Brief> {
-        let row = self.definitions.get(&i64::from(id))?;
+        let row = self.definitions.get(id).ok()??;
         Some(Brief::new(
             base,
             kind::DEFINITIONS,
@@ -168,7 +182,7 @@ impl Refs {
 
     /// A build (named by its output).
     pub fn build(&self, base: &Base, id: i32) -> Option<Brief> {
-        let row = self.builds.get(&i64::from(id))?;
+        let row = self.builds.get(id).ok()??;
         Some(Brief::new(
             base,
             kind::BUILDS,
@@ -179,31 +193,34 @@ impl Refs {
 
     /// An endpoint.
     pub fn endpoint(&self, base: &Base, id: i32) -> Option<Brief> {
-        self.reference_brief(base, kind::ENDPOINTS, id, |refs, id| {
-            refs.endpoints.get(&id).map(|row| row.name.clone())
-        })
+        let name = self
+            .endpoints
+            .get(id)
+            .map(|row| row.map(|r| r.name.as_str()));
+        reference_brief(base, kind::ENDPOINTS, id, name)
     }
 
     /// A cluster.
     pub fn cluster(&self, base: &Base, id: i32) -> Option<Brief> {
-        self.reference_brief(base, kind::CLUSTERS, id, |refs, id| {
-            refs.clusters.get(&id).map(|row| row.name.clone())
-        })
+        let name = self
+            .clusters
+            .get(id)
+            .map(|row| row.map(|r| r.name.as_str()));
+        reference_brief(base, kind::CLUSTERS, id, name)
     }
 
     /// A user (named by its user name).
     pub fn user(&self, base: &Base, id: i32) -> Option<Brief> {
-        self.reference_brief(base, kind::USERS, id, |refs, id| {
-            refs.users.get(&id).map(|row| row.username.clone())
-        })
+        let name = self
+            .users
+            .get(id)
+            .map(|row| row.map(|r| r.username.as_str()));
+        reference_brief(base, kind::USERS, id, name)
     }
 
-    /// A catalog entry (`None` when it is not visible).
+    /// A catalog entry (`None` when it is not visible, or not readable at all).
     pub fn template(&self, base: &Base, id: i32) -> Option<Brief> {
-        if !self.reference {
-            return None;
-        }
-        let row = self.templates.get(&i64::from(id))?;
+        let row = self.templates.get(id).ok()??;
         Some(Brief::new(
             base,
             kind::TEMPLATES,
@@ -215,7 +232,8 @@ impl Refs {
     /// The allowed tenants of a definition, by name.
     pub fn tenants(&self, base: &Base, definition: i32) -> Vec<Brief> {
         self.tenants
-            .get(&i64::from(definition))
+            .as_ref()
+            .and_then(|tenants| tenants.get(&Owner::Definition(Id::of_row(definition))))
             .map(|tenants| {
                 tenants
                     .iter()
@@ -224,38 +242,50 @@ impl Refs {
             })
             .unwrap_or_default()
     }
+}
 
-    /// Reference data: named when the principal may read it, else only `{id, url}`.
-    fn reference_brief(
-        &self,
-        base: &Base,
-        kind: &str,
-        id: i32,
-        name: impl FnOnce(&Self, i64) -> Option<String>,
-    ) -> Option<Brief> {
-        let id = i64::from(id);
-        if !self.reference {
-            return Some(Brief::new(base, kind, id, None));
-        }
-        let name = name(self, id)?;
-        Some(Brief::new(base, kind, id, Some(&name)))
+/// Reference data: named when the scope may read it (`Ok`), else only `{id, url}`; `None` when it
+/// is readable but not visible.
+fn reference_brief(
+    base: &Base,
+    kind: &str,
+    id: i32,
+    name: Result<Option<&str>, ()>,
+) -> Option<Brief> {
+    let id = i64::from(id);
+    match name {
+        Err(()) => Some(Brief::new(base, kind, id, None)),
+        Ok(name) => Some(Brief::new(base, kind, id, Some(name?))),
     }
 }
 
-/// The visible rows of `E` among `ids`, in one statement (none when there is no id).
+/// `Ok(None)` for what the scope may not read at all.
+fn hidden_as_none<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Unauthenticated) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The visible rows of `E` among `ids`, in one statement (none when there is no id, or when the
+/// scope may not read `E` at all: [`Related::Hidden`]).
 async fn load<E: Readable>(
     db: &DatabaseConnection,
-    principal: &Principal,
+    scope: &Scope,
     ids: impl Iterator<Item = i32>,
-) -> Result<HashMap<i64, E::Model>, Error>
+) -> Result<Related<E>, Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let mut ids: Vec<i64> = ids.map(i64::from).collect();
+    let mut ids: Vec<Id<E>> = ids.map(Id::of_row).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Related::default());
     }
-    by_ids::<E>(db, &principal.scope(), &ids).await
+    Ok(match hidden_as_none(by_ids::<E>(db, scope, &ids).await)? {
+        Some(rows) => Related::Rows(rows),
+        None => Related::Hidden,
+    })
 }

@@ -18,7 +18,6 @@ use super::{
 };
 use crate::{
     app::App,
-    auth::Action,
     registry::settings::{self, SettingsPatch},
 };
 
@@ -57,11 +56,10 @@ impl From<plugin_settings::Model> for Settings {
 
 /// `GET settings/`.
 pub async fn detail(State(app): State<App>, headers: HeaderMap) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
-    principal.authorize(Action::ReadReference)?;
+    let scope = super::principal(&app, &headers).await?.scope();
     reply(
         StatusCode::OK,
-        Settings::from(settings::get(&app.db).await?),
+        Settings::from(settings::get(&app.db, &scope).await?),
     )
 }
 

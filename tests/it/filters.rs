@@ -118,7 +118,7 @@ struct Clock(DateTime<Utc>);
 
 impl Clock {
     fn new() -> Self {
-        Clock(packer_gateway::registry::now())
+        Clock(packer_gateway::clock::now())
     }
 
     fn at(&self, seconds: i64) -> DateTime<Utc> {

@@ -15,7 +15,7 @@ use axum::{
     routing::get,
 };
 use entity::tenant;
-use packer_gateway::registry::now;
+use packer_gateway::clock::now;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,

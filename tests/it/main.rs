@@ -3,7 +3,9 @@
 
 mod support;
 
+mod architecture;
 mod auth;
+mod authorization;
 mod definitions;
 mod filters;
 mod http;

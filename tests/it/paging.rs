@@ -286,7 +286,7 @@ impl Fixture {
             app,
             world,
             definition,
-            clock: packer_gateway::registry::now(),
+            clock: packer_gateway::clock::now(),
         }
     }
 

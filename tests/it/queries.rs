@@ -903,12 +903,15 @@ async fn no_secret_is_exposed_by_the_schema() {
 #[tokio::test]
 async fn reads_by_id_share_prepared_statements_with_sea_orm() {
     use entity::{image_build, tenant};
-    use packer_gateway::registry::{
-        builds::BuildField,
-        filter::{Filter, Lookup},
-        page::PageArgs,
-        read,
-        visibility::Scope,
+    use packer_gateway::{
+        auth::Scope,
+        registry::{
+            builds::BuildField,
+            filter::{Filter, Lookup, Scalar},
+            id::Id,
+            page::PageArgs,
+            read,
+        },
     };
     use sea_orm::{ConnectOptions, Database, QueryOrder, QuerySelect};
 
@@ -919,12 +922,13 @@ async fn reads_by_id_share_prepared_statements_with_sea_orm() {
     let mut options = ConnectOptions::new(url);
     options.max_connections(1).min_connections(1);
     let db = Database::connect(options).await.expect("connect");
-    let all = Scope::All;
+    let all = Scope::service();
 
     let build = image_build::Entity::find_by_id(g.completed).one(&db).await;
     assert!(build.expect("sea-orm first").is_some());
     for id in [i64::from(g.completed), i64::from(i32::MAX), i64::MAX] {
-        let found = read::get::<image_build::Entity>(&db, &all, id).await;
+        let key = Id::new(id).expect("an id");
+        let found = read::get::<image_build::Entity>(&db, &all, key).await;
         assert_eq!(
             found.is_ok(),
             id == i64::from(g.completed),
@@ -940,7 +944,7 @@ async fn reads_by_id_share_prepared_statements_with_sea_orm() {
         .all(&db)
         .await;
     assert_eq!(by_sea_orm.expect("sea-orm").len(), 2);
-    let ids = tenants.map(i64::from);
+    let ids = tenants.map(Id::of_row);
     let by_ids = read::by_ids::<tenant::Entity>(&db, &all, &ids).await;
     assert_eq!(by_ids.expect("the registry").len(), 2);
 
@@ -953,7 +957,7 @@ async fn reads_by_id_share_prepared_statements_with_sea_orm() {
         .await;
     assert_eq!(newest.expect("sea-orm").len(), 1);
     for id in [i64::from(g.completed), i64::MAX] {
-        let filter = Filter::Field(BuildField::Id, Lookup::Eq(sea_orm::Value::from(id)));
+        let filter = Filter::Field(BuildField::Id, Lookup::Eq(Scalar::Int(id)));
         let page =
             read::list::<image_build::Entity>(&db, &all, &filter, vec![], &PageArgs::first(50))
                 .await

@@ -6,7 +6,7 @@
 //! from timing. Every request also runs [`AUTHENTICATION`], which the spec allows aside.
 
 use entity::{api_token, enums::BuildStatus, enums::Role};
-use packer_gateway::registry::now;
+use packer_gateway::clock::now;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 

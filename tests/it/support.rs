@@ -22,10 +22,11 @@ use entity::{
 use http_body_util::BodyExt;
 use packer_gateway::{
     app::App,
+    auth::Scope,
+    clock::now,
     config::{Cli, Command},
-    events::prepare_event_write,
     registry::{
-        now,
+        events::prepare_event_write,
         users::{self, NewToken, NewUser},
     },
     routes::{self, router},
@@ -165,7 +166,7 @@ impl TestApp {
         } else {
             Cleanup::Schema
         };
-        let admin = match users::by_username(&app.db, "admin").await {
+        let admin = match users::by_username(&app.db, &Scope::service(), "admin").await {
             Ok(admin) => admin,
             Err(_) => users::create_user(
                 &app.db,

@@ -63,8 +63,18 @@ impl Door {
     /// Builds the schemas over `app`.
     pub fn new(app: App) -> Door {
         let limits = &app.config.limits;
-        let schema = schema(app.db.clone(), app.events.clone(), limits);
-        let anonymous = anonymous_schema(app.db.clone(), app.events.clone(), limits);
+        let schema = schema(
+            app.db.clone(),
+            app.events.clone(),
+            app.clock.clone(),
+            limits,
+        );
+        let anonymous = anonymous_schema(
+            app.db.clone(),
+            app.events.clone(),
+            app.clock.clone(),
+            limits,
+        );
         let input_types = InputTypes::from_sdl(&schema.sdl());
         Door {
             app,

@@ -6,7 +6,7 @@ use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant};
 use super::{CloudImageTemplate, Cluster, ProxmoxEndpoint, Tenant};
 use crate::graphql::{
     enums::{CatalogOsFamily, EndpointMode},
-    lookups::parse_id,
+    ids,
     patch::Inputs,
     writer,
 };
@@ -182,7 +182,7 @@ impl ReferenceMutation {
         id: ID,
         input: UpdateTenantInput,
     ) -> Result<Tenant> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<tenant::Entity>(&id, "id")?;
         let mut i = Inputs::default();
         let patch = TenantPatch {
             name: i.keep("name", input.name),
@@ -197,11 +197,10 @@ impl ReferenceMutation {
 
     /// Deletes a tenant (ADMIN); one named in an `allowedTenants` list is a `CONFLICT`.
     async fn delete_tenant(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<tenant::Entity>(&id, "id")?;
         Ok(reference::delete::<tenant::Entity>(writer(ctx), id)
-            .await?
-            .to_string()
-            .into())
+            .await
+            .map(ids::render)?)
     }
 
     /// Creates a cluster (ADMIN).
@@ -214,7 +213,11 @@ impl ReferenceMutation {
         let patch = ClusterPatch {
             name: Some(input.name),
             cluster_type: input.cluster_type,
-            tenant_id: Some(input.tenant_id.and_then(|id| i.id("tenant_id", &id))),
+            tenant_id: Some(
+                input
+                    .tenant_id
+                    .and_then(|id| i.id::<tenant::Entity>("tenant_id", &id)),
+            ),
             description: input.description,
         };
         i.finish()?;
@@ -230,13 +233,13 @@ impl ReferenceMutation {
         id: ID,
         input: UpdateClusterInput,
     ) -> Result<Cluster> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<cluster::Entity>(&id, "id")?;
         let mut i = Inputs::default();
         let tenant = i.nullable(input.tenant_id);
         let patch = ClusterPatch {
             name: i.keep("name", input.name),
             cluster_type: i.keep("cluster_type", input.cluster_type),
-            tenant_id: tenant.map(|t| t.and_then(|id| i.id("tenant_id", &id))),
+            tenant_id: tenant.map(|t| t.and_then(|id| i.id::<tenant::Entity>("tenant_id", &id))),
             description: i.keep("description", input.description),
         };
         i.finish()?;
@@ -247,11 +250,10 @@ impl ReferenceMutation {
 
     /// Deletes a cluster (ADMIN); one that definitions or the catalog use is a `CONFLICT`.
     async fn delete_cluster(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<cluster::Entity>(&id, "id")?;
         Ok(reference::delete::<cluster::Entity>(writer(ctx), id)
-            .await?
-            .to_string()
-            .into())
+            .await
+            .map(ids::render)?)
     }
 
     /// Creates a Proxmox endpoint (ADMIN).
@@ -270,7 +272,11 @@ impl ReferenceMutation {
             verify_ssl: input.verify_ssl,
             allow_writes: input.allow_writes,
             enabled: input.enabled,
-            tenant_id: Some(input.tenant_id.and_then(|id| i.id("tenant_id", &id))),
+            tenant_id: Some(
+                input
+                    .tenant_id
+                    .and_then(|id| i.id::<tenant::Entity>("tenant_id", &id)),
+            ),
         };
         i.finish()?;
         Ok(reference::save_endpoint(writer(ctx), None, patch)
@@ -285,7 +291,7 @@ impl ReferenceMutation {
         id: ID,
         input: UpdateProxmoxEndpointInput,
     ) -> Result<ProxmoxEndpoint> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<proxmox_endpoint::Entity>(&id, "id")?;
         let mut i = Inputs::default();
         let tenant = i.nullable(input.tenant_id);
         let patch = EndpointPatch {
@@ -297,7 +303,7 @@ impl ReferenceMutation {
             verify_ssl: i.keep("verify_ssl", input.verify_ssl),
             allow_writes: i.keep("allow_writes", input.allow_writes),
             enabled: i.keep("enabled", input.enabled),
-            tenant_id: tenant.map(|t| t.and_then(|id| i.id("tenant_id", &id))),
+            tenant_id: tenant.map(|t| t.and_then(|id| i.id::<tenant::Entity>("tenant_id", &id))),
         };
         i.finish()?;
         Ok(reference::save_endpoint(writer(ctx), Some(id), patch)
@@ -307,12 +313,11 @@ impl ReferenceMutation {
 
     /// Deletes a Proxmox endpoint (ADMIN); one still referenced is a `CONFLICT`.
     async fn delete_proxmox_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<proxmox_endpoint::Entity>(&id, "id")?;
         Ok(
             reference::delete::<proxmox_endpoint::Entity>(writer(ctx), id)
-                .await?
-                .to_string()
-                .into(),
+                .await
+                .map(ids::render)?,
         )
     }
 
@@ -327,13 +332,13 @@ impl ReferenceMutation {
             name: Some(input.name),
             slug: Some(input.slug),
             description: input.description,
-            cluster_id: i.id("cluster_id", &input.cluster_id),
+            cluster_id: i.id::<cluster::Entity>("cluster_id", &input.cluster_id),
             source_vmid: Some(input.source_vmid),
             os_family: Some(input.os_family.into()),
             os_release: input.os_release,
             default_ciuser: input.default_ciuser,
             is_active: input.is_active,
-            allowed_tenant_ids: Some(i.ids(
+            allowed_tenant_ids: Some(i.ids::<tenant::Entity>(
                 "allowed_tenant_ids",
                 &input.allowed_tenant_ids.unwrap_or_default(),
             )),
@@ -351,7 +356,7 @@ impl ReferenceMutation {
         id: ID,
         input: UpdateCloudImageTemplateInput,
     ) -> Result<CloudImageTemplate> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<cloud_image_template::Entity>(&id, "id")?;
         let mut i = Inputs::default();
         let cluster = i.keep("cluster_id", input.cluster_id);
         let tenants = i.keep("allowed_tenant_ids", input.allowed_tenant_ids);
@@ -359,13 +364,14 @@ impl ReferenceMutation {
             name: i.keep("name", input.name),
             slug: i.keep("slug", input.slug),
             description: i.keep("description", input.description),
-            cluster_id: cluster.and_then(|id| i.id("cluster_id", &id)),
+            cluster_id: cluster.and_then(|id| i.id::<cluster::Entity>("cluster_id", &id)),
             source_vmid: i.keep("source_vmid", input.source_vmid),
             os_family: i.keep("os_family", input.os_family).map(Into::into),
             os_release: i.keep("os_release", input.os_release),
             default_ciuser: i.keep("default_ciuser", input.default_ciuser),
             is_active: i.keep("is_active", input.is_active),
-            allowed_tenant_ids: tenants.map(|ids| i.ids("allowed_tenant_ids", &ids)),
+            allowed_tenant_ids: tenants
+                .map(|ids| i.ids::<tenant::Entity>("allowed_tenant_ids", &ids)),
         };
         i.finish()?;
         Ok(reference::save_template(writer(ctx), Some(id), patch)
@@ -375,12 +381,11 @@ impl ReferenceMutation {
 
     /// Deletes a catalog entry (ADMIN); builds that produced it keep their history.
     async fn delete_cloud_image_template(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let id = parse_id(&id, "id")?;
+        let id = ids::parse::<cloud_image_template::Entity>(&id, "id")?;
         Ok(
             reference::delete::<cloud_image_template::Entity>(writer(ctx), id)
-                .await?
-                .to_string()
-                .into(),
+                .await
+                .map(ids::render)?,
         )
     }
 }

@@ -1,190 +1,73 @@
 //! Reference queries: filters, orderings, lookups and lists of tenants, clusters, Proxmox
 //! endpoints, catalog entries and users, and `me`.
 
-use async_graphql::{Context, Enum, ID, MergedObject, Object, Result};
+use async_graphql::{Context, ID, MergedObject, Object, Result};
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 
 use super::{CloudImageTemplate, Cluster, ProxmoxEndpoint, Tenant, User};
 use crate::{
+    cluster_filter, cluster_sort, endpoint_filter, endpoint_sort,
     error::Error,
-    filter_input,
-    graphql::{
-        enums::{CatalogOsFamily, EndpointMode, Role},
-        lookups::{BooleanLookup, ChoiceLookup, DateTimeLookup, IdLookup, IntLookup, StringLookup},
-        reference_reader, request,
+    graphql::{ids, request},
+    graphql_filter, graphql_order,
+    registry::id::Id,
+    registry::reference::{
+        ClusterField, ClusterSort, EndpointField, EndpointSort, TemplateField, TemplateSort,
+        TenantField, TenantSort, UserField, UserSort,
     },
-    registry::reference::{ClusterField, EndpointField, TemplateField, TenantField, UserField},
+    template_filter, template_sort, tenant_filter, tenant_sort, user_filter, user_sort,
 };
 
-filter_input! {
+tenant_filter!(
+    graphql_filter,
     /// Filters tenants.
-    pub struct TenantFilter => TenantField {
-        /// Id.
-        id: IdLookup => Id,
-        /// Name.
-        name: StringLookup => Name,
-        /// Slug.
-        slug: StringLookup => Slug,
-        /// Creation time.
-        created: DateTimeLookup => Created,
-        /// Last change.
-        last_updated: DateTimeLookup => LastUpdated,
-    }
-}
-
-filter_input! {
+    TenantFilter
+);
+tenant_sort!(
+    graphql_order,
+    /// The sortable fields of a tenant.
+    TenantOrderField
+);
+cluster_filter!(
+    graphql_filter,
     /// Filters clusters.
-    pub struct ClusterFilter => ClusterField {
-        /// Id.
-        id: IdLookup => Id,
-        /// Name.
-        name: StringLookup => Name,
-        /// Cluster type.
-        cluster_type: StringLookup => ClusterType,
-        /// Tenant id.
-        tenant: IdLookup => Tenant,
-        /// Creation time.
-        created: DateTimeLookup => Created,
-    }
-}
-
-filter_input! {
+    ClusterFilter
+);
+cluster_sort!(
+    graphql_order,
+    /// The sortable fields of a cluster.
+    ClusterOrderField
+);
+endpoint_filter!(
+    graphql_filter,
     /// Filters Proxmox endpoints.
-    pub struct ProxmoxEndpointFilter => EndpointField {
-        /// Id.
-        id: IdLookup => Id,
-        /// Name.
-        name: StringLookup => Name,
-        /// Domain.
-        domain: StringLookup => Domain,
-        /// IP address.
-        ip_address: StringLookup => IpAddress,
-        /// Port.
-        port: IntLookup => Port,
-        /// Mode.
-        mode: ChoiceLookup<EndpointMode> => Mode,
-        /// Enabled.
-        enabled: BooleanLookup => Enabled,
-        /// Allows writes.
-        allow_writes: BooleanLookup => AllowWrites,
-        /// Tenant id.
-        tenant: IdLookup => Tenant,
-        /// Creation time.
-        created: DateTimeLookup => Created,
-    }
-}
-
-filter_input! {
+    ProxmoxEndpointFilter
+);
+endpoint_sort!(
+    graphql_order,
+    /// The sortable fields of a Proxmox endpoint.
+    ProxmoxEndpointOrderField
+);
+template_filter!(
+    graphql_filter,
     /// Filters catalog entries.
-    pub struct CloudImageTemplateFilter => TemplateField {
-        /// Id.
-        id: IdLookup => Id,
-        /// Name.
-        name: StringLookup => Name,
-        /// Slug.
-        slug: StringLookup => Slug,
-        /// Cluster id.
-        cluster: IdLookup => Cluster,
-        /// VMID on the cluster.
-        source_vmid: IntLookup => SourceVmid,
-        /// Operating system family.
-        os_family: ChoiceLookup<CatalogOsFamily> => OsFamily,
-        /// Operating system release.
-        os_release: StringLookup => OsRelease,
-        /// Offered.
-        is_active: BooleanLookup => IsActive,
-        /// A tenant id among `allowedTenants`; `isNull: true` for unrestricted entries.
-        tenant: IdLookup => Tenant,
-        /// Creation time.
-        created: DateTimeLookup => Created,
-    }
-}
-
-filter_input! {
+    CloudImageTemplateFilter
+);
+template_sort!(
+    graphql_order,
+    /// The sortable fields of a catalog entry.
+    CloudImageTemplateOrderField
+);
+user_filter!(
+    graphql_filter,
     /// Filters users.
-    pub struct UserFilter => UserField {
-        /// Id.
-        id: IdLookup => Id,
-        /// User name.
-        username: StringLookup => Username,
-        /// E-mail address.
-        email: StringLookup => Email,
-        /// Role.
-        role: ChoiceLookup<Role> => Role,
-        /// Active.
-        is_active: BooleanLookup => IsActive,
-        /// A tenant id among its tenants.
-        tenant: IdLookup => Tenant,
-        /// Creation time.
-        created: DateTimeLookup => Created,
-    }
-}
-
-/// The sortable fields of a tenant.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::reference::TenantSort")]
-pub enum TenantOrderField {
-    /// Id.
-    Id,
-    /// Name.
-    Name,
-    /// Slug.
-    Slug,
-    /// Creation time.
-    Created,
-}
-
-/// The sortable fields of a cluster.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::reference::ClusterSort")]
-pub enum ClusterOrderField {
-    /// Id.
-    Id,
-    /// Name.
-    Name,
-    /// Creation time.
-    Created,
-}
-
-/// The sortable fields of a Proxmox endpoint.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::reference::EndpointSort")]
-pub enum ProxmoxEndpointOrderField {
-    /// Id.
-    Id,
-    /// Name.
-    Name,
-    /// Creation time.
-    Created,
-}
-
-/// The sortable fields of a catalog entry.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::reference::TemplateSort")]
-pub enum CloudImageTemplateOrderField {
-    /// Id.
-    Id,
-    /// Name.
-    Name,
-    /// Slug.
-    Slug,
-    /// VMID on the cluster.
-    SourceVmid,
-    /// Creation time.
-    Created,
-}
-
-/// The sortable fields of a user.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::registry::reference::UserSort")]
-pub enum UserOrderField {
-    /// Id.
-    Id,
-    /// User name.
-    Username,
-    /// Creation time.
-    Created,
-}
+    UserFilter
+);
+user_sort!(
+    graphql_order,
+    /// The sortable fields of a user.
+    UserOrderField
+);
 
 /// Declares the lookup-by-id and list queries of one reference aggregate.
 macro_rules! reference_queries {
@@ -200,11 +83,10 @@ macro_rules! reference_queries {
         impl $query {
             #[doc = $one_doc]
             async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<Option<$node>> {
-                let request = reference_reader(ctx)?;
-                let id = crate::graphql::lookups::parse_id(&id, "id")?;
+                let id = ids::parse::<$entity::Entity>(&id, "id")?;
                 let row = crate::registry::read::get::<$entity::Entity>(
                     crate::graphql::db(ctx),
-                    &request.scope,
+                    &request(ctx).scope,
                     id,
                 )
                 .await?;
@@ -224,7 +106,6 @@ macro_rules! reference_queries {
                 last: Option<i32>,
                 before: Option<String>,
             ) -> Result<crate::graphql::connection::Connection<$node>> {
-                let request = reference_reader(ctx)?;
                 let filter = crate::graphql::lookups::filter_of(filter, $filter::into_filter)?;
                 let args = crate::registry::page::PageArgs::new(
                     first.map(i64::from),
@@ -234,7 +115,7 @@ macro_rules! reference_queries {
                 )?;
                 let page = crate::registry::read::list::<$entity::Entity>(
                     crate::graphql::db(ctx),
-                    &request.scope,
+                    &request(ctx).scope,
                     &filter,
                     crate::graphql::lookups::sort(order_by),
                     &args,
@@ -314,7 +195,7 @@ impl MeQuery {
         let Some(id) = request.principal.user_id() else {
             return Err(Error::Unauthenticated.into());
         };
-        let user = request.loaders.users.load_one(i64::from(id)).await?;
+        let user = request.loaders.users.load_one(Id::of_row(id)).await?;
         Ok(user.ok_or(Error::Unauthenticated)?.into())
     }
 }

@@ -1,11 +1,7 @@
-//! Reference-data writes (ADMIN): create, patch and delete tenants, clusters, Proxmox endpoints
-//! and catalog entries, with the rules of SPEC §1.4.
+//! Reference-data writes (ADMIN): create, patch and delete tenants, clusters and Proxmox
+//! endpoints (catalog entries: [`super::templates`]), with the rules of SPEC §1.4.
 
-use entity::{
-    cloud_image_template, cloud_image_template_tenant, cluster,
-    enums::{CatalogOsFamily, EndpointMode},
-    proxmox_endpoint, tenant,
-};
+use entity::{cluster, enums::EndpointMode, proxmox_endpoint, tenant};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
     FromQueryResult, IntoActiveModel, Iterable, PaginatorTrait, PrimaryKeyToColumn,
@@ -13,14 +9,14 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::Action,
-    error::{Error, FieldErrors, conflict_on_reference, conflict_on_unique},
+    auth::{Action, Scope},
+    error::{Error, conflict_on_reference, conflict_on_unique},
     registry::{
-        Ctx, now,
+        Ctx,
+        id::{self, Id},
         read::{self, Readable},
         rules::Checks,
         tx::begin_write,
-        visibility::Scope,
     },
 };
 
@@ -71,48 +67,25 @@ pub struct EndpointPatch {
     pub tenant_id: Option<Option<i32>>,
 }
 
-/// A change to a catalog entry.
-#[derive(Clone, Debug, Default)]
-pub struct TemplatePatch {
-    /// `name`
-    pub name: Option<String>,
-    /// `slug`
-    pub slug: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `cluster`
-    pub cluster_id: Option<i32>,
-    /// `source_vmid`
-    pub source_vmid: Option<i32>,
-    /// `os_family`
-    pub os_family: Option<CatalogOsFamily>,
-    /// `os_release`
-    pub os_release: Option<String>,
-    /// `default_ciuser`
-    pub default_ciuser: Option<String>,
-    /// `is_active`
-    pub is_active: Option<bool>,
-    /// `allowed_tenants`
-    pub allowed_tenant_ids: Option<Vec<i32>>,
-}
-
+/// Sets each of the fields a patch carries.
 macro_rules! apply {
     ($row:expr, $patch:expr, $($field:ident),*) => {
         $(if let Some(value) = $patch.$field { $row.$field = value; })*
     };
 }
+pub(super) use apply;
 
 /// Creates or (with `id`) updates a tenant.
 pub async fn save_tenant(
     ctx: Ctx<'_>,
-    id: Option<i64>,
+    id: Option<Id<tenant::Entity>>,
     patch: TenantPatch,
 ) -> Result<tenant::Model, Error> {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;
-    let stamp = now();
+    let stamp = ctx.clock.now();
     let mut row = match id {
-        Some(id) => read::get::<tenant::Entity>(&txn, &Scope::All, id).await?,
+        Some(id) => read::get::<tenant::Entity>(&txn, &Scope::service(), id).await?,
         None => tenant::Model {
             id: 0,
             name: String::new(),
@@ -141,14 +114,14 @@ pub async fn save_tenant(
 /// Creates or (with `id`) updates a cluster.
 pub async fn save_cluster(
     ctx: Ctx<'_>,
-    id: Option<i64>,
+    id: Option<Id<cluster::Entity>>,
     patch: ClusterPatch,
 ) -> Result<cluster::Model, Error> {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;
-    let stamp = now();
+    let stamp = ctx.clock.now();
     let mut row = match id {
-        Some(id) => read::get::<cluster::Entity>(&txn, &Scope::All, id).await?,
+        Some(id) => read::get::<cluster::Entity>(&txn, &Scope::service(), id).await?,
         None => cluster::Model {
             id: 0,
             name: String::new(),
@@ -179,14 +152,14 @@ pub async fn save_cluster(
 /// Creates or (with `id`) updates a Proxmox endpoint.
 pub async fn save_endpoint(
     ctx: Ctx<'_>,
-    id: Option<i64>,
+    id: Option<Id<proxmox_endpoint::Entity>>,
     patch: EndpointPatch,
 ) -> Result<proxmox_endpoint::Model, Error> {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;
-    let stamp = now();
+    let stamp = ctx.clock.now();
     let mut row = match id {
-        Some(id) => read::get::<proxmox_endpoint::Entity>(&txn, &Scope::All, id).await?,
+        Some(id) => read::get::<proxmox_endpoint::Entity>(&txn, &Scope::service(), id).await?,
         None => proxmox_endpoint::Model {
             id: 0,
             name: String::new(),
@@ -256,112 +229,17 @@ pub async fn save_endpoint(
     Ok(saved)
 }
 
-/// Creates or (with `id`) updates a catalog entry.
-pub async fn save_template(
-    ctx: Ctx<'_>,
-    id: Option<i64>,
-    patch: TemplatePatch,
-) -> Result<cloud_image_template::Model, Error> {
-    ctx.principal.authorize(Action::ManageReference)?;
-    let txn = begin_write(ctx.db).await?;
-    let stamp = now();
-    let mut missing = FieldErrors::default();
-    let mut row = match id {
-        Some(id) => read::get::<cloud_image_template::Entity>(&txn, &Scope::All, id).await?,
-        None => {
-            for (field, given) in [
-                ("cluster_id", patch.cluster_id.is_some()),
-                ("source_vmid", patch.source_vmid.is_some()),
-                ("os_family", patch.os_family.is_some()),
-            ] {
-                if !given {
-                    missing.add(field, "is required");
-                }
-            }
-            cloud_image_template::Model {
-                id: 0,
-                name: String::new(),
-                slug: String::new(),
-                description: String::new(),
-                cluster_id: 0,
-                source_vmid: 100,
-                os_family: CatalogOsFamily::Generic,
-                os_release: String::new(),
-                default_ciuser: "cloud-user".to_owned(),
-                is_active: true,
-                created: stamp,
-                last_updated: stamp,
-            }
-        }
-    };
-    if let Some(name) = &patch.name {
-        row.name = name.trim().to_owned();
-    }
-    let tenants = patch.allowed_tenant_ids.clone();
-    apply!(
-        row,
-        patch,
-        slug,
-        description,
-        cluster_id,
-        source_vmid,
-        os_family,
-        os_release,
-        default_ciuser,
-        is_active
-    );
-    let mut c = Checks::default();
-    c.0.merge(missing);
-    c.required_text("name", &row.name, 255);
-    c.slug("slug", &row.slug);
-    c.max_len("description", &row.description, 65_536);
-    c.vmid("source_vmid", row.source_vmid);
-    c.max_len("os_release", &row.os_release, 64);
-    c.unix_user("default_ciuser", &row.default_ciuser);
-    if row.cluster_id != 0 {
-        exists::<cluster::Entity>(&txn, &mut c, "cluster_id", Some(row.cluster_id)).await?;
-    }
-    if let Some(tenants) = &tenants {
-        all_exist(&txn, &mut c, "allowed_tenant_ids", tenants).await?;
-    }
-    c.0.into_result()?;
-    let mut active: cloud_image_template::ActiveModel = row.into();
-    active.last_updated = Set(stamp);
-    let saved = persist(&txn, active, id.is_none()).await?;
-    if let Some(tenants) = tenants {
-        cloud_image_template_tenant::Entity::delete_many()
-            .filter(cloud_image_template_tenant::Column::TemplateId.eq(saved.id))
-            .exec(&txn)
-            .await?;
-        let mut tenants = tenants;
-        tenants.sort_unstable();
-        tenants.dedup();
-        if !tenants.is_empty() {
-            cloud_image_template_tenant::Entity::insert_many(tenants.into_iter().map(
-                |tenant_id| cloud_image_template_tenant::ActiveModel {
-                    template_id: Set(saved.id),
-                    tenant_id: Set(tenant_id),
-                },
-            ))
-            .exec(&txn)
-            .await?;
-        }
-    }
-    txn.commit().await?;
-    Ok(saved)
-}
-
 /// Deletes a reference row; one still referenced is a `CONFLICT` (SPEC §1.4 and the migration's
 /// deletion rules).
-pub async fn delete<E: Readable>(ctx: Ctx<'_>, id: i64) -> Result<i64, Error>
+pub async fn delete<E: Readable>(ctx: Ctx<'_>, id: Id<E>) -> Result<Id<E>, Error>
 where
     E::Model: FromQueryResult + Sync + Send,
 {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;
-    read::get::<E>(&txn, &Scope::All, id).await?;
+    let row = read::get::<E>(&txn, &Scope::service(), id).await?;
     E::delete_many()
-        .filter(read::primary_key::<E>().eq(id))
+        .filter(id::primary_key::<E>().is_in(Id::<E>::of(&row).value()))
         .exec(&txn)
         .await
         .map_err(|err| conflict_on_reference(err, "id", "is still in use"))?;
@@ -370,7 +248,7 @@ where
 }
 
 /// Inserts or updates `active`, turning a unique violation into `CONFLICT` on the field it names.
-async fn persist<A>(
+pub(super) async fn persist<A>(
     txn: &impl ConnectionTrait,
     mut active: A,
     new: bool,
@@ -405,7 +283,7 @@ where
 }
 
 /// Records an error unless the row `id` of `E` exists.
-async fn exists<E: EntityTrait>(
+pub(super) async fn exists<E: EntityTrait>(
     db: &impl ConnectionTrait,
     c: &mut Checks,
     field: &str,

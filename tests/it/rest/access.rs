@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode, header};
 use entity::{api_token, enums::BuildStatus, enums::Role};
-use packer_gateway::registry::now;
+use packer_gateway::clock::now;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 

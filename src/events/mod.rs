@@ -1,19 +1,17 @@
 //! Build events (SPEC §1.5, §3.3): the `build_event` table is the truth, this module is the
 //! wake-up and the fan-out to subscribers.
 //!
-//! Contract with the registry (the only writer of events):
-//! - every transaction that inserts `build_event` rows calls [`prepare_event_write`] first, inside
-//!   the transaction: on PostgreSQL it takes a transaction-scoped advisory lock, so that event ids
-//!   are assigned in commit order (a reader that saw id N can never later see a smaller id
-//!   commit), and notifies [`CHANNEL`], which PostgreSQL delivers at commit only;
-//! - after the transaction commits, the caller calls [`Events::committed`] to wake this instance's
-//!   fetcher (other instances hear the notification).
+//! The writers' contract — [`prepare_event_write`](crate::registry::events::prepare_event_write)
+//! inside the transaction, [`Wake::committed`] after the commit — is the registry's
+//! ([`crate::registry::events`]); this hub implements [`Wake`] and depends on the registry, never
+//! the reverse.
 //!
 //! The hub, one per [`Events`] (one per instance):
 //! - one **fetcher** task reads the events after the last one it saw, in id order and in batches,
 //!   loads what subscribers need once per batch ([`changes`]: a constant number of statements),
 //!   and broadcasts each [`Change`] as a shared `Arc` on a bounded channel;
-//! - it wakes on [`Events::committed`], on PostgreSQL on a `LISTEN` of [`CHANNEL`] (which also
+//! - it wakes on [`Events::committed`], on PostgreSQL on a `LISTEN` of
+//!   [`CHANNEL`](crate::registry::events::CHANNEL) (which also
 //!   hears this instance's own commits, so while the listener is up the in-process wake-up is
 //!   redundant and ignored: one read per commit), and every `poll` interval as a safety net for
 //!   a wake-up lost to a silently dead connection;
@@ -33,11 +31,10 @@ use std::{
     time::Duration,
 };
 
+mod listener;
+
 use futures_util::stream::{self, BoxStream, StreamExt};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    sqlx::{PgPool, postgres::PgListener},
-};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::{
     sync::{Notify, broadcast, watch},
     time::{Instant, MissedTickBehavior},
@@ -46,20 +43,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use crate::registry::events::{Change, ChangeFilter};
 use crate::{
+    auth::Scope,
     error::Error,
-    registry::{
-        events::{changes, events_after, latest_event_id},
-        visibility::Scope,
-    },
+    registry::events::{Wake, changes, events_after, latest_event_id},
 };
-
-/// The PostgreSQL channel that announces new events. The payload is the writer's
-/// `current_schema()`, so that deployments sharing a database in different schemas do not wake
-/// each other.
-pub const CHANNEL: &str = "packer_gateway_build_events";
-
-/// An arbitrary constant: the key of the advisory lock that orders event writes.
-const EVENT_LOCK: i64 = 0x7061_636b_6572; // "packer"
+use listener::{Listener, current_schema, listen, run_listener, sqlx_error};
 
 /// Events read per statement, by the fetcher and by replays.
 const BATCH: u64 = 256;
@@ -91,7 +79,7 @@ struct Inner {
 }
 
 impl Events {
-    /// Starts the hub of `db`: on PostgreSQL, listens on [`CHANNEL`] first, then reads the latest
+    /// Starts the hub of `db`: on PostgreSQL, listens on the channel first, then reads the latest
     /// event id (so no commit falls between the two), then spawns the fetcher.
     pub async fn start(db: &DatabaseConnection, options: HubOptions) -> Result<Events, DbErr> {
         let stop = CancellationToken::new();
@@ -198,19 +186,10 @@ impl Events {
     }
 }
 
-/// Call inside a transaction before inserting `build_event` rows (see the module docs).
-pub async fn prepare_event_write(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_unprepared(&format!(
-            "SELECT 1 FROM pg_advisory_xact_lock({EVENT_LOCK})"
-        ))
-        .await?;
-        txn.execute_unprepared(&format!(
-            "SELECT pg_notify('{CHANNEL}', coalesce(current_schema(), ''))"
-        ))
-        .await?;
+impl Wake for Events {
+    fn committed(&self) {
+        Events::committed(self);
     }
-    Ok(())
 }
 
 /// One subscriber's position: the live channel, the last event id it has considered, and the
@@ -277,8 +256,12 @@ impl Subscriber {
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(());
         };
-        self.pending
-            .extend(changes(&self.db, events).await?.into_iter().map(Arc::new));
+        self.pending.extend(
+            changes(&self.db, &self.scope, events)
+                .await?
+                .into_iter()
+                .map(Arc::new),
+        );
         self.last = last;
         Ok(())
     }
@@ -335,9 +318,12 @@ impl Fetcher {
     /// were broadcast, so a failed read is retried from the same place.
     async fn fetch(&mut self) -> Result<(), Error> {
         loop {
+            // The hub reads as the service, once for every subscriber; each subscriber checks its
+            // own scope in memory.
+            let service = Scope::service();
             let events = events_after(
                 &self.db,
-                &Scope::All,
+                &service,
                 &ChangeFilter::default(),
                 self.last,
                 BATCH,
@@ -347,7 +333,7 @@ impl Fetcher {
                 return Ok(());
             };
             let full = events.len() as u64 == BATCH;
-            for change in changes(&self.db, events).await? {
+            for change in changes(&self.db, &service, events).await? {
                 // The head moves before the send: a subscriber that reads the head after
                 // subscribing receives every later event.
                 self.head.store(change.event.id, Ordering::SeqCst);
@@ -361,81 +347,4 @@ impl Fetcher {
             }
         }
     }
-}
-
-/// The PostgreSQL `LISTEN` of one instance.
-struct Listener {
-    pool: PgPool,
-    schema: String,
-    listener: Option<PgListener>,
-    remote: Arc<Notify>,
-    listening: Arc<AtomicBool>,
-    stop: CancellationToken,
-}
-
-/// Wakes the fetcher on every notification of this schema; after the connection was lost (and
-/// re-established), wakes it too, to catch up on what was committed meanwhile.
-async fn run_listener(mut state: Listener) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let Some(listener) = state.listener.as_mut() else {
-            match listen(&state.pool).await {
-                Ok(listener) => {
-                    tracing::info!("listening for build events again");
-                    state.listener = Some(listener);
-                    state.listening.store(true, Ordering::SeqCst);
-                    state.remote.notify_one();
-                    backoff = Duration::from_millis(100);
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "cannot LISTEN for build events; retrying");
-                    tokio::select! {
-                        () = state.stop.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-            }
-            continue;
-        };
-        let received = tokio::select! {
-            () = state.stop.cancelled() => return,
-            received = listener.try_recv() => received,
-        };
-        match received {
-            Ok(Some(notification)) => {
-                if notification.payload() == state.schema {
-                    state.remote.notify_one();
-                }
-            }
-            Ok(None) => {
-                // The connection was lost and re-established (and re-listened): notifications
-                // in between are gone, the table is not.
-                tracing::warn!("the build event listener reconnected; catching up");
-                state.remote.notify_one();
-            }
-            Err(err) => {
-                tracing::warn!(%err, "the build event listener failed");
-                state.listening.store(false, Ordering::SeqCst);
-                state.listener = None;
-                state.remote.notify_one();
-            }
-        }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-async fn current_schema(pool: &PgPool) -> Result<String, sea_orm::sqlx::Error> {
-    sea_orm::sqlx::query_scalar("SELECT coalesce(current_schema(), '')")
-        .fetch_one(pool)
-        .await
-}
-
-fn sqlx_error(err: sea_orm::sqlx::Error) -> DbErr {
-    DbErr::Custom(format!("cannot prepare the build event listener: {err}"))
 }

@@ -1,6 +1,13 @@
 //! Filters: one tree shape for every aggregate, built by the GraphQL and REST adapters and compiled
 //! here to a single SQL `WHERE` expression. Nothing is ever filtered in memory.
 //!
+//! An aggregate's filterable fields are declared once, next to the aggregate (`build_filter!`,
+//! `definition_filter!`, …, in the format of [`filter_fields!`](crate::filter_fields)): the
+//! registry expands each declaration into its [`FilterField`] enum, GraphQL into its filter input
+//! type, and REST reads names, kinds and choices from the [`FilterField`]. Lookup values are
+//! typed core values ([`Scalar`]); only this module turns them into SQL values, of the column's
+//! type (`bind`).
+//!
 //! Semantics worth knowing:
 //! - `%` and `_` in string lookups match themselves (patterns are escaped, `ESCAPE '\'`);
 //! - string lookups are case-sensitive except `iExact` / `iContains` / `q` (and the REST-only
@@ -11,8 +18,15 @@
 //!   (the same holds for `q` over nullable columns);
 //! - `and: []` matches everything, `or: []` matches nothing.
 
+mod bind;
+mod fields;
+
+pub use bind::{ids_of, integer};
+pub use fields::{FilterField, Target, choices};
+
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ColumnType, Value,
+    Value,
     sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
@@ -52,23 +66,44 @@ impl<F> Filter<F> {
     }
 }
 
-/// One comparison. Values are already typed by the adapter (ids and integers as `BigInt`,
-/// enums as their stored string, timestamps as `ChronoDateTimeUtc`); integers are bound as their
-/// column's type when compiled.
+/// A value compared with a field, typed as the adapters parsed it. Ids are [`Scalar::Int`] (an
+/// id lookup compares numbers); the core binds integers as their column's type.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Lookup {
+pub enum Scalar {
+    /// An integer or an id (fields of [`Kind::Number`]).
+    Int(i64),
+    /// Text ([`Kind::Text`]).
+    Text(String),
+    /// The stored value of a choice (`proxmox-clone`; [`Kind::Choice`]).
+    Choice(String),
+    /// A boolean ([`Kind::Flag`]).
+    Flag(bool),
+    /// An instant ([`Kind::Time`]).
+    Time(DateTime<Utc>),
+}
+
+impl From<i64> for Scalar {
+    fn from(n: i64) -> Self {
+        Scalar::Int(n)
+    }
+}
+
+/// One comparison with values of type `V`: [`Scalar`]s as the adapters give them, SQL values once
+/// bound by the core.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lookup<V = Scalar> {
     /// Equal (`exact` for strings).
-    Eq(Value),
+    Eq(V),
     /// One of the values (an empty list matches nothing).
-    In(Vec<Value>),
+    In(Vec<V>),
     /// Greater than.
-    Gt(Value),
+    Gt(V),
     /// Greater than or equal.
-    Gte(Value),
+    Gte(V),
     /// Less than.
-    Lt(Value),
+    Lt(V),
     /// Less than or equal.
-    Lte(Value),
+    Lte(V),
     /// `true`: the field is null (or, for a to-many field, has no member).
     IsNull(bool),
     /// Equal, ignoring case.
@@ -104,7 +139,7 @@ pub enum Kind {
 
 impl Kind {
     /// Whether `lookup` applies to a field of this kind.
-    pub fn allows(self, lookup: &Lookup) -> bool {
+    pub fn allows<V>(self, lookup: &Lookup<V>) -> bool {
         use Lookup as L;
         match self {
             Kind::Text => !matches!(lookup, L::Gt(_) | L::Gte(_) | L::Lt(_) | L::Lte(_)),
@@ -120,47 +155,6 @@ impl Kind {
             ),
         }
     }
-}
-
-/// Where a field's values live.
-pub enum Target {
-    /// A column of the filtered table.
-    Column {
-        /// The column, qualified with its table.
-        column: Expr,
-        /// Whether it can be NULL.
-        nullable: bool,
-        /// Its SQL type, which integer values are bound as (see [`integer`]).
-        ty: ColumnType,
-    },
-    /// Values reached through another table: the row matches when
-    /// `outer IN (SELECT key FROM table WHERE column <lookup>)`; `isNull: true` means no such row.
-    Through {
-        /// The filtered table's column that points at `table` (or is pointed at by it).
-        outer: Expr,
-        /// The other table.
-        table: sea_orm::sea_query::DynIden,
-        /// Its column compared with `outer`.
-        key: sea_orm::sea_query::DynIden,
-        /// Its column compared with the lookup.
-        column: sea_orm::sea_query::DynIden,
-        /// The SQL type of that column.
-        ty: ColumnType,
-    },
-}
-
-/// A filterable field of an aggregate.
-pub trait FilterField: Copy + std::fmt::Debug + 'static {
-    /// Every field, in declaration order.
-    fn all() -> &'static [Self];
-    /// The public (snake_case) name, used in error messages.
-    fn name(self) -> &'static str;
-    /// The type of the field.
-    fn kind(self) -> Kind;
-    /// Where its values live.
-    fn target(self) -> Target;
-    /// The columns a free-text search (`q`) looks in.
-    fn search_columns() -> Vec<Expr>;
 }
 
 /// Compiles a filter to one SQL boolean expression.
@@ -209,7 +203,7 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             nullable,
             ty,
         } => {
-            let lookup = &fit(lookup, &ty);
+            let lookup = &bind::lookup(field, lookup, &ty)?;
             let compared = compare(column.clone(), lookup);
             match lookup {
                 Lookup::IsNull(_) => compared,
@@ -224,7 +218,7 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             column,
             ty,
         } => {
-            let lookup = &fit(lookup, &ty);
+            let lookup = &bind::lookup(field, lookup, &ty)?;
             let subquery = |condition: Option<Expr>| -> SelectStatement {
                 let mut select = Query::select();
                 select
@@ -247,74 +241,7 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
     })
 }
 
-/// An integer as a value of a column of type `ty` (`INTEGER` binds an `i32`, `BIGINT` an `i64`),
-/// or `None` when it does not fit.
-///
-/// Binding a column's own type matters on PostgreSQL: a connection caches each prepared
-/// statement by its text, with the parameter types of its first use. sea-orm binds an `i32` for
-/// `find_by_id` on an `INTEGER` key; the same text bound to an `i64` on that connection then
-/// fails with "incorrect binary data format", whatever the value (and the other way round).
-pub fn integer(ty: &ColumnType, n: i64) -> Option<Value> {
-    match ty {
-        ColumnType::Integer => i32::try_from(n).ok().map(Value::from),
-        ColumnType::SmallInteger => i16::try_from(n).ok().map(Value::from),
-        _ => Some(Value::from(n)),
-    }
-}
-
-/// `ids` as values of `column`'s type; those that do not fit in it (and so match no row) are
-/// left out.
-pub fn ids_of<C: ColumnTrait>(column: C, ids: &[i64]) -> Vec<Value> {
-    let ty = column.def().get_column_type().clone();
-    ids.iter().filter_map(|id| integer(&ty, *id)).collect()
-}
-
-/// `lookup` with its integers bound as the column's type. A bound beyond the type moves to the
-/// type's edge with the same meaning (`lt: 2^40` on an `INTEGER` is `lte: 2^31 - 1`); an `eq`
-/// beyond it matches nothing.
-fn fit(lookup: &Lookup, ty: &ColumnType) -> Lookup {
-    use Lookup as L;
-    let (min, max) = match ty {
-        ColumnType::Integer => (i64::from(i32::MIN), i64::from(i32::MAX)),
-        ColumnType::SmallInteger => (i64::from(i16::MIN), i64::from(i16::MAX)),
-        _ => return lookup.clone(),
-    };
-    let bind = |n: i64| integer(ty, n.clamp(min, max)).unwrap_or(Value::BigInt(Some(n)));
-    let int = |value: &Value| match value {
-        Value::BigInt(Some(n)) => Some(*n),
-        _ => None,
-    };
-    match lookup {
-        L::Eq(v) => match int(v) {
-            Some(n) if n < min || n > max => L::In(Vec::new()),
-            Some(n) => L::Eq(bind(n)),
-            None => lookup.clone(),
-        },
-        L::In(values) => L::In(
-            values
-                .iter()
-                .filter_map(|v| int(v).map_or(Some(v.clone()), |n| integer(ty, n)))
-                .collect(),
-        ),
-        L::Gt(v) | L::Gte(v) => match int(v) {
-            Some(n) if n > max => L::Gt(bind(max)),
-            Some(n) if n < min => L::Gte(bind(min)),
-            Some(n) if matches!(lookup, L::Gt(_)) => L::Gt(bind(n)),
-            Some(n) => L::Gte(bind(n)),
-            None => lookup.clone(),
-        },
-        L::Lt(v) | L::Lte(v) => match int(v) {
-            Some(n) if n > max => L::Lte(bind(max)),
-            Some(n) if n < min => L::Lt(bind(min)),
-            Some(n) if matches!(lookup, L::Lt(_)) => L::Lt(bind(n)),
-            Some(n) => L::Lte(bind(n)),
-            None => lookup.clone(),
-        },
-        _ => lookup.clone(),
-    }
-}
-
-fn compare(column: Expr, lookup: &Lookup) -> Expr {
+fn compare(column: Expr, lookup: &Lookup<Value>) -> Expr {
     match lookup {
         Lookup::Eq(value) => column.eq(value.clone()),
         Lookup::In(values) if values.is_empty() => Expr::cust("1 = 0"),
@@ -373,94 +300,6 @@ fn escape_like(text: &str) -> String {
         escaped.push(c);
     }
     escaped
-}
-
-/// Declares the filterable fields of an aggregate and their [`FilterField`] impl.
-///
-/// ```ignore
-/// filter_fields! {
-///     /// Doc of the enum.
-///     pub enum TenantField for tenant {
-///         /// `id`
-///         Id => column(Id, Number, not_null, "id"),
-///         /// `allowed_tenants`
-///         Tenant => through(Id, link, DefinitionId, TenantId, Number, "tenant"),
-///     }
-///     search [Name, Description]
-/// }
-/// ```
-#[macro_export]
-macro_rules! filter_fields {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident for $entity:ident {
-            $(
-                $(#[$vmeta:meta])*
-                $variant:ident => $how:ident ( $($arg:tt)* ),
-            )*
-        }
-        search [$($search:ident),*]
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-        }
-
-        impl $crate::registry::filter::FilterField for $name {
-            fn all() -> &'static [Self] {
-                &[$(Self::$variant),*]
-            }
-
-            fn name(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $crate::filter_fields!(@name $how $($arg)*),)*
-                }
-            }
-
-            fn kind(self) -> $crate::registry::filter::Kind {
-                match self {
-                    $(Self::$variant => $crate::filter_fields!(@kind $how $($arg)*),)*
-                }
-            }
-
-            fn target(self) -> $crate::registry::filter::Target {
-                match self {
-                    $(Self::$variant => $crate::filter_fields!(@target $entity $how $($arg)*),)*
-                }
-            }
-
-            fn search_columns() -> Vec<sea_orm::sea_query::Expr> {
-                vec![$(sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$search))),*]
-            }
-        }
-    };
-    (@name column $col:ident, $kind:ident, $null:ident, $public:literal) => { $public };
-    (@name through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => { $public };
-    (@kind column $col:ident, $kind:ident, $null:ident, $public:literal) => {
-        $crate::registry::filter::Kind::$kind
-    };
-    (@kind through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => {
-        $crate::registry::filter::Kind::$kind
-    };
-    (@target $entity:ident column $col:ident, $kind:ident, $null:ident, $public:literal) => {
-        $crate::registry::filter::Target::Column {
-            column: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$col)),
-            nullable: $crate::filter_fields!(@null $null),
-            ty: sea_orm::ColumnTrait::def(&$entity::Column::$col).get_column_type().clone(),
-        }
-    };
-    (@target $entity:ident through $outer:ident, $link:ident, $key:ident, $value:ident, $kind:ident, $public:literal) => {
-        $crate::registry::filter::Target::Through {
-            outer: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$outer)),
-            table: sea_orm::sea_query::IntoIden::into_iden($link::Entity),
-            key: sea_orm::sea_query::IntoIden::into_iden($link::Column::$key),
-            column: sea_orm::sea_query::IntoIden::into_iden($link::Column::$value),
-            ty: sea_orm::ColumnTrait::def(&$link::Column::$value).get_column_type().clone(),
-        }
-    };
-    (@null nullable) => { true };
-    (@null not_null) => { false };
 }
 
 #[cfg(test)]

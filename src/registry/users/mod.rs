@@ -1,15 +1,21 @@
-//! Users and their API tokens.
+//! Users and their API tokens, and what of a user is private: its e-mail address and its tokens
+//! are shown to the user itself and to administrators only (`tokens` for the tokens).
+
+mod tokens;
+
+pub use tokens::{NewToken, create_token, issue_token, revoke, revoke_token, tokens_of};
 
 use chrono::{DateTime, Utc};
-use entity::{api_token, enums::Role, tenant, user, user_tenant};
+use entity::{enums::Role, tenant, user, user_tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, Set,
 };
 
-use super::{Ctx, now, read, rules::Checks, tx::begin_write, visibility::Scope};
+use super::{Ctx, id::Id, read, rules::Checks, tx::begin_write};
 use crate::{
-    auth::{Action, token},
+    auth::{Action, Scope},
+    clock,
     error::{Error, FieldErrors, conflict_on_unique},
 };
 
@@ -30,26 +36,22 @@ pub struct NewUser {
     pub email: String,
 }
 
-/// A token to create.
-#[derive(Clone, Debug)]
-pub struct NewToken {
-    /// Its owner.
-    pub user_id: i32,
-    /// What it is for.
-    pub description: String,
-    /// Whether it may write.
-    pub write_enabled: bool,
-    /// When it stops working.
-    pub expires: Option<DateTime<Utc>>,
-}
-
-/// Whether the database has no user yet.
+/// Whether the database has no user yet (the service's bootstrap asks).
 pub async fn none_exist(db: &impl ConnectionTrait) -> Result<bool, Error> {
     Ok(user::Entity::find().count(db).await? == 0)
 }
 
-/// Validates and creates a user with its tenants, in one transaction.
+/// Validates and creates a user with its tenants, in one transaction, as the service (the command
+/// line and the bootstrap; [`create`] is the ADMIN's).
 pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::Model, Error> {
+    insert_user(db, clock::now(), new).await
+}
+
+async fn insert_user(
+    db: &DatabaseConnection,
+    stamp: DateTime<Utc>,
+    new: NewUser,
+) -> Result<user::Model, Error> {
     let username = new.username.trim().to_owned();
     let mut errors = FieldErrors::default();
     if username.is_empty() || username.len() > 150 {
@@ -84,7 +86,6 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
             "names a tenant that does not exist",
         ));
     }
-    let stamp = now();
     let created = user::ActiveModel {
         username: Set(username),
         first_name: Set(new.first_name),
@@ -105,7 +106,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
 }
 
 /// Replaces the tenants of a user.
-pub async fn set_tenants(
+async fn set_tenants(
     db: &impl ConnectionTrait,
     user_id: i32,
     tenants: &[i32],
@@ -131,52 +132,13 @@ pub async fn set_tenants(
     Ok(())
 }
 
-/// Creates a token; returns its row and the secret, which is never available again.
-pub async fn create_token(
+/// The user named `username`, if `scope` may read it.
+pub async fn by_username(
     db: &impl ConnectionTrait,
-    new: NewToken,
-) -> Result<(api_token::Model, String), Error> {
-    if new.description.len() > 255 {
-        return Err(Error::bad_input(
-            "description",
-            "must be at most 255 characters",
-        ));
-    }
-    if new.expires.is_some_and(|expires| expires <= now()) {
-        return Err(Error::bad_input("expires", "must be in the future"));
-    }
-    let secret = token::generate();
-    let row = api_token::ActiveModel {
-        user_id: Set(new.user_id),
-        key_hash: Set(secret.hash),
-        key_prefix: Set(secret.prefix),
-        description: Set(new.description),
-        write_enabled: Set(new.write_enabled),
-        expires: Set(new.expires),
-        enabled: Set(true),
-        last_used: Set(None),
-        created: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok((row, secret.secret))
-}
-
-/// Disables a token for good.
-pub async fn revoke_token(db: &impl ConnectionTrait, id: i32) -> Result<api_token::Model, Error> {
-    let token = api_token::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let mut active: api_token::ActiveModel = token.into();
-    active.enabled = Set(false);
-    Ok(active.update(db).await?)
-}
-
-/// The user named `username`.
-pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<user::Model, Error> {
-    user::Entity::find()
+    scope: &Scope,
+    username: &str,
+) -> Result<user::Model, Error> {
+    read::visible::<user::Entity>(scope)?
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?
@@ -203,14 +165,18 @@ pub struct UserPatch {
 /// Creates a user (ADMIN).
 pub async fn create(ctx: Ctx<'_>, new: NewUser) -> Result<user::Model, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
-    create_user(ctx.db, new).await
+    insert_user(ctx.db, ctx.clock.now(), new).await
 }
 
 /// Changes a user (ADMIN).
-pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Model, Error> {
+pub async fn update(
+    ctx: Ctx<'_>,
+    id: Id<user::Entity>,
+    patch: UserPatch,
+) -> Result<user::Model, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
     let txn = begin_write(ctx.db).await?;
-    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::service(), id).await?;
     if ctx.principal.user_id() == Some(current.id)
         && (patch.role.is_some_and(|r| r != Role::Admin) || patch.is_active == Some(false))
     {
@@ -255,7 +221,7 @@ pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Mod
     if let Some(v) = patch.is_active {
         active.is_active = Set(v);
     }
-    active.last_updated = Set(now());
+    active.last_updated = Set(ctx.clock.now());
     let saved = active.update(&txn).await?;
     if let Some(tenants) = patch.tenants {
         set_tenants(&txn, saved.id, &tenants).await?;
@@ -265,10 +231,10 @@ pub async fn update(ctx: Ctx<'_>, id: i64, patch: UserPatch) -> Result<user::Mod
 }
 
 /// Deletes a user (ADMIN); its builds and events stay, without the attribution.
-pub async fn delete(ctx: Ctx<'_>, id: i64) -> Result<i32, Error> {
+pub async fn delete(ctx: Ctx<'_>, id: Id<user::Entity>) -> Result<Id<user::Entity>, Error> {
     ctx.principal.authorize(Action::ManageUsers)?;
     let txn = begin_write(ctx.db).await?;
-    let current = read::get::<user::Entity>(&txn, &Scope::All, id).await?;
+    let current = read::get::<user::Entity>(&txn, &Scope::service(), id).await?;
     if ctx.principal.user_id() == Some(current.id) {
         return Err(Error::Conflict(FieldErrors::one(
             "id",
@@ -277,83 +243,12 @@ pub async fn delete(ctx: Ctx<'_>, id: i64) -> Result<i32, Error> {
     }
     user::Entity::delete_by_id(current.id).exec(&txn).await?;
     txn.commit().await?;
-    Ok(current.id)
+    Ok(Id::of(&current))
 }
 
-/// Issues a token for `user` (default: the caller). A user manages its own tokens, ADMIN
-/// everyone's. Returns the row and the secret, shown this once.
-pub async fn issue_token(
-    ctx: Ctx<'_>,
-    user: Option<i32>,
-    description: String,
-    write_enabled: bool,
-    expires: Option<DateTime<Utc>>,
-) -> Result<(api_token::Model, String), Error> {
-    let owner = owner_for(ctx, user)?;
-    user::Entity::find_by_id(owner)
-        .one(ctx.db)
-        .await?
-        .ok_or(Error::NotFound)?;
-    create_token(
-        ctx.db,
-        NewToken {
-            user_id: owner,
-            description,
-            write_enabled,
-            expires,
-        },
-    )
-    .await
-}
-
-/// Revokes a token: one's own, or (ADMIN) anyone's; others' tokens are `NOT_FOUND`.
-pub async fn revoke(ctx: Ctx<'_>, id: i32) -> Result<i32, Error> {
-    ctx.principal.authorize(Action::ManageOwnTokens)?;
-    let token = api_token::Entity::find_by_id(id)
-        .one(ctx.db)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if ctx.principal.user_id() != Some(token.user_id)
-        && ctx.principal.authorize(Action::ManageUsers).is_err()
-    {
-        return Err(Error::NotFound);
-    }
-    revoke_token(ctx.db, id).await?;
-    Ok(id)
-}
-
-/// Whose tokens the caller may manage: its own, or (ADMIN) anyone's.
-fn owner_for(ctx: Ctx<'_>, user: Option<i32>) -> Result<i32, Error> {
-    ctx.principal.authorize(Action::ManageOwnTokens)?;
-    let me = ctx.principal.user_id();
-    match (user, me) {
-        (None, Some(me)) => Ok(me),
-        (Some(user), Some(me)) if user == me => Ok(me),
-        (Some(user), _) => {
-            ctx.principal.authorize(Action::ManageUsers)?;
-            Ok(user)
-        }
-        (None, None) => Err(Error::bad_input(
-            "user_id",
-            "is required for the service itself",
-        )),
-    }
-}
-
-/// The tokens of each user, newest first (never their secret, which is not stored).
-pub async fn tokens_of(
-    db: &impl ConnectionTrait,
-    users: &[i64],
-) -> Result<std::collections::HashMap<i64, Vec<api_token::Model>>, Error> {
-    let rows = api_token::Entity::find()
-        .filter(api_token::Column::UserId.is_in(users.iter().copied()))
-        .order_by_desc(api_token::Column::Id)
-        .all(db)
-        .await?;
-    let mut grouped: std::collections::HashMap<i64, Vec<api_token::Model>> =
-        users.iter().map(|u| (*u, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(i64::from(row.user_id)).or_default().push(row);
-    }
-    Ok(grouped)
+/// A user's e-mail address, as `scope` may see it: the user itself and administrators do.
+pub fn email<'a>(scope: &Scope, user: &'a user::Model) -> Option<&'a str> {
+    scope
+        .sees_private_of(user.id)
+        .then_some(user.email.as_str())
 }
