@@ -2,6 +2,7 @@
 //! WebSocket, GraphiQL, health and metrics; it mounts the REST adapter (`rest`, SPEC §6). Only this
 //! module and `rest` know HTTP.
 
+pub mod dashboard;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -39,6 +40,7 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
         .merge(rest::routes(&app))
+        .merge(dashboard::routes())
         .with_state(app);
     middleware(routes)
 }
