@@ -60,6 +60,21 @@ function App() {
     setSignedIn(current.current);
   };
 
+  // The bootstrap link opened in a tab that already shows the dashboard: sign in with it.
+  useEffect(() => {
+    const follow = () => {
+      const token = takeBootstrapToken();
+      if (!token) return;
+      signOut();
+      setChecking(true);
+      signIn(token)
+        .catch((error) => setNotice(`Could not sign in with the link: ${error.message}`))
+        .finally(() => setChecking(false));
+    };
+    addEventListener('hashchange', follow);
+    return () => removeEventListener('hashchange', follow);
+  }, []);
+
   useEffect(() => {
     onUnauthenticated(() => signOut('You were signed out: the service no longer accepts this token.'));
     const token = bootstrapToken ?? session.token();

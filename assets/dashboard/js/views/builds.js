@@ -15,6 +15,12 @@ import { BuildActions, acts } from './actions.js';
 
 export const PAGE_SIZE = 25;
 
+/**
+ * `aria-busy` of a list: true until it shows the answer for the route's query `key` (the list
+ * also names that query in `data-shown`, which the browser tests wait for).
+ */
+export const busy = (page, key, error) => (!error && page?.key !== key ? 'true' : 'false');
+
 /** `first`/`after` or `last`/`before` of the route. */
 export function pageArguments(query) {
   const before = query.get('before');
@@ -92,7 +98,7 @@ export function Builds({ query }) {
             }
           }
         }
-        setPage({ ids, totalCount, pageInfo: connection.pageInfo });
+        setPage({ key, ids, totalCount, pageInfo: connection.pageInfo });
       })
       .catch((failure) => current && setError(failure));
     return () => {
@@ -133,6 +139,7 @@ export function Builds({ query }) {
         && html`<a class="button button-quiet" href=${link(['builds'])}>Clear filters</a>`}
     </form>
     <${ErrorAlert} error=${error} title="The builds could not be loaded" />
+    <div class="results" aria-busy=${busy(page, key, error)} data-shown=${page?.key ?? ''}>
     ${!page && !error && html`<${Loading} what="Loading builds" />`}
     ${page && html`
       <p class="count" id="builds-count">${page.totalCount} ${page.totalCount === 1 ? 'build' : 'builds'}</p>
@@ -140,6 +147,7 @@ export function Builds({ query }) {
         ? html`<p class="empty">No build matches these filters.</p>`
         : html`<${BuildTable} ids=${page.ids} showActions=${showActions} caption="Image builds, newest first" />`}
       <${Pager} pageInfo=${page.pageInfo} path=${['builds']} query=${query} label="builds" />`}
+    </div>
   `;
 }
 

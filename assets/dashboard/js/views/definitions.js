@@ -10,7 +10,7 @@ import { link, navigate } from '../router.js';
 import {
   Badge, ErrorAlert, Field, Loading, PageHeading, Pager, useLiveEvents,
 } from '../components.js';
-import { pageArguments } from './builds.js';
+import { busy, pageArguments } from './builds.js';
 
 const FILTERS = ['q', 'builderType', 'osFamily', 'enabled'];
 
@@ -43,7 +43,7 @@ export function Definitions({ query }) {
         for (const definition of connection.nodes) {
           if (definition.latestBuild) definition.latestBuild = putBuild(definition.latestBuild);
         }
-        setPage(connection);
+        setPage({ ...connection, key });
       })
       .catch((failure) => current && setError(failure));
     return () => {
@@ -90,6 +90,7 @@ export function Definitions({ query }) {
         && html`<a class="button button-quiet" href=${link(['definitions'])}>Clear filters</a>`}
     </form>
     <${ErrorAlert} error=${error} title="The definitions could not be loaded" />
+    <div class="results" aria-busy=${busy(page, key, error)} data-shown=${page?.key ?? ''}>
     ${!page && !error && html`<${Loading} what="Loading definitions" />`}
     ${page && html`
       <p class="count">${page.totalCount} ${page.totalCount === 1 ? 'definition' : 'definitions'}</p>
@@ -120,5 +121,6 @@ export function Definitions({ query }) {
           })}</tbody>
         </table></div>`}
       <${Pager} pageInfo=${page.pageInfo} path=${['definitions']} query=${query} label="definitions" />`}
+    </div>
   `;
 }

@@ -134,7 +134,7 @@ export function LogPanel({ build }) {
     ${state.phase !== 'error' && html`<pre class="code log" tabindex="0" aria-label="Build log lines"
       ref=${view} onScroll=${onScroll}>${state.lines.length === 0 && state.phase !== 'loading'
         ? html`<span class="log-empty">No log lines yet.</span>`
-        : state.lines.map((line) => html`<span key=${line.seq} class=${`log-line log-${line.stream}`}
+        : state.lines.map((line) => html`<span key=${line.seq} class=${`log-line log-${String(line.stream).toLowerCase()}`}
           >${line.line}${'\n'}</span>`)}</pre>`}
     <p class="hint" role="status">${phase}</p>
   </${Section}>`;
