@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod dashboard;
 mod definitions;
 mod filters;
 mod http;
