@@ -95,7 +95,11 @@ export function Definition({ id }) {
       <h3>Default variables</h3>
       <${Json} value=${d.defaultVariables} label="Default variables" />
     <//>
-    ${can.queue(me.role) && html`<${QueueForm} definition=${d} onQueued=${addBuild} />`}
+    ${can.queue(me.role) && (d.enabled
+      ? html`<${QueueForm} definition=${d} onQueued=${addBuild} />`
+      : html`<${Section} id="queue" title="Queue a build">
+          <p>This definition is disabled: it cannot be built until it is enabled again.</p>
+        <//>`)}
     <${Section} id="definition-builds" title="Builds"
       actions=${html`<a href=${link(['builds'], { definition: d.id })}>All ${builds.totalCount} builds of this definition</a>`}>
       ${builds.ids.length === 0
