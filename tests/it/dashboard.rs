@@ -245,6 +245,16 @@ async fn the_dashboard_misses_nothing_across_a_dropped_connection() {
     stage.run("reconnect").await;
 }
 
+/// Today `packerTemplate` and `log` do not exist yet (another branch adds them): the panels hide.
+/// Once they exist, the same test requires the panels to show them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_template_and_the_log_when_the_service_has_them() {
+    let Some(stage) = Stage::seeded().await else {
+        return;
+    };
+    stage.run("panels").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_searches_filters_and_pages_its_lists() {
     let Some(stage) = Stage::demo().await else {
@@ -392,6 +402,7 @@ impl Stage {
         let server = app.serve().await;
         let proxy = Proxy::start(server.addr).await;
         fixture["tokens"] = json!(tokens);
+        fixture["features"] = features(&app).await;
         Stage {
             app,
             _server: server,
@@ -517,6 +528,28 @@ impl Stage {
         }
         panic!("the script asked something unknown: {question}");
     }
+}
+
+/// Which fields of SPEC §7.4 and §7.5 this service has: `{packerTemplate, log, buildLog}`.
+async fn features(app: &TestApp) -> Value {
+    let data = app
+        .data(
+            r#"{ definition: __type(name: "ImageDefinition") { fields { name } }
+                 build: __type(name: "ImageBuild") { fields { name } }
+                 subscription: __type(name: "Subscription") { fields { name } } }"#,
+            json!({}),
+        )
+        .await;
+    let has = |kind: &str, field: &str| {
+        data[kind]["fields"]
+            .as_array()
+            .is_some_and(|fields| fields.iter().any(|f| f["name"] == field))
+    };
+    json!({
+        "packerTemplate": has("definition", "packerTemplate") && has("build", "packerTemplate"),
+        "log": has("build", "log"),
+        "buildLog": has("subscription", "buildLog"),
+    })
 }
 
 /// The chromium to drive, when node, playwright-core and chromium are installed.

@@ -57,6 +57,7 @@ async function asClient(who, query, variables = {}) {
 
 // --- the browser -----------------------------------------------------------------------------
 
+fs.rmSync(path.join(shots, `${caseName}-failure.png`), { force: true });
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'pgw-dashboard-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM,
@@ -75,7 +76,9 @@ page.setDefaultTimeout(15_000);
 let requests = [];
 const everyRequest = [];
 page.on('request', (request) => {
-  const seen = { method: request.method(), url: request.url(), type: request.resourceType() };
+  const seen = {
+    method: request.method(), url: request.url(), type: request.resourceType(), body: request.postData() ?? '',
+  };
   requests.push(seen);
   everyRequest.push(seen);
 });
@@ -85,9 +88,10 @@ page.on('console', (message) => {
   if (message.type() === 'error') process.stderr.write(`console: ${message.text()}\n`);
 });
 
-async function screenshot(name) {
+/** A screenshot of the whole page (`fullPage: false`: of the window only). */
+async function screenshot(name, { fullPage = true } = {}) {
   const file = path.join(shots, `${caseName}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   send({ screenshot: file });
 }
 
@@ -425,6 +429,48 @@ const cases = {
     assert.deepEqual(takeRequests(), [], 'the page asked the service again instead of resuming');
   },
 
+  /**
+   * The Packer template and the build log (SPEC §7.4, §7.5) show when the service has them, and
+   * hide — asked once, then never again in this tab — when it does not yet.
+   */
+  async panels() {
+    const { packerTemplate, log } = fixture.features;
+    await signIn(fixture.tokens.admin);
+    const section = (name) => page.getByRole('region', { name, exact: true });
+    const asked = (field) => everyRequest.filter((r) => r.body.includes(field)).length;
+
+    step(`definition page (packerTemplate ${packerTemplate ? 'present' : 'absent'})`);
+    await page.goto(`${base}#/definitions/${encodeURIComponent(fixture.definitions.ubuntu)}`);
+    await heading(fixture.names.ubuntu).waitFor();
+    await section('Builds').waitFor();
+    if (packerTemplate) {
+      await section('Packer template').locator('pre', { hasText: 'source "proxmox-clone"' }).waitFor();
+    } else {
+      // The panel is drawn with the page, then hidden once the service refused the field.
+      await section('Packer template').waitFor({ state: 'detached' });
+    }
+
+    for (const status of ['running', 'completed']) {
+      step(`${status} build page (log ${log ? 'present' : 'absent'})`);
+      await page.goto(`${base}#/builds/${encodeURIComponent(fixture.builds[status])}`);
+      await section('Timeline').waitFor();
+      if (log) {
+        await section('Build log').waitFor();
+      } else {
+        await section('Build log').waitFor({ state: 'detached' });
+      }
+      if (packerTemplate) {
+        await section('Packer template').locator('pre', { hasText: 'source "proxmox-clone"' }).waitFor();
+      } else {
+        await section('Packer template').waitFor({ state: 'detached' });
+      }
+    }
+    if (!packerTemplate) assert.equal(asked('packerTemplate'), 1, 'the missing template was asked again');
+    if (!log) assert.equal(asked('query BuildLog'), 1, 'the missing log was asked again');
+    assert.deepEqual(pageErrors, []);
+    await screenshot('build');
+  },
+
   /** Search, filters and paging of both lists. */
   async filters() {
     await signIn(fixture.tokens.admin);
@@ -497,7 +543,7 @@ const cases = {
           .filter((c) => c.labels.length === 0 && !c.getAttribute('aria-label'))
           .map((c) => c.outerHTML));
         assert.deepEqual(unlabelled, [], `${name}: controls without a label`);
-        await screenshot(`${name}-${width}`);
+        await screenshot(`${name}-${width}`, { fullPage: false });
       }
     }
 
