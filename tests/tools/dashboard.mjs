@@ -126,6 +126,21 @@ async function rowShows(id, status) {
   await row(id).locator('.badge', { hasText: status }).waitFor();
 }
 
+/**
+ * Waits until the template and log panels of a build or definition page got their answers:
+ * each is hidden (the service lacks the field) or shows what it loaded. Call it once the page's
+ * main content shows: the panels are drawn with it, and ask right after.
+ */
+async function panelsSettled() {
+  await page.waitForFunction(() => {
+    const panel = (id) => document.getElementById(id)?.closest('section');
+    const template = panel('template-title');
+    const log = panel('log-title');
+    return (!template || !template.querySelector('.loading'))
+      && (!log || !log.textContent.includes('Loading the log'));
+  });
+}
+
 /** Waits until the list shows the data of the route whose query string is `query`. */
 async function listShows(query) {
   await page.locator(`[data-shown="${query}"][aria-busy="false"]`).waitFor();
@@ -303,6 +318,9 @@ const cases = {
     await page.clock.install();
     await signIn(fixture.tokens.viewer);
     await heading('Image builds').waitFor();
+    // Everything the list asks for is answered: its page, and the choices of its filters.
+    await page.locator('.results[aria-busy="false"]').waitFor();
+    await page.locator('#builds-definition option').nth(1).waitFor({ state: 'attached' });
     await ask({ subscribers: 1 });
     await page.evaluate(() => { window.sameDocument = true; });
     takeRequests();
@@ -325,6 +343,7 @@ const cases = {
     step('its page shows the completion in the timeline');
     await row(fixture.builds.pending).getByRole('link').first().click();
     await page.locator('.timeline li', { hasText: 'Pending → Running' }).waitFor();
+    await panelsSettled();
     takeRequests();
     await asClient('worker', COMPLETE_BUILD, { id: fixture.builds.pending });
     await page.locator('.timeline li', { hasText: 'Running → Completed' }).waitFor();
@@ -410,6 +429,7 @@ const cases = {
     await signIn(fixture.tokens.viewer);
     await page.goto(`${base}#/builds/${encodeURIComponent(fixture.builds.pending)}`);
     await page.locator('.subtitle .badge', { hasText: 'Pending' }).waitFor();
+    await panelsSettled();
     await ask({ subscribers: 1 });
     takeRequests();
 
