@@ -185,7 +185,8 @@ async fn bootstrap(app: &App, listen: std::net::SocketAddr) -> Result<Option<i32
     .await?;
     eprintln!(
         "\nCreated the first user `admin` (ADMIN). Its API token, shown only this once:\n\n    \
-         {secret}\n\nSend it as `Authorization: Bearer {secret}`; in GraphiQL open\n    \
+         {secret}\n\nSend it as `Authorization: Bearer {secret}`. Open the dashboard, signed in:\n    \
+         http://{listen}/#token={secret}\nor GraphiQL with the token in its headers:\n    \
          http://{listen}/graphiql#token={secret}\n"
     );
     Ok(Some(admin.id))

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::{
     app::App,
     graphql,
-    http::{self, graphiql, health},
+    http::{self, dashboard, graphiql, health},
     rest,
 };
 
@@ -27,6 +27,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .merge(dashboard::routes())
         .with_state(app.clone());
     let graphql = http::door(
         graphql::compat::routes(app.clone()).merge(pages),

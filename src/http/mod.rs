@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod failure;
 pub mod graphiql;
 pub mod health;

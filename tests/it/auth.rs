@@ -872,6 +872,10 @@ async fn first_start_prints_one_admin_token_and_the_cli_manages_users_and_tokens
         .expect("the first start prints a token")
         .to_owned();
     assert!(first.contains("graphiql#token="), "{first}");
+    assert!(
+        first.contains(&format!("/#token={token}")),
+        "the dashboard link: {first}"
+    );
     let second = start().await;
     assert!(
         !second.contains("pgw_"),

@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod auth;
 mod authorization;
+mod dashboard;
 mod definitions;
 mod filters;
 mod http;

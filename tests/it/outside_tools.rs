@@ -19,12 +19,12 @@ use crate::support::{TestApp, unique};
 /// Set to `1` to fail, rather than skip, when a tool is not installed.
 const REQUIRE_TOOLS: &str = "PACKER_GATEWAY_REQUIRE_TOOLS";
 
-fn tools() -> PathBuf {
+pub(crate) fn tools() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools")
 }
 
 /// Whether the test may run; a missing tool is a loud skip, or a failure when required.
-fn available(tool: &str, present: bool, install: &str) -> bool {
+pub(crate) fn available(tool: &str, present: bool, install: &str) -> bool {
     if present {
         return true;
     }
