@@ -72,16 +72,24 @@ impl Error {
         }
     }
 
-    /// The message a client sees (never the detail of an internal error).
+    /// The message a client sees (never the detail of an internal error), naming fields as the
+    /// core does (SPEC §1's snake_case).
     pub fn message(&self) -> String {
+        self.message_naming(&|field| field.to_owned())
+    }
+
+    /// The message a client sees, naming fields as `name` spells them: each door names fields
+    /// its own way (GraphQL camelCase, REST NetBox's snake_case), and a message names them as
+    /// the rest of its response does (see [`FieldErrors::renamed`]).
+    pub fn message_naming(&self, name: &dyn Fn(&str) -> String) -> String {
         match self {
             Error::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
             }
             Error::Forbidden(reason) => reason.clone(),
             Error::NotFound => "not found".to_owned(),
-            Error::BadInput(fields) => format!("invalid input: {fields}"),
-            Error::Conflict(fields) => format!("conflict: {fields}"),
+            Error::BadInput(fields) => format!("invalid input: {}", fields.renamed(name)),
+            Error::Conflict(fields) => format!("conflict: {}", fields.renamed(name)),
             Error::InvalidTransition { from, to } => match from {
                 Some(from) => format!(
                     "a {} build cannot become {}",
@@ -156,7 +164,9 @@ pub fn conflict_on_reference(err: DbErr, field: &str, message: &str) -> Error {
     }
 }
 
-/// Messages per input field (snake_case names, as in SPEC §1).
+/// Messages per input field (snake_case names, as in SPEC §1). A message that names another
+/// field writes it in backticks (``is required when `iso_url` is set``), so that each door can
+/// spell it as it spells the field itself ([`FieldErrors::renamed`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
@@ -201,6 +211,43 @@ impl FieldErrors {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
     }
+
+    /// The same errors with every field named by `name`: the keys, and the fields a message
+    /// names in backticks (a backticked word of lowercase letters, digits and `_`).
+    pub fn renamed(&self, name: &dyn Fn(&str) -> String) -> FieldErrors {
+        let mut renamed = FieldErrors::default();
+        for (field, messages) in &self.0 {
+            for message in messages {
+                renamed.add(&name(field), rename_references(message, name));
+            }
+        }
+        renamed
+    }
+}
+
+/// `message` with each backticked field name spelt by `name`.
+fn rename_references(message: &str, name: &dyn Fn(&str) -> String) -> String {
+    let is_field = |word: &str| {
+        word.starts_with(|c: char| c.is_ascii_lowercase())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let parts: Vec<&str> = message.split('`').collect();
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        // Odd parts are between two backticks, unless the last one opened none that closes.
+        let quoted = i % 2 == 1 && i + 1 < parts.len();
+        if quoted && is_field(part) {
+            out.push_str(&name(part));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 impl std::fmt::Display for FieldErrors {
@@ -216,5 +263,65 @@ impl std::fmt::Display for FieldErrors {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, FieldErrors};
+
+    fn shout(field: &str) -> String {
+        field.to_uppercase()
+    }
+
+    #[test]
+    fn a_door_names_fields_in_keys_and_messages() {
+        let mut errors = FieldErrors::one("iso_checksum", "is required when `iso_url` is set");
+        errors.add("name", "may contain only `-` and `_`, like `a_b-c`");
+        errors.add("slug", "must be `sha256:` or `local:iso/x.iso`");
+        let renamed = errors.renamed(&shout);
+        let pairs: Vec<_> = renamed
+            .iter()
+            .map(|(field, messages)| (field.to_owned(), messages.to_vec()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (
+                    "ISO_CHECKSUM".to_owned(),
+                    vec!["is required when `ISO_URL` is set".to_owned()]
+                ),
+                (
+                    "NAME".to_owned(),
+                    vec!["may contain only `-` and `_`, like `a_b-c`".to_owned()]
+                ),
+                (
+                    "SLUG".to_owned(),
+                    vec!["must be `sha256:` or `local:iso/x.iso`".to_owned()]
+                ),
+            ]
+        );
+        assert_eq!(
+            Error::BadInput(errors.clone()).message_naming(&shout),
+            "invalid input: ISO_CHECKSUM: is required when `ISO_URL` is set; NAME: may contain \
+             only `-` and `_`, like `a_b-c`; SLUG: must be `sha256:` or `local:iso/x.iso`"
+        );
+        assert_eq!(
+            Error::BadInput(errors).message(),
+            "invalid input: iso_checksum: is required when `iso_url` is set; name: may contain \
+             only `-` and `_`, like `a_b-c`; slug: must be `sha256:` or `local:iso/x.iso`"
+        );
+    }
+
+    #[test]
+    fn an_odd_backtick_is_text() {
+        for message in ["names `a_b", "`a_b` and `c_d"] {
+            let renamed = FieldErrors::one("a_b", message).renamed(&shout);
+            let expected = message.replace("`a_b`", "`A_B`");
+            assert_eq!(
+                renamed.iter().next().map(|(_, m)| m[0].clone()),
+                Some(expected)
+            );
+        }
     }
 }

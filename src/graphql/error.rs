@@ -47,6 +47,9 @@ pub fn code(err: &Error) -> &'static str {
     err.code()
 }
 
+/// The one mapping: the code, the extras of the code (`fields` by GraphQL's names of the input
+/// fields, `from`/`to`, `limit`, `feature`), and the message, which names fields as `fields`
+/// does (`invalid input: defaultStorage: is required`).
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
         let mut extensions = ErrorExtensionValues::default();
@@ -54,10 +57,11 @@ impl From<Error> for async_graphql::Error {
         match &err {
             Error::BadInput(fields) | Error::Conflict(fields) => {
                 let fields: async_graphql::indexmap::IndexMap<_, _> = fields
+                    .renamed(&camel_case)
                     .iter()
                     .map(|(field, messages)| {
                         (
-                            async_graphql::Name::new(camel_case(field)),
+                            async_graphql::Name::new(field),
                             Value::List(messages.iter().map(|m| Value::from(m.as_str())).collect()),
                         )
                     })
@@ -77,7 +81,8 @@ impl From<Error> for async_graphql::Error {
             _ => None,
         };
         async_graphql::Error {
-            message: err.message(),
+            // Fields named as GraphQL names them, in `extensions.fields` and in the message alike.
+            message: err.message_naming(&camel_case),
             source,
             extensions: Some(extensions),
         }

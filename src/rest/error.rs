@@ -37,7 +37,8 @@ fn core_body(err: &Error) -> Json {
     let mut body = Map::new();
     let detail = match err {
         Error::NotFound => "Not found.".to_owned(),
-        _ => err.message(),
+        // Fields named as REST names them, in `fields` and in the message alike.
+        _ => err.message_naming(&rest_name),
     };
     body.insert("detail".into(), json!(detail));
     body.insert("code".into(), json!(err.code()));
@@ -63,9 +64,9 @@ fn core_body(err: &Error) -> Json {
 /// `{field: [messages]}`, with the core's names of references turned into REST's.
 fn by_field(fields: &FieldErrors) -> Map<String, Json> {
     let mut map = Map::new();
-    for (field, messages) in fields.iter() {
+    for (field, messages) in fields.renamed(&rest_name).iter() {
         let entry = map
-            .entry(rest_name(field))
+            .entry(field.to_owned())
             .or_insert_with(|| Json::Array(Vec::new()));
         if let Json::Array(list) = entry {
             list.extend(messages.iter().map(|m| json!(m)));

@@ -18,24 +18,27 @@ use crate::{
 /// extensions: {code, …}}]}` in the negotiated media type (`application/json` when none is).
 pub fn render(failure: &Failure, rendering: &Rendering<'_>) -> Response {
     let media = negotiate_accept(rendering.accept).unwrap_or(MediaType::Json);
-    let mut extensions = match failure {
-        // The core error's extensions (`fields`, `from`, …) as resolvers would report them.
+    let (message, mut extensions) = match failure {
+        // The core error's message and extensions (`fields`, `from`, …) as resolvers would
+        // report them.
         Failure::Core(err) => {
-            serde_json::to_value(async_graphql::Error::from(err.clone()).extensions)
+            let err = async_graphql::Error::from(err.clone());
+            let extensions = serde_json::to_value(err.extensions)
                 .ok()
                 .and_then(|value| match value {
                     Json::Object(map) => Some(map),
                     _ => None,
                 })
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (err.message, extensions)
         }
-        _ => Map::new(),
+        _ => (failure.message(), Map::new()),
     };
     extensions.insert("code".to_owned(), json!(failure.code()));
     if failure.shows_request_id() {
         extensions.insert("requestId".to_owned(), json!(rendering.request_id));
     }
-    let body = json!({"errors": [{"message": failure.message(), "extensions": extensions}]});
+    let body = json!({"errors": [{"message": message, "extensions": extensions}]});
     json_response(media, StatusCode::OK, body.to_string())
 }
 

@@ -115,7 +115,7 @@ impl Draft {
             c.check(
                 "iso_checksum",
                 !row.iso_checksum.is_empty(),
-                "is required when iso_url is set",
+                "is required when `iso_url` is set",
             );
         }
         c.checksum("iso_checksum", &row.iso_checksum);
@@ -141,7 +141,7 @@ impl Draft {
             BuilderType::ProxmoxIso => c.check(
                 "iso_url",
                 row.iso_url.is_some() || !row.iso_storage.is_empty(),
-                "iso_url or iso_storage is required by the proxmox-iso builder",
+                "`iso_url` or `iso_storage` is required by the proxmox-iso builder",
             ),
         }
         c.0
