@@ -1,7 +1,6 @@
 //! `ImageBuild`: its type, filter and ordering inputs, and its queries.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::{cloud_image_template, image_build, image_definition, proxmox_endpoint, user};
 
 use super::{
@@ -13,7 +12,9 @@ use super::{
     ids,
     lookups::{OrderBy, filter_of, sort},
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
-    request, writer,
+    request,
+    scalars::{DateTime, Json},
+    writer,
 };
 use crate::{
     build_filter, build_sort,
@@ -32,7 +33,7 @@ use crate::{
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct ImageBuild {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Lifecycle state.
     pub status: BuildStatus,
@@ -47,23 +48,23 @@ pub struct ImageBuild {
     /// Version label.
     pub image_version: String,
     /// Per-build variable overrides.
-    pub variables: Json<serde_json::Value>,
+    pub variables: Json,
     /// Job timeout in force when it started.
     pub timeout_seconds: Option<i32>,
     /// When it started.
-    pub started_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime>,
     /// When it ended.
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime>,
     /// Linked NetBox background job.
     pub netbox_job_id: Option<i32>,
     /// Raw response of the build backend.
-    pub backend_response: Json<serde_json::Value>,
+    pub backend_response: Json,
     /// Error detail on failure.
     pub error: String,
     /// When it was queued.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub row_id: Id<image_build::Entity>,
@@ -95,15 +96,15 @@ impl From<image_build::Model> for ImageBuild {
             output_vmid: m.output_vmid,
             output_name: m.output_name,
             image_version: m.image_version,
-            variables: Json(m.variables),
+            variables: Json::from(m.variables),
             timeout_seconds: m.timeout_seconds,
-            started_at: m.started_at,
-            completed_at: m.completed_at,
+            started_at: m.started_at.map(Into::into),
+            completed_at: m.completed_at.map(Into::into),
             netbox_job_id: m.netbox_job_id,
-            backend_response: Json(m.backend_response),
+            backend_response: Json::from(m.backend_response),
             error: m.error,
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             definition_id: Id::of_row(m.definition_id),
             proxmox_endpoint_id: Id::of_row(m.proxmox_endpoint_id),
             created_by_id: m.created_by_id.map(Id::of_row),
@@ -253,7 +254,7 @@ pub struct QueueImageBuildInput {
     /// Version label; default the queue date `YYYY-MM-DD`.
     pub image_version: Option<String>,
     /// Per-build variable overrides (SPEC §1.6); needs `imageFactoryAllowCustomVariables`.
-    pub variables: Option<Json<serde_json::Value>>,
+    pub variables: Option<Json>,
     /// Repeating the request with the same key and input returns the first result.
     pub idempotency_key: Option<String>,
 }
@@ -303,7 +304,7 @@ impl BuildMutation {
         ctx: &Context<'_>,
         id: ID,
         output_vmid: Option<i32>,
-        backend_response: Option<Json<serde_json::Value>>,
+        backend_response: Option<Json>,
     ) -> Result<ImageBuild> {
         let id = ids::parse(&id, "id")?;
         let response = backend_response.map(|v| v.0);
@@ -318,7 +319,7 @@ impl BuildMutation {
         ctx: &Context<'_>,
         id: ID,
         error: String,
-        backend_response: Option<Json<serde_json::Value>>,
+        backend_response: Option<Json>,
     ) -> Result<ImageBuild> {
         let id = ids::parse(&id, "id")?;
         let response = backend_response.map(|v| v.0);

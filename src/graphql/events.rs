@@ -1,7 +1,6 @@
 //! `BuildEvent`: the history of status changes, and the `buildEvents` query.
 
 use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{build_event, image_build, user};
 
 use super::{
@@ -13,6 +12,7 @@ use super::{
     lookups::filter_of,
     reference::User,
     request,
+    scalars::DateTime,
 };
 use crate::{
     error::Error,
@@ -24,11 +24,12 @@ use crate::{
     },
 };
 
-/// One committed status change of a build; `id` is the event cursor of `afterEventId`.
+/// One committed status change of a build; its `id` is the event cursor of `afterEventId`.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct BuildEvent {
-    /// Monotonically increasing event id.
+    /// The global id (opaque, unique across types): pass it as `afterEventId` to resume after
+    /// this event. Events are ordered by it in the order they were committed.
     pub id: ID,
     /// Status before (null when the build was created).
     pub from_status: Option<BuildStatus>,
@@ -37,7 +38,7 @@ pub struct BuildEvent {
     /// Free text, e.g. the error of a failure.
     pub message: String,
     /// When it was committed.
-    pub at: DateTime<Utc>,
+    pub at: DateTime,
     /// Internal: the `build_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub build_id: Id<image_build::Entity>,
@@ -53,7 +54,7 @@ impl From<build_event::Model> for BuildEvent {
             from_status: m.from_status.map(Into::into),
             to_status: m.to_status.into(),
             message: m.message,
-            at: m.at,
+            at: m.at.into(),
             build_id: Id::of_row(m.build_id),
             actor_id: m.actor_id.map(Id::of_row),
         }

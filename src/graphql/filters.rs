@@ -29,7 +29,7 @@ macro_rules! graphql_filter {
             $(
                 $(#[$vmeta])*
                 pub $field: Option<
-                    <$crate::graphql::lookups::kinds::$ty $(<$crate::graphql::enums::$choice>)?
+                    <$crate::graphql_filter!(@kind $ty $($choice)?)
                         as $crate::graphql::lookups::LookupOf>::Input
                 >,
             )*
@@ -93,6 +93,11 @@ macro_rules! graphql_filter {
             }
         }
     };
+    (@kind Choice $choice:ident) => {
+        $crate::graphql::lookups::kinds::Choice<$crate::graphql::enums::$choice>
+    };
+    (@kind Id $of:ident) => { $crate::graphql::lookups::kinds::Id };
+    (@kind $ty:ident) => { $crate::graphql::lookups::kinds::$ty };
 }
 
 /// Expands a sort declaration into a GraphQL enum named by the extra arguments, convertible into

@@ -3,7 +3,6 @@
 //! its kind in the registry's declaration ([`LookupOf`], used by [`super::filters`]).
 
 use async_graphql::{ID, InputObject, InputType};
-use chrono::{DateTime, Utc};
 
 use super::{
     enums::{
@@ -11,19 +10,21 @@ use super::{
         ProvisionerRecipe, Role,
     },
     ids,
+    scalars::DateTime,
 };
 use crate::{
     error::{Error, FieldErrors},
     registry::{
-        filter::{Filter, Lookup, Scalar},
+        filter::{Filter, FilterField, Lookup, Scalar},
         page::Sort,
     },
 };
 
 /// A lookup input: each field set is one comparison, all of them must hold.
 pub trait LookupInput {
-    /// The comparisons, with typed values; `field` names the filter field in errors.
-    fn lookups(self, field: &str) -> Result<Vec<Lookup>, Error>;
+    /// The comparisons, with typed values; `field` names the filter field in errors, and
+    /// `refers_to` the type whose ids an id field holds ([`FilterField::refers_to`]).
+    fn lookups(self, field: &str, refers_to: Option<&str>) -> Result<Vec<Lookup>, Error>;
 }
 
 /// The kinds of field of the registry's declarations (`Id`, `Int`, `Text`, `Flag`, `Time`,
@@ -94,7 +95,7 @@ pub struct StringLookup {
 }
 
 impl LookupInput for StringLookup {
-    fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
+    fn lookups(self, _field: &str, _refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
         let text = Scalar::Text;
         Ok([
             self.exact.map(|v| Lookup::Eq(text(v))),
@@ -113,7 +114,8 @@ impl LookupInput for StringLookup {
     }
 }
 
-/// Comparisons on ids.
+/// Comparisons on ids: global ids of the field's type (or, for a transition period, their
+/// integers). The comparisons order ids by their integers, the order of creation.
 #[derive(InputObject, Default)]
 pub struct IdLookup {
     /// Equal.
@@ -134,8 +136,8 @@ pub struct IdLookup {
 }
 
 impl LookupInput for IdLookup {
-    fn lookups(self, field: &str) -> Result<Vec<Lookup>, Error> {
-        let id = |v: ID| ids::number(&v, field).map(Scalar::Int);
+    fn lookups(self, field: &str, refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
+        let id = |v: ID| ids::number(&v, field, refers_to).map(Scalar::Int);
         let mut lookups = Vec::new();
         if let Some(v) = self.eq {
             lookups.push(Lookup::Eq(id(v)?));
@@ -181,7 +183,7 @@ pub struct IntLookup {
 }
 
 impl LookupInput for IntLookup {
-    fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
+    fn lookups(self, _field: &str, _refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
         let int = |v: i32| Scalar::Int(i64::from(v));
         Ok([
             self.eq.map(|v| Lookup::Eq(int(v))),
@@ -207,7 +209,7 @@ pub struct BooleanLookup {
 }
 
 impl LookupInput for BooleanLookup {
-    fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
+    fn lookups(self, _field: &str, _refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
         Ok(self
             .eq
             .map(|v| Lookup::Eq(Scalar::Flag(v)))
@@ -220,25 +222,25 @@ impl LookupInput for BooleanLookup {
 #[derive(InputObject, Default)]
 pub struct DateTimeLookup {
     /// After.
-    gt: Option<DateTime<Utc>>,
+    gt: Option<DateTime>,
     /// At or after.
-    gte: Option<DateTime<Utc>>,
+    gte: Option<DateTime>,
     /// Before.
-    lt: Option<DateTime<Utc>>,
+    lt: Option<DateTime>,
     /// At or before.
-    lte: Option<DateTime<Utc>>,
+    lte: Option<DateTime>,
     /// Is null (`true`) or is not (`false`).
     is_null: Option<bool>,
 }
 
 impl LookupInput for DateTimeLookup {
-    fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
+    fn lookups(self, _field: &str, _refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
         let time = Scalar::Time;
         Ok([
-            self.gt.map(|v| Lookup::Gt(time(v))),
-            self.gte.map(|v| Lookup::Gte(time(v))),
-            self.lt.map(|v| Lookup::Lt(time(v))),
-            self.lte.map(|v| Lookup::Lte(time(v))),
+            self.gt.map(|v| Lookup::Gt(time(v.0))),
+            self.gte.map(|v| Lookup::Gte(time(v.0))),
+            self.lt.map(|v| Lookup::Lt(time(v.0))),
+            self.lte.map(|v| Lookup::Lte(time(v.0))),
             self.is_null.map(Lookup::IsNull),
         ]
         .into_iter()
@@ -297,7 +299,7 @@ pub struct ChoiceLookup<T: ChoiceEnum> {
 }
 
 impl<T: ChoiceEnum> LookupInput for ChoiceLookup<T> {
-    fn lookups(self, _field: &str) -> Result<Vec<Lookup>, Error> {
+    fn lookups(self, _field: &str, _refers_to: Option<&str>) -> Result<Vec<Lookup>, Error> {
         let stored = |v: T| Scalar::Choice(v.stored());
         Ok([
             self.eq.map(|v| Lookup::Eq(stored(v))),
@@ -349,7 +351,7 @@ pub fn sort<F: InputType + Into<S>, S>(order_by: Option<Vec<OrderBy<F>>>) -> Vec
 }
 
 /// Collects the lookups of one filter field into `filters`, keeping every error.
-pub fn push<L: LookupInput, F: Copy>(
+pub fn push<L: LookupInput, F: FilterField>(
     filters: &mut Vec<Filter<F>>,
     errors: &mut FieldErrors,
     name: &str,
@@ -359,7 +361,7 @@ pub fn push<L: LookupInput, F: Copy>(
     let Some(lookup) = lookup else {
         return;
     };
-    match lookup.lookups(name) {
+    match lookup.lookups(name, field.refers_to()) {
         Ok(lookups) => filters.extend(lookups.into_iter().map(|l| Filter::Field(field, l))),
         Err(Error::BadInput(fields)) => errors.merge(fields),
         Err(_) => errors.add(name, "is invalid"),

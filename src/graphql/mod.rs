@@ -5,7 +5,8 @@
 //! function or one loader each, with the request's scope, and hold no rule: what a principal may
 //! read is decided by the registry for every entity, so a resolver has no check to forget. Each
 //! aggregate's filter input and order enum are expanded from the registry's declarations
-//! ([`filters`]); ids are parsed and rendered in one place ([`ids`]).
+//! ([`filters`]); ids are parsed and rendered in one place ([`ids`]): global ids, with which
+//! [`node`] finds any object.
 
 pub mod builds;
 pub mod compat;
@@ -19,8 +20,10 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod lookups;
+pub mod node;
 pub mod patch;
 pub mod reference;
+pub mod scalars;
 pub mod settings;
 pub mod subscriptions;
 pub mod users;
@@ -49,6 +52,7 @@ pub struct Query(
     events::EventQuery,
     settings::SettingsQuery,
     reference::ReferenceQuery,
+    node::NodeQuery,
 );
 
 /// Every mutation of SPEC §3.2.
@@ -93,9 +97,12 @@ pub fn anonymous_schema(
         .finish()
 }
 
-/// The schema in SDL, as committed in `schema.graphql`.
+/// The schema in SDL, as committed in `schema.graphql` (with the `@specifiedBy` URLs of the
+/// scalars).
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {

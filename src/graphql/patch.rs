@@ -4,7 +4,10 @@
 use async_graphql::{ID, MaybeUndefined};
 
 use super::ids;
-use crate::error::{Error, FieldErrors};
+use crate::{
+    error::{Error, FieldErrors},
+    registry::id::Named,
+};
 
 /// Collects the input errors of one mutation, so that all are reported together.
 #[derive(Default)]
@@ -33,16 +36,16 @@ impl Inputs {
     }
 
     /// The id of a row of `E` that a write stores (a reference).
-    pub fn id<E>(&mut self, field: &str, id: &ID) -> Option<i32> {
+    pub fn id<E: Named>(&mut self, field: &str, id: &ID) -> Option<i32> {
         let stored = ids::stored::<E>(id);
         if stored.is_none() {
-            self.0.add(field, ids::NOT_AN_ID);
+            self.0.add(field, ids::not_an_id_of_message(E::NAME));
         }
         stored
     }
 
     /// A list of ids of rows of `E`.
-    pub fn ids<E>(&mut self, field: &str, ids: &[ID]) -> Vec<i32> {
+    pub fn ids<E: Named>(&mut self, field: &str, ids: &[ID]) -> Vec<i32> {
         ids.iter()
             .filter_map(|id| self.id::<E>(field, id))
             .collect()

@@ -11,13 +11,13 @@ pub use queries::{
 };
 
 use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 
 use super::{
     connection::Node,
     enums::{CatalogOsFamily, EndpointMode, Role},
     ids, request,
+    scalars::DateTime,
 };
 use crate::{
     error::Error,
@@ -27,7 +27,7 @@ use crate::{
 /// An organisation that owns clusters and endpoints and restricts definitions.
 #[derive(SimpleObject, Clone)]
 pub struct Tenant {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Unique name.
     pub name: String,
@@ -36,9 +36,9 @@ pub struct Tenant {
     /// Free text.
     pub description: String,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
 }
 
 impl From<tenant::Model> for Tenant {
@@ -48,8 +48,8 @@ impl From<tenant::Model> for Tenant {
             name: m.name,
             slug: m.slug,
             description: m.description,
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
         }
     }
 }
@@ -62,7 +62,7 @@ impl Node for Tenant {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Cluster {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Unique name.
     pub name: String,
@@ -71,9 +71,9 @@ pub struct Cluster {
     /// Free text.
     pub description: String,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `tenant_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub tenant_id: Option<Id<tenant::Entity>>,
@@ -86,8 +86,8 @@ impl From<cluster::Model> for Cluster {
             name: m.name,
             cluster_type: m.cluster_type,
             description: m.description,
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             tenant_id: m.tenant_id.map(Id::of_row),
         }
     }
@@ -109,7 +109,7 @@ impl Cluster {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct ProxmoxEndpoint {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Unique name.
     pub name: String,
@@ -128,9 +128,9 @@ pub struct ProxmoxEndpoint {
     /// Whether it is in use.
     pub enabled: bool,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `tenant_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub tenant_id: Option<Id<tenant::Entity>>,
@@ -148,8 +148,8 @@ impl From<proxmox_endpoint::Model> for ProxmoxEndpoint {
             verify_ssl: m.verify_ssl,
             allow_writes: m.allow_writes,
             enabled: m.enabled,
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             tenant_id: m.tenant_id.map(Id::of_row),
         }
     }
@@ -171,7 +171,7 @@ impl ProxmoxEndpoint {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct CloudImageTemplate {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Display name.
     pub name: String,
@@ -190,9 +190,9 @@ pub struct CloudImageTemplate {
     /// Whether it is offered.
     pub is_active: bool,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub row_id: Id<cloud_image_template::Entity>,
@@ -214,8 +214,8 @@ impl From<cloud_image_template::Model> for CloudImageTemplate {
             os_release: m.os_release,
             default_ciuser: m.default_ciuser,
             is_active: m.is_active,
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             cluster_id: Id::of_row(m.cluster_id),
         }
     }
@@ -247,7 +247,7 @@ impl CloudImageTemplate {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct User {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Unique login name.
     pub username: String,
@@ -260,9 +260,9 @@ pub struct User {
     /// What it may do.
     pub role: Role,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub row_id: Id<user::Entity>,
@@ -281,8 +281,8 @@ impl From<user::Model> for User {
             last_name: m.last_name.clone(),
             is_active: m.is_active,
             role: m.role.into(),
-            created: m.created,
-            last_updated: m.last_updated,
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             row: m,
         }
     }

@@ -1,15 +1,20 @@
 //! `PluginSettings`: the singleton of SPEC §1.3.
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::plugin_settings;
 
-use super::{db, request, writer};
-use crate::registry::settings::{self, SettingsPatch};
+use super::{db, ids, request, scalars::DateTime, writer};
+use crate::registry::{
+    id::Id,
+    settings::{self, SettingsPatch},
+};
 
 /// The plugin settings (one instance).
 #[derive(SimpleObject, Clone)]
 pub struct PluginSettings {
+    /// The global id of the one instance: a normalized cache keeps one record of the settings,
+    /// which `updatePluginSettings` updates.
+    pub id: ID,
     /// Master switch: no build is queued while false.
     pub image_factory_enabled: bool,
     /// At most this many builds run at once (1..=1000).
@@ -21,18 +26,19 @@ pub struct PluginSettings {
     /// Whether per-build variables are accepted.
     pub image_factory_allow_custom_variables: bool,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
 }
 
 impl From<plugin_settings::Model> for PluginSettings {
     fn from(m: plugin_settings::Model) -> Self {
         PluginSettings {
+            id: ids::render(Id::<plugin_settings::Entity>::of(&m)),
             image_factory_enabled: m.image_factory_enabled,
             image_factory_max_concurrent_builds: m.image_factory_max_concurrent_builds,
             image_factory_default_job_timeout: m.image_factory_default_job_timeout,
             image_factory_allow_iso_builds: m.image_factory_allow_iso_builds,
             image_factory_allow_custom_variables: m.image_factory_allow_custom_variables,
-            last_updated: m.last_updated,
+            last_updated: m.last_updated.into(),
         }
     }
 }

@@ -8,14 +8,17 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object, Result, Subscription as SubscriptionRoot};
-use chrono::{DateTime, Utc};
+use entity::{build_event, image_build, image_definition};
 use futures_util::{Stream, StreamExt};
 
-use super::{builds::ImageBuild, enums::BuildStatus, events, ids, reference::User, request};
+use super::{
+    builds::ImageBuild, enums::BuildStatus, events, ids, reference::User, request,
+    scalars::DateTime,
+};
 use crate::{
     error::Error,
     events::{Change, ChangeFilter},
-    registry::id::Id,
+    registry::id::{Id, Named},
 };
 
 /// Which status changes to receive; every field set must match.
@@ -31,17 +34,17 @@ pub struct BuildStatusFilter {
 
 impl BuildStatusFilter {
     fn into_filter(self) -> Result<ChangeFilter, Error> {
-        let id = |id: Option<ID>, field: &str| -> Result<Option<i32>, Error> {
+        fn id<E: Named>(id: Option<ID>, field: &str) -> Result<Option<i32>, Error> {
             id.map(|id| {
-                ids::parse::<()>(&id, field)?
+                ids::parse::<E>(&id, field)?
                     .as_i32()
-                    .ok_or_else(|| ids::not_an_id(field))
+                    .ok_or_else(|| ids::not_an_id_of(field, E::NAME))
             })
             .transpose()
-        };
+        }
         Ok(ChangeFilter {
-            build: id(self.build_id, "build_id")?,
-            definition: id(self.definition_id, "definition_id")?,
+            build: id::<image_build::Entity>(self.build_id, "build_id")?,
+            definition: id::<image_definition::Entity>(self.definition_id, "definition_id")?,
             statuses: self
                 .statuses
                 .map(|statuses| statuses.into_iter().map(Into::into).collect()),
@@ -56,7 +59,7 @@ pub struct BuildStatusEvent(Arc<Change>);
 impl BuildStatusEvent {
     /// The event's id: pass it as `afterEventId` to resume after it.
     async fn event_id(&self) -> ID {
-        ids::render(Id::<entity::build_event::Entity>::of(&self.0.event))
+        ids::render(Id::<build_event::Entity>::of(&self.0.event))
     }
 
     /// The build, as read once the change committed (it may have moved on since).
@@ -75,8 +78,8 @@ impl BuildStatusEvent {
     }
 
     /// When the change was committed.
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.event.at
+    async fn at(&self) -> DateTime {
+        self.0.event.at.into()
     }
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
@@ -110,10 +113,11 @@ impl Subscription {
         let filter = filter.unwrap_or_default().into_filter()?;
         let after = after_event_id
             .map(|id| {
-                id.parse::<i64>()
-                    .ok()
-                    .filter(|id| *id >= 0)
-                    .ok_or_else(|| Error::bad_input("after_event_id", "is not an event id"))
+                // `0` (before every event) has no global id: it stays an integer.
+                if id.as_str() == "0" {
+                    return Ok(0);
+                }
+                ids::parse::<build_event::Entity>(&id, "after_event_id").map(Id::get)
             })
             .transpose()?;
         let changes = events(ctx).subscribe(request.scope.clone(), filter, after);

@@ -4,10 +4,12 @@
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
 };
-use chrono::{DateTime, Utc};
 use entity::{api_token, tenant, user};
 
-use super::{connection::Node, enums::Role, ids, patch::Inputs, reference::User, request, writer};
+use super::{
+    connection::Node, enums::Role, ids, patch::Inputs, reference::User, request, scalars::DateTime,
+    writer,
+};
 use crate::{
     error::Error,
     registry::{
@@ -20,7 +22,7 @@ use crate::{
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct ApiToken {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// The first characters of the secret, to recognise it.
     pub key_prefix: String,
@@ -29,13 +31,13 @@ pub struct ApiToken {
     /// Whether it may write.
     pub write_enabled: bool,
     /// When it stops working.
-    pub expires: Option<DateTime<Utc>>,
+    pub expires: Option<DateTime>,
     /// A revoked token is disabled.
     pub enabled: bool,
     /// Last authentication (at most a minute stale).
-    pub last_used: Option<DateTime<Utc>>,
+    pub last_used: Option<DateTime>,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Internal: the `user_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub user_id: Id<user::Entity>,
@@ -48,10 +50,10 @@ impl From<api_token::Model> for ApiToken {
             key_prefix: m.key_prefix,
             description: m.description,
             write_enabled: m.write_enabled,
-            expires: m.expires,
+            expires: m.expires.map(Into::into),
             enabled: m.enabled,
-            last_used: m.last_used,
-            created: m.created,
+            last_used: m.last_used.map(Into::into),
+            created: m.created.into(),
             user_id: Id::of_row(m.user_id),
         }
     }
@@ -123,7 +125,7 @@ pub struct CreateApiTokenInput {
     /// Whether it may write (default true).
     pub write_enabled: Option<bool>,
     /// When it stops working.
-    pub expires: Option<DateTime<Utc>>,
+    pub expires: Option<DateTime>,
 }
 
 /// Mutations of users and tokens.
@@ -188,7 +190,7 @@ impl UserMutation {
             user,
             input.description.unwrap_or_default(),
             input.write_enabled.unwrap_or(true),
-            input.expires,
+            input.expires.map(|t| t.0),
         )
         .await?;
         Ok(CreatedApiToken {

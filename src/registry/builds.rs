@@ -18,15 +18,15 @@ macro_rules! build_filter {
             ($($($extra)*)?)
             BuildField for image_build search [OutputName, BackendBuildId, Error] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(image_build) = column(Id, not_null),
                 /// Definition id.
-                Definition definition: Id = column(DefinitionId, not_null),
+                Definition definition: Id(image_definition) = column(DefinitionId, not_null),
                 /// Status.
                 Status status: Choice(BuildStatus) = column(Status, not_null),
                 /// Backend build id.
                 BackendBuildId backend_build_id: Text = column(BackendBuildId, not_null),
                 /// Endpoint id.
-                ProxmoxEndpoint proxmox_endpoint: Id = column(ProxmoxEndpointId, not_null),
+                ProxmoxEndpoint proxmox_endpoint: Id(proxmox_endpoint) = column(ProxmoxEndpointId, not_null),
                 /// Target node.
                 TargetNode target_node: Text = column(TargetNode, not_null),
                 /// Output VMID.
@@ -34,15 +34,15 @@ macro_rules! build_filter {
                 /// Version label.
                 ImageVersion image_version: Text = column(ImageVersion, not_null),
                 /// Id of the user that queued it.
-                CreatedBy created_by: Id = column(CreatedById, nullable),
+                CreatedBy created_by: Id(user) = column(CreatedById, nullable),
                 /// NetBox job id.
                 NetboxJobId netbox_job_id: Int = column(NetboxJobId, nullable),
                 /// Catalog entry id.
-                CloudImageTemplate cloud_image_template: Id = column(CloudImageTemplateId, nullable),
+                CloudImageTemplate cloud_image_template: Id(cloud_image_template) = column(CloudImageTemplateId, nullable),
                 /// The definition's operating system family.
                 OsFamily os_family: Choice(OsFamily) = through(DefinitionId, image_definition, Id, OsFamily),
                 /// A tenant id among the definition's `allowedTenants`.
-                Tenant tenant: Id = through(DefinitionId, image_definition_tenant, DefinitionId, TenantId),
+                Tenant tenant: Id(tenant) = through(DefinitionId, image_definition_tenant, DefinitionId, TenantId),
                 /// Start time.
                 StartedAt started_at: Time = column(StartedAt, nullable),
                 /// End time.

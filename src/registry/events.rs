@@ -68,17 +68,17 @@ macro_rules! event_filter {
             ($($($extra)*)?)
             EventField for build_event search [Message] {
                 /// Event id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(build_event) = column(Id, not_null),
                 /// Build id.
-                Build build: Id = column(BuildId, not_null),
+                Build build: Id(image_build) = column(BuildId, not_null),
                 /// Definition id of the build.
-                Definition definition: Id = through(BuildId, image_build, Id, DefinitionId),
+                Definition definition: Id(image_definition) = through(BuildId, image_build, Id, DefinitionId),
                 /// Status before.
                 FromStatus from_status: Choice(BuildStatus) = column(FromStatus, nullable),
                 /// Status after.
                 ToStatus to_status: Choice(BuildStatus) = column(ToStatus, not_null),
                 /// Id of the user that caused it.
-                Actor actor: Id = column(ActorId, nullable),
+                Actor actor: Id(user) = column(ActorId, nullable),
                 /// Commit time.
                 At at: Time = column(At, not_null),
             }

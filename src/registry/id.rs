@@ -1,15 +1,29 @@
 //! [`Id`]: the id of a row, parsed once (parse, don't validate) and bound to SQL by the core
-//! alone, as its column's type.
+//! alone, as its column's type; and its global form, unique across types.
 //!
-//! Both doors parse ids with [`Id::parse`] (GraphQL through `graphql::ids`, the one place where
-//! global ids will plug in; REST for its path segments), and hand the core typed ids: an id of
-//! a build cannot be passed where a definition's is expected, and no adapter builds a
-//! `sea_orm::Value`. The core turns an id into a value of its column's type (`Id::value`):
+//! An id has two spellings, both parsed here and nowhere else:
+//! - the row's integer, `42` ([`Id::parse`]): REST's ids (netbox-packer's), in paths, bodies and
+//!   filters;
+//! - the global id ([`Id::global`], [`Id::parse_global`], [`Global::parse`]): base64url without
+//!   padding (RFC 4648 §5) of `<Type>:<integer>`, e.g. `SW1hZ2VCdWlsZDo0Mg` for `ImageBuild:42`,
+//!   where `<Type>` is the public name of the entity ([`Named`]). GraphQL renders every id this
+//!   way (Relay's Global Object Identification: a normalized cache keys records by id alone, and
+//!   `node(id:)` finds any object from its id), so `ImageBuild` 1 and `Tenant` 1 no longer share
+//!   an id. Clients treat it as opaque; it is URL-safe, so it travels in paths and query strings
+//!   as it is.
+//!
+//! Both doors hand the core typed ids: an id of a build cannot be passed where a definition's is
+//! expected, and no adapter builds a `sea_orm::Value`. The core turns an id into a value of its column's type (`Id::value`):
 //! PostgreSQL caches each prepared statement by its text with the parameter types of its first
 //! use, so an `INTEGER` key must always be bound as an `i32` (see `filter::integer`).
 
 use std::{fmt, hash::Hash, marker::PhantomData};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use entity::{
+    api_token, build_event, cloud_image_template, cluster, image_build, image_definition,
+    plugin_settings, proxmox_endpoint, tenant, user,
+};
 use sea_orm::{ColumnTrait, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn, Value};
 
 use super::filter::integer;
@@ -128,6 +142,102 @@ impl<E> fmt::Display for Id<E> {
     }
 }
 
+/// An entity whose rows have global ids: the public name of its type (GraphQL's type name).
+pub trait Named {
+    /// `ImageBuild`.
+    const NAME: &'static str;
+}
+
+macro_rules! named {
+    ($($entity:ident => $name:literal),* $(,)?) => {
+        $(impl Named for $entity::Entity {
+            const NAME: &'static str = $name;
+        })*
+
+        /// The name of every type with global ids.
+        pub const NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+named!(
+    image_definition => "ImageDefinition",
+    image_build => "ImageBuild",
+    build_event => "BuildEvent",
+    tenant => "Tenant",
+    cluster => "Cluster",
+    proxmox_endpoint => "ProxmoxEndpoint",
+    cloud_image_template => "CloudImageTemplate",
+    user => "User",
+    api_token => "ApiToken",
+    plugin_settings => "PluginSettings",
+);
+
+impl<E: Named> Id<E> {
+    /// The global id: base64url (no padding) of `<Type>:<integer>`.
+    pub fn global(self) -> String {
+        Global {
+            name: E::NAME.to_owned(),
+            value: self.value,
+        }
+        .to_string()
+    }
+
+    /// `text` as the global id of a row of `E`; `None` when it is not one (malformed, or the id
+    /// of another type).
+    pub fn parse_global(text: &str) -> Option<Self> {
+        Global::parse(text)?.of::<E>()
+    }
+}
+
+/// A global id, decoded: the name of its type and its row's integer. Its `Display` is the one
+/// spelling of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    name: String,
+    value: i64,
+}
+
+impl Global {
+    /// Decodes `text`: canonical base64url without padding of `<Type>:<integer>`, the type a name
+    /// of [`NAMES`] and the integer positive, in decimal without sign or leading zeros — so that
+    /// an object has exactly one global id.
+    pub fn parse(text: &str) -> Option<Global> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let (name, digits) = text.split_once(':')?;
+        let name = NAMES.iter().find(|known| **known == name)?;
+        let value = Id::<()>::parse(digits)?.get();
+        (value.to_string() == digits).then(|| Global {
+            name: (*name).to_owned(),
+            value,
+        })
+    }
+
+    /// The name of its type.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The row's integer.
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+
+    /// The id, when it names a row of `E`.
+    pub fn of<E: Named>(&self) -> Option<Id<E>> {
+        (self.name == E::NAME).then_some(Id {
+            value: self.value,
+            entity: PhantomData,
+        })
+    }
+}
+
+impl fmt::Display for Global {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(format!("{}:{}", self.name, self.value)))
+    }
+}
+
 /// The ids of `ids` as values of `E`'s key type; those no row can have are left out.
 pub(crate) fn values<E: EntityTrait>(ids: &[Id<E>]) -> Vec<Value> {
     ids.iter().filter_map(|id| id.value()).collect()
@@ -135,10 +245,11 @@ pub(crate) fn values<E: EntityTrait>(ids: &[Id<E>]) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     use entity::image_build;
     use sea_orm::Value;
 
-    use super::Id;
+    use super::{Global, Id, NAMES};
 
     type BuildId = Id<image_build::Entity>;
 
@@ -152,6 +263,67 @@ mod tests {
         );
         for text in ["0", "-1", "x1", "1.0", " 1", "", "99999999999999999999"] {
             assert_eq!(BuildId::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn global_ids_name_their_type() {
+        let build = BuildId::of_row(42);
+        assert_eq!(build.global(), "SW1hZ2VCdWlsZDo0Mg");
+        assert_eq!(BuildId::parse_global("SW1hZ2VCdWlsZDo0Mg"), Some(build));
+        let tenant = Id::<entity::tenant::Entity>::of_row(42).global();
+        assert_ne!(tenant, build.global(), "ids are unique across types");
+        assert_eq!(BuildId::parse_global(&tenant), None, "another type's id");
+        let global = Global::parse(&tenant).expect("a global id");
+        assert_eq!(global.name(), "Tenant");
+        assert_eq!(global.of::<entity::tenant::Entity>().map(Id::get), Some(42));
+        assert_eq!(
+            BuildId::new(i64::MAX).map(|id| BuildId::parse_global(&id.global())),
+            Some(BuildId::new(i64::MAX))
+        );
+    }
+
+    #[test]
+    fn a_global_id_has_one_spelling() {
+        let encode = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        for text in [
+            "ImageBuild:0",
+            "ImageBuild:-1",
+            "ImageBuild:+42",
+            "ImageBuild:042",
+            "ImageBuild:42 ",
+            "ImageBuild:",
+            "ImageBuild",
+            "Nothing:42",
+            "imagebuild:42",
+            "ImageBuild:99999999999999999999",
+        ] {
+            assert_eq!(Global::parse(&encode(text)), None, "{text}");
+        }
+        let padded = base64::engine::general_purpose::URL_SAFE.encode("ImageBuild:42");
+        let standard = base64::engine::general_purpose::STANDARD.encode("ImageBuild:42");
+        for text in [
+            padded.as_str(),
+            standard.as_str(),
+            "42",
+            "",
+            "%%%",
+            "SW1hZ2VCdWlsZDo0Mh",
+        ] {
+            assert_eq!(Global::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_global_id_never_looks_like_an_integer() {
+        // Every type name starts with an upper-case letter, whose base64 is a letter: the two
+        // spellings of an id cannot be confused.
+        for name in NAMES {
+            let first = URL_SAFE_NO_PAD.encode(format!("{name}:1"));
+            assert!(
+                first.starts_with(|c: char| c.is_ascii_alphabetic()),
+                "{name}"
+            );
         }
     }
 

@@ -33,7 +33,7 @@ macro_rules! tenant_filter {
             ($($($extra)*)?)
             TenantField for tenant search [Name, Slug, Description] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(tenant) = column(Id, not_null),
                 /// Name.
                 Name name: Text = column(Name, not_null),
                 /// Slug.
@@ -75,13 +75,13 @@ macro_rules! cluster_filter {
             ($($($extra)*)?)
             ClusterField for cluster search [Name, Description] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(cluster) = column(Id, not_null),
                 /// Name.
                 Name name: Text = column(Name, not_null),
                 /// Cluster type.
                 ClusterType cluster_type: Text = column(ClusterType, not_null),
                 /// Tenant id.
-                Tenant tenant: Id = column(TenantId, nullable),
+                Tenant tenant: Id(tenant) = column(TenantId, nullable),
                 /// Creation time.
                 Created created: Time = column(Created, not_null),
             }
@@ -115,7 +115,7 @@ macro_rules! endpoint_filter {
             ($($($extra)*)?)
             EndpointField for proxmox_endpoint search [Name, Domain, IpAddress] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(proxmox_endpoint) = column(Id, not_null),
                 /// Name.
                 Name name: Text = column(Name, not_null),
                 /// Domain.
@@ -131,7 +131,7 @@ macro_rules! endpoint_filter {
                 /// Allows writes.
                 AllowWrites allow_writes: Flag = column(AllowWrites, not_null),
                 /// Tenant id.
-                Tenant tenant: Id = column(TenantId, nullable),
+                Tenant tenant: Id(tenant) = column(TenantId, nullable),
                 /// Creation time.
                 Created created: Time = column(Created, not_null),
             }
@@ -165,13 +165,13 @@ macro_rules! template_filter {
             ($($($extra)*)?)
             TemplateField for cloud_image_template search [Name, Slug, Description] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(cloud_image_template) = column(Id, not_null),
                 /// Name.
                 Name name: Text = column(Name, not_null),
                 /// Slug.
                 Slug slug: Text = column(Slug, not_null),
                 /// Cluster id.
-                Cluster cluster: Id = column(ClusterId, not_null),
+                Cluster cluster: Id(cluster) = column(ClusterId, not_null),
                 /// VMID on the cluster.
                 SourceVmid source_vmid: Int = column(SourceVmid, not_null),
                 /// Operating system family.
@@ -181,7 +181,7 @@ macro_rules! template_filter {
                 /// Offered.
                 IsActive is_active: Flag = column(IsActive, not_null),
                 /// A tenant id among `allowedTenants`; `isNull: true` for unrestricted entries.
-                Tenant tenant: Id = through(Id, cloud_image_template_tenant, TemplateId, TenantId),
+                Tenant tenant: Id(tenant) = through(Id, cloud_image_template_tenant, TemplateId, TenantId),
                 /// Creation time.
                 Created created: Time = column(Created, not_null),
             }
@@ -219,7 +219,7 @@ macro_rules! user_filter {
             ($($($extra)*)?)
             UserField for user search [Username, FirstName, LastName, Email] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(user) = column(Id, not_null),
                 /// User name.
                 Username username: Text = column(Username, not_null),
                 /// E-mail address.
@@ -229,7 +229,7 @@ macro_rules! user_filter {
                 /// Active.
                 IsActive is_active: Flag = column(IsActive, not_null),
                 /// A tenant id among its tenants.
-                Tenant tenant: Id = through(Id, user_tenant, UserId, TenantId),
+                Tenant tenant: Id(tenant) = through(Id, user_tenant, UserId, TenantId),
                 /// Creation time.
                 Created created: Time = column(Created, not_null),
             }

@@ -2,10 +2,13 @@
 //! credentials, anonymous access, and that no token secret or hash ever leaves the service.
 
 use axum::http::StatusCode;
-use entity::enums::{BuildStatus, Role};
+use entity::{
+    enums::{BuildStatus, Role},
+    image_build, image_definition,
+};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, World, at, code, unique};
+use crate::support::{TestApp, World, at, code, gid, unique};
 
 /// Who calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -400,14 +403,14 @@ async fn tenancy() -> Tenancy {
     let (_, viewer) = app.user(Role::Viewer, &[w.t1], true).await;
     Tenancy {
         viewer,
-        t2_definition: t2.to_string(),
-        t2_build: t2_build.to_string(),
+        t2_definition: gid::<image_definition::Entity>(t2),
+        t2_build: gid::<image_build::Entity>(t2_build),
         t2_template: template["createCloudImageTemplate"]["id"]
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        open_definition: open.to_string(),
-        t1_definition: t1.to_string(),
+        open_definition: gid::<image_definition::Entity>(open),
+        t1_definition: gid::<image_definition::Entity>(t1),
         app,
     }
 }

@@ -11,11 +11,16 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
-use entity::enums::Role;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use entity::{
+    cloud_image_template, cluster, enums::Role, image_definition, plugin_settings,
+    proxmox_endpoint, tenant, user,
+};
+use packer_gateway::registry::id::Named;
 use serde_json::{Value, json};
 
 use crate::{
-    support::TestApp,
+    support::{TestApp, gid, row_of},
     ws_client::{Client, TRANSPORT_WS, bearer},
 };
 
@@ -57,8 +62,14 @@ impl World {
     }
 }
 
-fn ids<const N: usize>(ids: [i32; N]) -> BTreeSet<String> {
-    ids.iter().map(i32::to_string).collect()
+/// The global ids of rows of `E`.
+fn ids<E: Named, const N: usize>(ids: [i32; N]) -> BTreeSet<String> {
+    ids.iter().map(|id| gid::<E>(*id)).collect()
+}
+
+/// The global id of the object of type `ty` that REST shows with the integer `id`.
+fn global(ty: &str, id: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{ty}:{id}"))
 }
 
 /// Two tenants; definitions unrestricted, restricted to either and to both, on two clusters and
@@ -181,14 +192,17 @@ async fn world() -> World {
         );
     }
     let users: BTreeSet<String> = tokens_of.keys().cloned().collect();
-    assert_eq!(users, ids([app.admin_id, viewer_id, other_id, operator_id]));
+    assert_eq!(
+        users,
+        ids::<user::Entity, 4>([app.admin_id, viewer_id, other_id, operator_id])
+    );
 
     // What a set of definitions lets a principal see: the definitions, their builds and the
     // builds' events.
     let through = |definitions: &[i32], visible: &mut Visible| {
         for definition in definitions {
             let entry = visible.entry("ImageDefinition".into()).or_default();
-            entry.insert(definition.to_string());
+            entry.insert(gid::<image_definition::Entity>(*definition));
             for build in &builds[definition] {
                 visible
                     .entry("ImageBuild".into())
@@ -209,27 +223,37 @@ async fn world() -> World {
     let mut tenant_viewer = Visible::new();
     through(&[open, first, both], &mut tenant_viewer);
     for (name, set) in [
-        ("Tenant", ids([t1, t2])),
-        ("Cluster", ids([c1, c2])),
-        ("ProxmoxEndpoint", ids([e1, e2])),
+        ("Tenant", ids::<tenant::Entity, 2>([t1, t2])),
+        ("Cluster", ids::<cluster::Entity, 2>([c1, c2])),
+        (
+            "ProxmoxEndpoint",
+            ids::<proxmox_endpoint::Entity, 2>([e1, e2]),
+        ),
         ("User", users.clone()),
+        ("PluginSettings", ids::<plugin_settings::Entity, 1>([1])),
     ] {
         all.insert(name.into(), set.clone());
         tenant_viewer.insert(name.into(), set);
     }
     let published: BTreeSet<String> = templates.values().cloned().collect();
     let mut every_template = published;
-    every_template.extend(ids([open_template, second_template]));
+    every_template.extend(ids::<cloud_image_template::Entity, 2>([
+        open_template,
+        second_template,
+    ]));
     all.insert("CloudImageTemplate".into(), every_template);
     // Catalog entries are restricted like the definitions that published them.
-    let mut seen_templates = ids([open_template]);
+    let mut seen_templates = ids::<cloud_image_template::Entity, 1>([open_template]);
     seen_templates.extend([open, first, both].map(|d| templates[&d].clone()));
     tenant_viewer.insert("CloudImageTemplate".into(), seen_templates);
     all.insert(
         "ApiToken".into(),
         tokens_of.values().flatten().cloned().collect(),
     );
-    tenant_viewer.insert("ApiToken".into(), tokens_of[&viewer_id.to_string()].clone());
+    tenant_viewer.insert(
+        "ApiToken".into(),
+        tokens_of[&gid::<user::Entity>(viewer_id)].clone(),
+    );
     assert!(!tenant_viewer["ApiToken"].is_empty());
     World {
         app,
@@ -590,6 +614,61 @@ async fn every_lookup_by_id_finds_what_the_reader_may_see_and_nothing_else() {
     }
 }
 
+/// `node(id:)` and `nodes(ids:)` apply the same visibility as every lookup, for every type with a
+/// global id: what the reader may see is found, what it may not see is null like what does not
+/// exist (with no error), and a type it may not read at all is `UNAUTHENTICATED`.
+#[tokio::test]
+async fn node_finds_what_the_reader_may_see_and_nothing_else() {
+    let world = world().await;
+    let schema = schema(&world.app).await;
+    let every: Vec<(String, String)> = world
+        .all
+        .iter()
+        .flat_map(|(ty, ids)| ids.iter().map(move |id| (ty.clone(), id.clone())))
+        .collect();
+    let types: BTreeSet<&String> = world.all.keys().collect();
+    assert_eq!(
+        types,
+        schema.entities.iter().collect(),
+        "every type with an id is in the walk"
+    );
+    for who in [Who::Anonymous, Who::TenantViewer] {
+        let mut expected_list = Vec::new();
+        for (ty, id) in &every {
+            let query = format!("{{ node(id: \"{id}\") {{ __typename id }} }}");
+            let (status, body) = world.app.post(world.token(who), &query, json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let expected = match world.visible(who).get(ty) {
+                Some(ids) if ids.contains(id) => json!({"__typename": ty, "id": id}),
+                Some(_) => Value::Null,
+                None => {
+                    assert_eq!(codes(&body), vec!["UNAUTHENTICATED"], "{who:?}: {body}");
+                    assert!(body["data"]["node"].is_null(), "{body}");
+                    continue;
+                }
+            };
+            assert!(body.get("errors").is_none(), "{who:?}: {query}\n{body}");
+            assert_eq!(body["data"]["node"], expected, "{who:?}: {query}");
+            expected_list.push((id.clone(), expected));
+        }
+        // The same through `nodes`, in one request, in order.
+        for chunk in expected_list.chunks(100) {
+            let ids: Vec<&String> = chunk.iter().map(|(id, _)| id).collect();
+            let (_, body) = world
+                .app
+                .post(
+                    world.token(who),
+                    "query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+                    json!({"ids": ids}),
+                )
+                .await;
+            assert!(body.get("errors").is_none(), "{who:?}: {body}");
+            let expected: Vec<Value> = chunk.iter().map(|(_, node)| node.clone()).collect();
+            assert_eq!(body["data"]["nodes"], json!(expected), "{who:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn subscribers_hear_only_of_what_they_may_see() {
     let world = world().await;
@@ -699,7 +778,7 @@ fn brief(world: &World, who: Who, value: &Value, ty: &str, nullable: bool) {
     if value.is_null() {
         return;
     }
-    let id = value["id"].to_string();
+    let id = global(ty, &value["id"]);
     match world.visible(who).get(ty) {
         Some(ids) => {
             assert!(
@@ -726,7 +805,10 @@ async fn the_rest_door_shows_only_what_the_reader_may_see() {
         let (status, list) = rest(&world, who, "image-definitions/?limit=1000").await;
         assert_eq!(status, StatusCode::OK, "{list}");
         let results = list["results"].as_array().cloned().unwrap_or_default();
-        let listed: BTreeSet<String> = results.iter().map(|d| d["id"].to_string()).collect();
+        let listed: BTreeSet<String> = results
+            .iter()
+            .map(|d| global("ImageDefinition", &d["id"]))
+            .collect();
         assert_eq!(listed, visible["ImageDefinition"], "{who:?}");
         for definition in &results {
             brief(
@@ -748,7 +830,10 @@ async fn the_rest_door_shows_only_what_the_reader_may_see() {
         let (status, list) = rest(&world, who, "image-builds/?limit=1000").await;
         assert_eq!(status, StatusCode::OK, "{list}");
         let results = list["results"].as_array().cloned().unwrap_or_default();
-        let listed: BTreeSet<String> = results.iter().map(|b| b["id"].to_string()).collect();
+        let listed: BTreeSet<String> = results
+            .iter()
+            .map(|b| global("ImageBuild", &b["id"]))
+            .collect();
         assert_eq!(listed, visible["ImageBuild"], "{who:?}");
         for build in &results {
             brief(&world, who, &build["definition"], "ImageDefinition", true);
@@ -780,15 +865,16 @@ async fn the_rest_door_shows_only_what_the_reader_may_see() {
             ("cloud-image-templates", "CloudImageTemplate"),
         ] {
             for id in &world.all[ty] {
-                let (status, body) = rest(&world, who, &format!("{kind}/{id}/")).await;
+                let row = row_of(id);
+                let (status, body) = rest(&world, who, &format!("{kind}/{row}/")).await;
                 let expected = match visible.get(ty) {
                     Some(ids) if ids.contains(id) => StatusCode::OK,
                     Some(_) => StatusCode::NOT_FOUND,
                     None => StatusCode::UNAUTHORIZED,
                 };
-                assert_eq!(status, expected, "{who:?} {kind}/{id}/: {body}");
+                assert_eq!(status, expected, "{who:?} {kind}/{row}/: {body}");
                 if status == StatusCode::OK {
-                    assert_eq!(body["id"].to_string(), *id, "{body}");
+                    assert_eq!(global(ty, &body["id"]), *id, "{body}");
                 }
             }
         }
@@ -805,7 +891,7 @@ async fn the_rest_door_shows_only_what_the_reader_may_see() {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|b| b["id"].to_string())
+        .map(|b| global("ImageBuild", &b["id"]))
         .collect();
     assert_eq!(listed, world.all["ImageBuild"]);
 }

@@ -25,7 +25,7 @@ use axum::{
 use entity::{
     build_event,
     enums::{BuildStatus, OsFamily, Role},
-    image_build, plugin_settings,
+    image_build, image_definition, plugin_settings,
 };
 use packer_gateway::registry::demo;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -37,7 +37,7 @@ use tokio::{
 };
 
 use crate::outside_tools::{available, tools};
-use crate::support::{Server, TestApp, at};
+use crate::support::{Server, TestApp, at, gid, key_of};
 
 // --- served from the binary -----------------------------------------------------------------
 
@@ -339,8 +339,8 @@ impl Stage {
                     |_| {},
                 )
                 .await;
-            builds.insert(name, id.to_string());
-            newest_first.insert(0, id.to_string());
+            builds.insert(name, gid::<image_build::Entity>(id));
+            newest_first.insert(0, gid::<image_build::Entity>(id));
         }
         let (operator_id, operator) = app.user(Role::Operator, &[world.t1], true).await;
         let (_, viewer) = app.user(Role::Viewer, &[world.t1], true).await;
@@ -352,7 +352,10 @@ impl Stage {
             ("worker", worker),
         ]);
         let fixture = json!({
-            "definitions": {"ubuntu": ubuntu.to_string(), "debian": debian.to_string()},
+            "definitions": {
+                "ubuntu": gid::<image_definition::Entity>(ubuntu),
+                "debian": gid::<image_definition::Entity>(debian),
+            },
             "names": {"ubuntu": "Ubuntu 24.04 base", "debian": "Debian 12 docker"},
             "builds": builds,
             "newestFirst": newest_first,
@@ -425,7 +428,7 @@ impl Stage {
         };
         self.fixture["builds"][name]
             .as_str()
-            .and_then(|id| id.parse().ok())
+            .map(key_of)
             .expect("a seeded build")
     }
 

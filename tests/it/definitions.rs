@@ -1,10 +1,11 @@
 //! Definition writes through the API (SPEC §1.1, §3.2): field rules reported together, patch
 //! semantics, uniqueness, deletion.
 
+use entity::{cluster, tenant};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, clone_input, code, fields};
+use crate::support::{TestApp, clone_input, code, fields, gid, key_of};
 
 const CREATE: &str = "mutation ($input: CreateImageDefinitionInput!) {
     createImageDefinition(input: $input) {
@@ -42,7 +43,10 @@ async fn a_definition_is_created_with_the_defaults_of_the_spec() {
     assert_eq!(created["defaultVariables"], json!({}));
     assert_eq!(created["description"], "");
     assert_eq!(created["allowedTenants"], json!([]));
-    assert_eq!(created["targetCluster"]["id"], world.cluster.to_string());
+    assert_eq!(
+        created["targetCluster"]["id"],
+        gid::<cluster::Entity>(world.cluster)
+    );
 }
 
 #[tokio::test]
@@ -252,7 +256,7 @@ async fn updates_are_patches_checked_against_the_merged_result() {
     );
     assert_eq!(
         updated["allowedTenants"],
-        json!([{"id": world.t1.to_string()}])
+        json!([{"id": gid::<tenant::Entity>(world.t1)}])
     );
 
     // Clearing the cluster breaks the clone builder rule of the merged result.
@@ -310,7 +314,7 @@ async fn a_definition_with_builds_cannot_be_deleted() {
     let used = app
         .create_definition(clone_input(&world, "Used", "used"))
         .await;
-    let id: i32 = used.parse().expect("id");
+    let id = key_of(&used);
     app.seed()
         .build(
             id,
@@ -389,5 +393,68 @@ async fn reference_rows_still_in_use_cannot_be_deleted() {
             json!({"id": world.t2.to_string()}),
         )
         .await;
-    assert_eq!(body["data"]["deleteTenant"], world.t2.to_string(), "{body}");
+    assert_eq!(
+        body["data"]["deleteTenant"],
+        gid::<tenant::Entity>(world.t2),
+        "{body}"
+    );
+}
+
+/// A field error names fields as the door names them, in `extensions.fields` (or REST's keys)
+/// and in the message alike — a field named inside a message too: GraphQL camelCase, REST
+/// NetBox's snake_case (and the relation's name, `proxmox_endpoint`, not its column's).
+#[tokio::test]
+async fn messages_name_fields_as_each_door_does() {
+    let app = TestApp::new().await;
+    let world = app.world().await;
+    let mut input = clone_input(&world, "Iso", "iso");
+    input["builderType"] = json!("PROXMOX_ISO");
+    input["isoUrl"] = json!("https://mirror.example.net/a.iso");
+    input["defaultStorage"] = json!("");
+    input["proxmoxEndpointId"] = json!("987654");
+    let body = create(&app, input).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(
+        error["extensions"]["fields"],
+        json!({
+            "defaultStorage": ["is required"],
+            "isoChecksum": ["is required when `isoUrl` is set"],
+            "proxmoxEndpointId": ["does not name an endpoint"],
+        }),
+        "{body}"
+    );
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("invalid input: "), "{message}");
+    for part in [
+        "defaultStorage: is required",
+        "isoChecksum: is required when `isoUrl` is set",
+        "proxmoxEndpointId: does not name an endpoint",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    assert!(!message.contains('_'), "no snake_case name: {message}");
+
+    let mut body = crate::rest::definition_body(&world, "Iso", "iso");
+    body["builder_type"] = json!("proxmox-iso");
+    body["iso_url"] = json!("https://mirror.example.net/a.iso");
+    body["default_storage"] = json!("");
+    body["proxmox_endpoint"] = json!(987_654);
+    let reply = crate::rest::call(
+        &app,
+        axum::http::Method::POST,
+        "/image-definitions/",
+        Some(&app.admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(
+        reply.body,
+        json!({
+            "default_storage": ["is required"],
+            "iso_checksum": ["is required when `iso_url` is set"],
+            "proxmox_endpoint": ["does not name an endpoint"],
+        })
+    );
 }

@@ -1,12 +1,16 @@
 //! The build lifecycle through the API (SPEC §2): transitions, gates, concurrency, catalog
 //! publish, timeouts and idempotency.
 
-use entity::enums::{BuildStatus, Role};
+use entity::{
+    cluster,
+    enums::{BuildStatus, Role},
+    image_build, tenant,
+};
 use futures_util::future::join_all;
 use packer_gateway::registry::lifecycle;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, World, at, clone_input, code};
+use crate::support::{TestApp, World, at, clone_input, code, gid, key_of};
 
 const ALL: [BuildStatus; 5] = [
     BuildStatus::Pending,
@@ -50,8 +54,9 @@ async fn setup() -> (TestApp, World, String) {
 }
 
 async fn seed_build(app: &TestApp, world: &World, definition: &str, status: BuildStatus) -> String {
-    let definition: i32 = definition.parse().expect("an id");
-    app.seed()
+    let definition = key_of(definition);
+    let id = app
+        .seed()
         .build(
             definition,
             world.endpoint,
@@ -60,8 +65,8 @@ async fn seed_build(app: &TestApp, world: &World, definition: &str, status: Buil
             Some(app.admin_id),
             |_| {},
         )
-        .await
-        .to_string()
+        .await;
+    gid::<image_build::Entity>(id)
 }
 
 #[tokio::test]
@@ -397,8 +402,8 @@ async fn a_completed_build_is_published_to_the_catalog() {
     assert_eq!(
         entry["cloudImageTemplate"],
         json!({"sourceVmid": 9200, "osFamily": "DEBIAN", "osRelease": "12", "defaultCiuser": "debian",
-               "isActive": true, "cluster": {"id": world.cluster.to_string()},
-               "allowedTenants": [{"id": world.t1.to_string()}]})
+               "isActive": true, "cluster": {"id": gid::<cluster::Entity>(world.cluster)},
+               "allowedTenants": [{"id": gid::<tenant::Entity>(world.t1)}]})
     );
     // The same (cluster, VMID) again updates the same entry.
     let second = publish("debian-12-base-v2").await;

@@ -11,6 +11,7 @@ mod definitions;
 mod filters;
 mod http;
 mod hygiene;
+mod ids;
 mod lifecycle;
 mod limits;
 mod outside_tools;

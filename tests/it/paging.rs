@@ -10,7 +10,7 @@ use entity::{build_event, enums::BuildStatus, image_build};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, World, code};
+use crate::support::{TestApp, World, code, gid, row_of};
 
 const BUILDS: &str = "query($orderBy: [ImageBuildOrder!], $filter: ImageBuildFilter,
     $first: Int, $after: String, $last: Int, $before: String) {
@@ -101,7 +101,11 @@ impl List {
         let page = Page {
             ids: edges
                 .iter()
-                .map(|e| e["node"]["id"].as_str().expect("id").parse().expect("int"))
+                .map(|e| {
+                    row_of(e["node"]["id"].as_str().expect("id"))
+                        .try_into()
+                        .expect("int")
+                })
                 .collect(),
             cursors: edges
                 .iter()
@@ -909,7 +913,7 @@ async fn nested_builds_page_like_top_level_lists() {
         let first_two: Vec<Value> = sorted(rows, &[("CREATED", true)])
             .into_iter()
             .take(2)
-            .map(|id| json!({"id": id.to_string()}))
+            .map(|id| json!({"id": gid::<image_build::Entity>(id)}))
             .collect();
         let builds = &node["builds"];
         assert_eq!(builds["nodes"], json!(first_two));

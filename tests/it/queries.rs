@@ -7,12 +7,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{
     build_event, cluster,
     enums::{BuildStatus, Role},
-    proxmox_endpoint,
+    image_build, image_definition, proxmox_endpoint, tenant, user,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, at, code};
+use crate::support::{TestApp, at, code, gid, row_of};
 
 /// A small graph in which every relation is set once and left empty once.
 struct Graph {
@@ -135,8 +135,25 @@ async fn graph(app: &TestApp) -> Graph {
     }
 }
 
+/// An id as a client coming from REST gives it: the row's integer (still accepted, see
+/// `graphql::ids`).
 fn id(n: i32) -> String {
     n.to_string()
+}
+
+/// The global id GraphQL answers for a definition.
+fn definition_id(n: i32) -> String {
+    gid::<image_definition::Entity>(n)
+}
+
+/// The global id GraphQL answers for a build.
+fn build_id(n: i32) -> String {
+    gid::<image_build::Entity>(n)
+}
+
+/// The global id GraphQL answers for a user.
+fn user_id(n: i32) -> String {
+    gid::<user::Entity>(n)
 }
 
 /// The instant of a GraphQL `DateTime`.
@@ -173,7 +190,7 @@ async fn image_definition_by_id_and_by_slug() {
         )
         .await;
     let definition = &by_id["imageDefinition"];
-    assert_eq!(definition["id"], json!(id(g.definition)));
+    assert_eq!(definition["id"], json!(definition_id(g.definition)));
     assert_eq!(definition["name"], json!("Ubuntu 24.04"));
     assert_eq!(definition["builderType"], json!("PROXMOX_CLONE"));
     assert_eq!(definition["osFamily"], json!("UBUNTU"));
@@ -187,7 +204,10 @@ async fn image_definition_by_id_and_by_slug() {
             json!({}),
         )
         .await;
-    assert_eq!(by_slug["imageDefinition"]["id"], json!(id(g.definition)));
+    assert_eq!(
+        by_slug["imageDefinition"]["id"],
+        json!(definition_id(g.definition))
+    );
 
     let query = "query($id: ID, $slug: String) { imageDefinition(id: $id, slug: $slug) { id }
                  pluginSettings { imageFactoryEnabled } }";
@@ -264,7 +284,7 @@ async fn what_a_caller_may_not_see_is_not_found_like_what_does_not_exist() {
         .await;
     assert_eq!(
         body["data"]["imageDefinition"]["id"],
-        json!(id(g.definition))
+        json!(definition_id(g.definition))
     );
 }
 
@@ -282,7 +302,7 @@ async fn image_build_by_id() {
         .await;
     let build = &data["imageBuild"];
     for (field, expected) in [
-        ("id", json!(id(g.completed))),
+        ("id", json!(build_id(g.completed))),
         ("status", json!("COMPLETED")),
         ("statusColor", json!("GREEN")),
         ("backendBuildId", json!("job-1")),
@@ -347,13 +367,16 @@ async fn every_relation_field_resolves() {
         )
         .await;
     let completed = &data["completed"];
-    assert_eq!(completed["definition"]["id"], json!(id(g.definition)));
+    assert_eq!(
+        completed["definition"]["id"],
+        json!(definition_id(g.definition))
+    );
     assert_eq!(completed["proxmoxEndpoint"]["name"], json!("pve-api"));
     assert_eq!(
         completed["proxmoxEndpoint"]["tenant"]["name"],
         json!("Tenant Two")
     );
-    assert_eq!(completed["createdBy"]["id"], json!(id(g.user)));
+    assert_eq!(completed["createdBy"]["id"], json!(user_id(g.user)));
     assert_eq!(
         completed["createdBy"]["tenants"],
         json!([{"name": "Tenant One"}])
@@ -380,7 +403,7 @@ async fn every_relation_field_resolves() {
     assert!(
         events
             .iter()
-            .all(|e| e["build"]["id"] == json!(id(g.completed)))
+            .all(|e| e["build"]["id"] == json!(build_id(g.completed)))
     );
     assert_eq!(events[1]["actor"]["username"], json!("admin"));
 
@@ -389,7 +412,7 @@ async fn every_relation_field_resolves() {
     assert_eq!(rebuild["cloudImageTemplate"], Value::Null);
     assert_eq!(
         rebuild["rebuildOf"],
-        json!({"id": id(g.completed), "status": "COMPLETED"})
+        json!({"id": build_id(g.completed), "status": "COMPLETED"})
     );
     assert_eq!(
         rebuild["events"],
@@ -423,10 +446,11 @@ async fn every_relation_field_resolves() {
         json!([{"name": "Tenant One"}, {"name": "Tenant Two"}]),
         "by name"
     );
-    assert_eq!(full["latestBuild"]["id"], json!(id(g.rebuild)));
+    assert_eq!(full["latestBuild"]["id"], json!(build_id(g.rebuild)));
     assert_eq!(
         full["builds"],
-        json!({"nodes": [{"id": id(g.rebuild)}, {"id": id(g.completed)}], "totalCount": 2})
+        json!({"nodes": [{"id": build_id(g.rebuild)}, {"id": build_id(g.completed)}],
+               "totalCount": 2})
     );
     assert_eq!(
         data["bare"],
@@ -565,7 +589,7 @@ async fn event_ids(app: &TestApp, token: &str, filter: Value, first: i32) -> Vec
         assert!(body.get("errors").is_none(), "{body}");
         let connection = &body["data"]["buildEvents"];
         for node in connection["nodes"].as_array().expect("nodes") {
-            ids.push(node["id"].as_str().expect("id").parse().expect("int"));
+            ids.push(row_of(node["id"].as_str().expect("id")));
         }
         if connection["pageInfo"]["hasNextPage"] != json!(true) {
             return ids;
@@ -644,7 +668,7 @@ async fn build_events_filter_order_and_page() {
     assert_eq!(body["data"]["buildEvents"]["totalCount"], json!(3));
     assert_eq!(
         body["data"]["buildEvents"]["nodes"][0]["build"]["id"],
-        json!(id(g.completed))
+        json!(build_id(g.completed))
     );
 
     // A viewer of another tenant sees no event of a build it cannot see.
@@ -684,7 +708,7 @@ async fn me_is_the_caller() {
         .await;
     assert_eq!(
         data["me"],
-        json!({"id": id(app.admin_id), "username": "admin", "role": "ADMIN",
+        json!({"id": user_id(app.admin_id), "username": "admin", "role": "ADMIN",
                "email": "admin@example.net", "isActive": true, "tenants": []})
     );
     let (viewer_id, viewer) = app.user(Role::Viewer, &[g.t2, g.t1], false).await;
@@ -693,7 +717,7 @@ async fn me_is_the_caller() {
         .await;
     assert_eq!(
         body["data"]["me"],
-        json!({"id": id(viewer_id), "role": "VIEWER",
+        json!({"id": user_id(viewer_id), "role": "VIEWER",
                "tenants": [{"name": "Tenant One"}, {"name": "Tenant Two"}]})
     );
     // Another user's e-mail is for administrators only.
@@ -751,7 +775,7 @@ async fn reference_lookups_and_lists() {
         .await;
     assert_eq!(
         data["tenant"],
-        json!({"id": id(g.t1), "name": "Tenant One", "slug": "tenant-one"})
+        json!({"id": gid::<tenant::Entity>(g.t1), "name": "Tenant One", "slug": "tenant-one"})
     );
     assert_eq!(
         data["cluster"],

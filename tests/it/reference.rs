@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, code, fields};
+use crate::support::{TestApp, code, fields, gid};
 
 async fn run(app: &TestApp, query: &str, variables: Value) -> Value {
     app.as_user(&app.admin, query, variables).await
@@ -113,7 +113,7 @@ async fn catalog_entries_are_unique_per_cluster_and_vmid() {
     assert_eq!(created["isActive"], true);
     assert_eq!(
         created["allowedTenants"],
-        json!([{"id": world.t1.to_string()}])
+        json!([{"id": gid::<entity::tenant::Entity>(world.t1)}])
     );
     let body = run(&app, create, input("another-slug", 9000)).await;
     assert_eq!(

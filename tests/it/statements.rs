@@ -10,7 +10,7 @@ use packer_gateway::clock::now;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, at};
+use crate::support::{TestApp, at, build_gid};
 
 /// The one statement that authenticates a request: it reads the token, its user and the user's
 /// tenants together.
@@ -155,7 +155,7 @@ async fn one_build_with_scalar_fields_is_one_statement() {
         json!({ "id": fleet.builds[1].to_string() }),
     )
     .await;
-    assert_eq!(data["imageBuild"]["id"], json!(fleet.builds[1].to_string()));
+    assert_eq!(data["imageBuild"]["id"], json!(build_gid(fleet.builds[1])));
     assert_eq!(count, 1 + AUTHENTICATION);
 }
 

@@ -8,7 +8,7 @@ use entity::enums::{BuildStatus, Role};
 use serde_json::json;
 
 use crate::{
-    support::{TestApp, fresh_database, postgres},
+    support::{TestApp, build_gid, event_gid, fresh_database, postgres},
     ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS, WAIT, app_with_definition},
 };
 
@@ -24,7 +24,7 @@ async fn after_event_id_replays_the_history_then_continues_live() {
     app.wait_for_subscribers(1).await;
     let (build, queued) = app.queue(definition).await;
     let last_seen = client.next_event("1").await["eventId"].clone();
-    assert_eq!(last_seen, queued.to_string());
+    assert_eq!(last_seen, event_gid(queued));
     drop(client);
     app.wait_for_subscribers_at_most(0).await;
 
@@ -44,15 +44,15 @@ async fn after_event_id_replays_the_history_then_continues_live() {
         (cancelled, "CANCELLED"),
     ] {
         let event = client.next_event("2").await;
-        assert_eq!(event["eventId"], expected.to_string());
+        assert_eq!(event["eventId"], event_gid(expected));
         assert_eq!(event["status"], status);
     }
     // Then live, without a gap or a duplicate.
     let completed = app.transition(build, BuildStatus::Completed).await;
     let event = client.next_event("2").await;
-    assert_eq!(event["eventId"], completed.to_string());
+    assert_eq!(event["eventId"], event_gid(completed));
     let (_, next) = app.queue(definition).await;
-    assert_eq!(client.next_event("2").await["eventId"], next.to_string());
+    assert_eq!(client.next_event("2").await["eventId"], event_gid(next));
 }
 
 #[tokio::test]
@@ -69,11 +69,11 @@ async fn a_lagging_subscriber_is_caught_up_from_history_exactly_once() {
     let burst = app.queue_many(definition, 50).await;
     for (build, event) in &burst {
         let received = client.next_event("1").await;
-        assert_eq!(received["eventId"], event.to_string());
-        assert_eq!(received["build"]["id"], build.to_string());
+        assert_eq!(received["eventId"], event_gid(*event));
+        assert_eq!(received["build"]["id"], build_gid(*build));
     }
     let (_, next) = app.queue(definition).await;
-    assert_eq!(client.next_event("1").await["eventId"], next.to_string());
+    assert_eq!(client.next_event("1").await["eventId"], event_gid(next));
     assert!(
         app.app.events.catch_ups() >= 1,
         "the subscriber should have fallen behind the channel"
@@ -96,19 +96,21 @@ async fn filters_select_by_build_definition_and_status() {
     let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
     client.init(&app.admin).await;
     // From just after `queued`: the history and the live stream are filtered alike.
-    let after = queued.to_string();
+    // Global ids, as GraphQL answers them, and (for a transition period) integers name the same
+    // rows.
+    let after = event_gid(queued);
     client
         .subscribe(
             "build",
             SUBSCRIPTION,
-            json!({"after": after, "filter": {"buildId": build.to_string()}}),
+            json!({"after": after, "filter": {"buildId": build_gid(build)}}),
         )
         .await;
     client
         .subscribe(
             "definition",
             SUBSCRIPTION,
-            json!({"after": after, "filter": {"definitionId": second.to_string()}}),
+            json!({"after": queued.to_string(), "filter": {"definitionId": second.to_string()}}),
         )
         .await;
     client
@@ -134,7 +136,7 @@ async fn filters_select_by_build_definition_and_status() {
             .to_owned();
         received.entry(id).or_default().push(event);
     }
-    let ids = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>();
+    let ids = |ids: &[i64]| ids.iter().copied().map(event_gid).collect::<Vec<_>>();
     assert_eq!(received["build"], ids(&[started]));
     assert_eq!(received["definition"], ids(&[other_queued, failed]));
     assert_eq!(received["statuses"], ids(&[started, failed]));
@@ -166,12 +168,12 @@ async fn a_viewer_receives_only_the_builds_of_its_tenants() {
     let (_, unrestricted) = app.queue(everyone).await;
     assert_eq!(
         client.next_event("live").await["eventId"],
-        unrestricted.to_string()
+        event_gid(unrestricted)
     );
     app.transition(hidden, BuildStatus::Running).await;
     let (_, allowed) = app.queue(mine).await;
     let event = client.next_event("live").await;
-    assert_eq!(event["eventId"], allowed.to_string());
+    assert_eq!(event["eventId"], event_gid(allowed));
     assert_eq!(event["build"]["definition"]["name"], "Mine");
 
     // The replay applies the same rule.
@@ -180,11 +182,11 @@ async fn a_viewer_receives_only_the_builds_of_its_tenants() {
         .await;
     assert_eq!(
         client.next_event("replay").await["eventId"],
-        unrestricted.to_string()
+        event_gid(unrestricted)
     );
     assert_eq!(
         client.next_event("replay").await["eventId"],
-        allowed.to_string()
+        event_gid(allowed)
     );
     let (_, last) = app.queue(theirs).await;
     let (_, visible) = app.queue(everyone).await;
@@ -193,7 +195,7 @@ async fn a_viewer_receives_only_the_builds_of_its_tenants() {
         let message = client.recv().await;
         assert_eq!(
             message["payload"]["data"]["buildStatusChanged"]["eventId"],
-            visible.to_string(),
+            event_gid(visible),
             "not {last}"
         );
         ids.insert(message["id"].to_string());
@@ -221,10 +223,10 @@ async fn another_instance_delivers_events_committed_on_this_one() {
     two.wait_for_subscribers(1).await;
 
     let (build, queued) = one.queue(definition).await;
-    assert_eq!(client.next_event("1").await["eventId"], queued.to_string());
+    assert_eq!(client.next_event("1").await["eventId"], event_gid(queued));
     let started = one.transition(build, BuildStatus::Running).await;
     let event = client.next_event("1").await;
-    assert_eq!(event["eventId"], started.to_string());
+    assert_eq!(event["eventId"], event_gid(started));
     assert_eq!(event["build"]["status"], "RUNNING");
 }
 
@@ -271,20 +273,20 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     app.wait_for_subscribers(subscribers).await;
     let (build, queued) = app.queue(definition).await;
     for client in &mut clients {
-        assert_eq!(client.next_event("1").await["eventId"], queued.to_string());
+        assert_eq!(client.next_event("1").await["eventId"], event_gid(queued));
     }
 
     let before = app.statements();
     for status in [BuildStatus::Running, BuildStatus::Completed] {
         let event = app.transition(build, status).await;
         for client in &mut clients {
-            assert_eq!(client.next_event("1").await["eventId"], event.to_string());
+            assert_eq!(client.next_event("1").await["eventId"], event_gid(event));
         }
     }
     let (_, event) = app.queue(definition).await;
     for client in &mut clients {
         let received = client.next_event("1").await;
-        assert_eq!(received["eventId"], event.to_string());
+        assert_eq!(received["eventId"], event_gid(event));
         assert_eq!(received["build"]["definition"]["name"], "Ubuntu 24.04");
     }
     let statements = app.statements() - before;

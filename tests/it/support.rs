@@ -27,6 +27,7 @@ use packer_gateway::{
     config::{Cli, Command},
     registry::{
         events::prepare_event_write,
+        id::{Global, Id, Named},
         users::{self, NewToken, NewUser},
     },
     routes::{self, router},
@@ -324,6 +325,34 @@ pub fn fields(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The global id GraphQL gives the row `id` of `E` (`registry::id`): what every `id` field
+/// answers.
+pub fn gid<E: Named>(id: impl Into<i64>) -> String {
+    Id::<E>::new(id.into()).expect("a positive id").global()
+}
+
+/// The global id of the build event `id` (what `eventId` answers).
+pub fn event_gid(id: i64) -> String {
+    gid::<build_event::Entity>(id)
+}
+
+/// The global id of the build `id`.
+pub fn build_gid(id: i32) -> String {
+    gid::<image_build::Entity>(id)
+}
+
+/// The row's integer behind a global id GraphQL answered (REST's id, the database's key).
+pub fn row_of(global: &str) -> i64 {
+    Global::parse(global)
+        .unwrap_or_else(|| panic!("a global id: {global}"))
+        .value()
+}
+
+/// [`row_of`] as the `INTEGER` key it is.
+pub fn key_of(global: &str) -> i32 {
+    i32::try_from(row_of(global)).expect("an INTEGER key")
+}
+
 /// The `extensions.code` of the first error of a body.
 pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
@@ -551,7 +580,7 @@ fn last_event(build: &Value) -> i64 {
         .as_array()
         .and_then(|events| events.last())
         .and_then(|event| event["id"].as_str())
-        .and_then(|id| id.parse().ok())
+        .map(row_of)
         .unwrap_or_else(|| panic!("a build with events: {build}"))
 }
 
@@ -728,7 +757,7 @@ impl TestApp {
         let build = &body["data"]["queueImageBuild"];
         let id = build["id"]
             .as_str()
-            .and_then(|id| id.parse().ok())
+            .map(key_of)
             .unwrap_or_else(|| panic!("queued: {body}"));
         (id, last_event(build))
     }

@@ -5,8 +5,9 @@ use entity::enums::BuildStatus;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::ws_client::{
-    Client, LEGACY_WS, SUBSCRIPTION, TRANSPORT_WS, WAIT, app_with_definition, bearer,
+use crate::{
+    support::{build_gid, event_gid},
+    ws_client::{Client, LEGACY_WS, SUBSCRIPTION, TRANSPORT_WS, WAIT, app_with_definition, bearer},
 };
 
 async fn queue_start_complete(protocol: &'static str) {
@@ -28,28 +29,28 @@ async fn queue_start_complete(protocol: &'static str) {
 
     let (build, queued) = app.queue(definition).await;
     let event = client.next_event("1").await;
-    assert_eq!(event["eventId"], queued.to_string());
+    assert_eq!(event["eventId"], event_gid(queued));
     assert_eq!(event["previousStatus"], Value::Null);
     assert_eq!(event["status"], "PENDING");
     assert_eq!(event["message"], Value::Null);
     assert_eq!(event["actor"]["username"], "admin");
-    assert_eq!(event["build"]["id"], build.to_string());
+    assert_eq!(event["build"]["id"], build_gid(build));
     assert_eq!(event["build"]["status"], "PENDING");
     assert_eq!(event["build"]["definition"]["name"], "Ubuntu 24.04");
 
     let started = app.transition(build, BuildStatus::Running).await;
     let event = client.next_event("1").await;
-    assert_eq!(event["eventId"], started.to_string());
+    assert_eq!(event["eventId"], event_gid(started));
     assert_eq!(event["previousStatus"], "PENDING");
     assert_eq!(event["status"], "RUNNING");
     assert_eq!(event["build"]["status"], "RUNNING");
 
     let completed = app.transition(build, BuildStatus::Completed).await;
     let event = client.next_event("1").await;
-    assert_eq!(event["eventId"], completed.to_string());
+    assert_eq!(event["eventId"], event_gid(completed));
     assert_eq!(event["previousStatus"], "RUNNING");
     assert_eq!(event["status"], "COMPLETED");
-    assert_eq!(event["build"]["id"], build.to_string());
+    assert_eq!(event["build"]["id"], build_gid(build));
     assert_eq!(event["build"]["status"], "COMPLETED");
     assert!(queued < started && started < completed);
 }
@@ -91,7 +92,7 @@ async fn complete_and_stop_end_one_subscription() {
         assert_eq!(message["id"], "b", "{message}");
         assert_eq!(
             message["payload"]["data"]["buildStatusChanged"]["eventId"],
-            queued.to_string()
+            event_gid(queued)
         );
     }
 }
@@ -311,7 +312,7 @@ async fn the_51st_subscription_is_refused_and_the_socket_stays_open() {
         assert_eq!(message["type"], "next", "{message}");
         assert_eq!(
             message["payload"]["data"]["buildStatusChanged"]["eventId"],
-            queued.to_string()
+            event_gid(queued)
         );
         seen.insert(message["id"].as_str().unwrap_or_default().to_owned());
     }

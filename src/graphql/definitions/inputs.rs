@@ -1,9 +1,9 @@
 //! The mutations of definitions and their inputs (SPEC §3.2).
 
-use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use entity::{cluster, image_definition, proxmox_endpoint, tenant};
 
-use super::ImageDefinition;
+use super::{super::scalars::Json, ImageDefinition};
 use crate::{
     error::Error,
     graphql::{
@@ -56,7 +56,7 @@ pub struct CreateImageDefinitionInput {
     /// Provisioning recipe.
     pub provisioner_recipe: ProvisionerRecipe,
     /// Default Packer variables (SPEC §1.6).
-    pub default_variables: Option<Json<serde_json::Value>>,
+    pub default_variables: Option<Json>,
     /// Tenants that may use it; empty means every tenant.
     pub allowed_tenant_ids: Option<Vec<ID>>,
 }
@@ -101,7 +101,7 @@ pub struct UpdateImageDefinitionInput {
     /// Provisioning recipe.
     pub provisioner_recipe: MaybeUndefined<ProvisionerRecipe>,
     /// Default Packer variables.
-    pub default_variables: MaybeUndefined<Json<serde_json::Value>>,
+    pub default_variables: MaybeUndefined<Json>,
     /// Tenants that may use it; empty means every tenant.
     pub allowed_tenant_ids: MaybeUndefined<Vec<ID>>,
 }

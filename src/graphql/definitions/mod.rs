@@ -5,8 +5,7 @@ mod inputs;
 
 pub use inputs::{CreateImageDefinitionInput, DefinitionMutation, UpdateImageDefinitionInput};
 
-use async_graphql::{ComplexObject, Context, ID, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use entity::{cluster, image_definition, proxmox_endpoint};
 
 use super::{
@@ -19,6 +18,7 @@ use super::{
     lookups::{OrderBy, filter_of, sort},
     reference::{Cluster, ProxmoxEndpoint, Tenant},
     request,
+    scalars::{DateTime, Json},
 };
 use crate::{
     definition_filter, definition_sort,
@@ -38,7 +38,7 @@ use crate::{
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct ImageDefinition {
-    /// Id.
+    /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
     pub id: ID,
     /// Unique display name.
     pub name: String,
@@ -73,11 +73,11 @@ pub struct ImageDefinition {
     /// Provisioning recipe.
     pub provisioner_recipe: ProvisionerRecipe,
     /// Default Packer variables.
-    pub default_variables: Json<serde_json::Value>,
+    pub default_variables: Json,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub created: DateTime,
     /// Last change.
-    pub last_updated: DateTime<Utc>,
+    pub last_updated: DateTime,
     /// Internal: the `row_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub row_id: Id<image_definition::Entity>,
@@ -110,9 +110,9 @@ impl From<image_definition::Model> for ImageDefinition {
             os_release: m.os_release,
             default_ciuser: m.default_ciuser,
             provisioner_recipe: m.provisioner_recipe.into(),
-            default_variables: Json(m.default_variables),
-            created: m.created,
-            last_updated: m.last_updated,
+            default_variables: Json::from(m.default_variables),
+            created: m.created.into(),
+            last_updated: m.last_updated.into(),
             proxmox_endpoint_id: Id::of_row(m.proxmox_endpoint_id),
             target_cluster_id: m.target_cluster_id.map(Id::of_row),
         }

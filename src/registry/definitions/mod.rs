@@ -35,7 +35,7 @@ macro_rules! definition_filter {
             ($($($extra)*)?)
             DefinitionField for image_definition search [Name, Description] {
                 /// Id.
-                Id id: Id = column(Id, not_null),
+                Id id: Id(image_definition) = column(Id, not_null),
                 /// Name.
                 Name name: Text = column(Name, not_null),
                 /// Slug.
@@ -45,9 +45,9 @@ macro_rules! definition_filter {
                 /// Builder type.
                 BuilderType builder_type: Choice(BuilderType) = column(BuilderType, not_null),
                 /// Endpoint id.
-                ProxmoxEndpoint proxmox_endpoint: Id = column(ProxmoxEndpointId, not_null),
+                ProxmoxEndpoint proxmox_endpoint: Id(proxmox_endpoint) = column(ProxmoxEndpointId, not_null),
                 /// Target cluster id.
-                TargetCluster target_cluster: Id = column(TargetClusterId, nullable),
+                TargetCluster target_cluster: Id(cluster) = column(TargetClusterId, nullable),
                 /// Target node.
                 TargetNode target_node: Text = column(TargetNode, not_null),
                 /// Operating system family.
@@ -55,7 +55,7 @@ macro_rules! definition_filter {
                 /// Provisioning recipe.
                 ProvisionerRecipe provisioner_recipe: Choice(ProvisionerRecipe) = column(ProvisionerRecipe, not_null),
                 /// A tenant id among `allowedTenants`; `isNull: true` for unrestricted definitions.
-                Tenant tenant: Id = through(Id, image_definition_tenant, DefinitionId, TenantId),
+                Tenant tenant: Id(tenant) = through(Id, image_definition_tenant, DefinitionId, TenantId),
                 /// Creation time.
                 Created created: Time = column(Created, not_null),
                 /// Last change.

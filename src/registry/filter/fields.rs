@@ -15,7 +15,7 @@
 //!                 /// Status.
 //!                 Status status: Choice(BuildStatus) = column(Status, not_null),
 //!                 /// A tenant id among the definition's `allowedTenants`.
-//!                 Tenant tenant: Id = through(DefinitionId, image_definition_tenant, DefinitionId, TenantId),
+//!                 Tenant tenant: Id(tenant) = through(DefinitionId, image_definition_tenant, DefinitionId, TenantId),
 //!             }
 //!         }
 //!     };
@@ -24,8 +24,9 @@
 //! ```
 //!
 //! Each field is: its doc (GraphQL's description), the registry variant, the public snake_case
-//! name (REST's parameter; GraphQL's input field, camelCased), its type — `Id`, `Int`, `Text`,
-//! `Flag`, `Time` or `Choice(<entity::enums type>)` — and where its values live: a `column` of the
+//! name (REST's parameter; GraphQL's input field, camelCased), its type — `Id(<entity module>)`
+//! (the rows its ids name), `Int`, `Text`, `Flag`, `Time` or `Choice(<entity::enums type>)` — and
+//! where its values live: a `column` of the
 //! aggregate's table (`nullable` or `not_null`), or a column reached `through` another table
 //! (`outer column, table, key column, value column`). `graphql::filters` expands the same
 //! declaration into the GraphQL input type, so the three faces of a field cannot drift apart.
@@ -71,6 +72,9 @@ pub trait FilterField: Copy + std::fmt::Debug + 'static {
     fn kind(self) -> Kind;
     /// The stored values a choice field takes (`None` for other kinds).
     fn choices(self) -> Option<Vec<String>>;
+    /// The public name of the type whose ids an id field holds (`ImageDefinition` for a build's
+    /// `definition`; see [`crate::registry::id::Named`]); `None` for other kinds.
+    fn refers_to(self) -> Option<&'static str>;
     /// Where its values live.
     fn target(self) -> Target;
     /// The columns a free-text search (`q`) looks in.
@@ -125,6 +129,12 @@ macro_rules! filter_fields {
                 }
             }
 
+            fn refers_to(self) -> Option<&'static str> {
+                match self {
+                    $(Self::$variant => $crate::filter_fields!(@refers $ty $($choice)?),)*
+                }
+            }
+
             fn target(self) -> $crate::registry::filter::Target {
                 match self {
                     $(Self::$variant => $crate::filter_fields!(@target $entity $how $($arg)*),)*
@@ -145,7 +155,11 @@ macro_rules! filter_fields {
     (@choices Choice $choice:ident) => {
         Some($crate::registry::filter::choices::<entity::enums::$choice>())
     };
-    (@choices $ty:ident) => { None };
+    (@choices $ty:ident $($of:ident)?) => { None };
+    (@refers Id $of:ident) => {
+        Some(<entity::$of::Entity as $crate::registry::id::Named>::NAME)
+    };
+    (@refers $ty:ident $($of:ident)?) => { None };
     (@target $entity:ident column $col:ident, $null:ident) => {
         $crate::registry::filter::Target::Column {
             column: sea_orm::sea_query::Expr::col(($entity::Entity, $entity::Column::$col)),

@@ -3,7 +3,7 @@
 
 mod tokens;
 
-pub use tokens::{NewToken, create_token, issue_token, revoke, revoke_token, tokens_of};
+pub use tokens::{NewToken, create_token, issue_token, revoke, revoke_token, token, tokens_of};
 
 use chrono::{DateTime, Utc};
 use entity::{enums::Role, tenant, user, user_tenant};

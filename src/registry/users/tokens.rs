@@ -142,6 +142,22 @@ fn owner_for(ctx: Ctx<'_>, user: Option<i32>) -> Result<i32, Error> {
     }
 }
 
+/// The token `id`, for the user itself and administrators; anyone else's, like a missing one, is
+/// `NOT_FOUND` (anonymous readers: `UNAUTHENTICATED`).
+pub async fn token(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Id<api_token::Entity>,
+) -> Result<api_token::Model, Error> {
+    scope.require_authenticated()?;
+    let id = id.as_i32().ok_or(Error::NotFound)?;
+    api_token::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|token| scope.sees_private_of(token.user_id))
+        .ok_or(Error::NotFound)
+}
+
 /// The tokens of each of `owners` (newest first, never their secret, which is not stored): for
 /// the user itself and administrators; another user's are `FORBIDDEN`, and anonymous readers
 /// read none (`UNAUTHENTICATED`). One statement for every owner the scope may see.
