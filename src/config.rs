@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Build events and subscriptions.
     #[command(flatten)]
     pub subscriptions: Subscriptions,
+
+    /// Browser and frontend clients: CORS and automatic persisted queries.
+    #[command(flatten)]
+    pub clients: Clients,
 }
 
 /// Query and transport limits (SPEC §5); all configurable.
@@ -188,6 +192,52 @@ pub struct Subscriptions {
     pub shutdown_grace: Duration,
 }
 
+/// What frontend apps need beyond GraphQL itself: cross-origin access from browsers (CORS, and the
+/// websocket's `Origin` check) and automatic persisted queries.
+#[derive(Args, Debug, Clone)]
+pub struct Clients {
+    /// A web origin whose pages may call the API from a browser (CORS, on GraphQL and REST alike)
+    /// and open its websocket, e.g. `https://app.example.net`; repeat the flag or separate
+    /// origins with commas; `*` allows every origin. Off by default: no response carries CORS
+    /// headers, and the websocket accepts any origin.
+    #[arg(long = "cors-origin", env = "PACKER_GATEWAY_CORS_ORIGIN", value_delimiter = ',',
+          value_parser = origin)]
+    pub cors_origins: Vec<String>,
+    /// Automatic persisted queries: the most documents kept, the least recently used dropped
+    /// first; 0 turns persisted queries off (`PERSISTED_QUERY_NOT_SUPPORTED`).
+    #[arg(long, env = "PACKER_GATEWAY_APQ_MAX_ENTRIES", default_value_t = 1000)]
+    pub apq_max_entries: usize,
+    /// Automatic persisted queries: the most bytes of documents kept.
+    #[arg(long, env = "PACKER_GATEWAY_APQ_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub apq_max_bytes: usize,
+}
+
+/// A web origin as browsers send it in `Origin` (`https://app.example.net`, `http://localhost:
+/// 5173`: a scheme, a host in lower case, a port unless it is the scheme's default, nothing
+/// else), or `*`.
+fn origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(text.to_owned());
+    }
+    let refused = || {
+        format!(
+            "`{text}` is not a web origin: give a scheme, a host and optionally a port, such as \
+             `https://app.example.net` or `http://localhost:5173` (no path), or `*`"
+        )
+    };
+    let url = url::Url::parse(text).map_err(|_| refused())?;
+    let bare = url.path() == "/";
+    let plain = url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare || !plain {
+        return Err(refused());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 /// A positive number of seconds, fractions allowed.
 fn seconds(text: &str) -> Result<Duration, String> {
     match text.trim().parse::<f64>() {
@@ -202,7 +252,39 @@ fn seconds(text: &str) -> Result<Duration, String> {
 mod tests {
     use std::time::Duration;
 
-    use super::seconds;
+    use super::{origin, seconds};
+
+    #[test]
+    fn origins_are_written_as_browsers_send_them() {
+        assert_eq!(
+            origin("https://App.Example.net"),
+            Ok("https://app.example.net".into())
+        );
+        assert_eq!(
+            origin("https://app.example.net:443"),
+            Ok("https://app.example.net".into())
+        );
+        assert_eq!(
+            origin(" http://localhost:5173"),
+            Ok("http://localhost:5173".into())
+        );
+        assert_eq!(
+            origin("https://app.example.net/"),
+            Ok("https://app.example.net".into())
+        );
+        assert_eq!(origin("*"), Ok("*".into()));
+        for bad in [
+            "app.example.net",
+            "https://app.example.net/x",
+            "https://user@app.example.net",
+            "https://app.example.net?x",
+            "ftp://app.example.net",
+            "file:///tmp",
+            "",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_are_positive_seconds() {

@@ -34,8 +34,9 @@ pub fn router(app: App) -> Router {
         graphql::compat::render,
         timeout,
     );
+    let clients = app.config.clients.clone();
     let rest = http::door(rest::routes(app), rest::error::render, timeout);
-    http::edge(graphql.merge(rest))
+    http::edge(graphql.merge(rest), &clients)
 }
 
 /// Serves the service on `listener` until `signal` completes, then shuts down gracefully (see

@@ -2,7 +2,9 @@
 //! REST, the service's own pages).
 //!
 //! - [`edge`] wraps the whole router: request ids (tower-http's `SetRequestIdLayer` /
-//!   `PropagateRequestIdLayer`, see [`request_id`]) and request tracing, whose span carries the id;
+//!   `PropagateRequestIdLayer`, see [`request_id`]), request tracing, whose span carries the id,
+//!   and CORS when `--cors-origin` is set ([`cors`]: preflights are answered there, for every
+//!   door);
 //! - [`door`] wraps the routes of one door: the request timeout (503 `REQUEST_TIMEOUT`), a panic
 //!   turned into a 500 `INTERNAL_SERVER_ERROR`, and the rendering of every [`Failure`] through the
 //!   door's own [`Render`] function (see [`failure`]);
@@ -16,6 +18,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod dashboard;
 pub mod failure;
 pub mod graphiql;
@@ -37,7 +40,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{app::Shutdown, error::Error};
+use crate::{app::Shutdown, config::Clients, error::Error};
 pub use auth::Credentials;
 pub use failure::{Failure, Render, Rendering, codes};
 pub use request_id::RequestId;
@@ -50,8 +53,8 @@ pub fn door(routes: Router, render: Render, request_timeout: Duration) -> Router
         .layer(from_fn_with_state(render, failure::render_failures))
 }
 
-/// Wraps every door: request ids and tracing (see the module docs).
-pub fn edge(router: Router) -> Router {
+/// Wraps every door: request ids, tracing and CORS (see the module docs).
+pub fn edge(router: Router, clients: &Clients) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
             tracing::info_span!(
@@ -63,6 +66,11 @@ pub fn edge(router: Router) -> Router {
         })
         // A failure is logged once, by the door that renders it.
         .on_failure(());
+    // Inside the request ids and the trace, so that a preflight answered here has both.
+    let router = match cors::layer(clients) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)

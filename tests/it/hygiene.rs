@@ -115,11 +115,10 @@ async fn panic_through(
         panic!("{detail}");
     }
     let routes = Router::new().route("/boom", get(boom));
-    let router = packer_gateway::http::edge(packer_gateway::http::door(
-        routes,
-        render,
-        Duration::from_secs(15),
-    ));
+    let router = packer_gateway::http::edge(
+        packer_gateway::http::door(routes, render, Duration::from_secs(15)),
+        &crate::support::serve_args(&[]).clients,
+    );
     let (logs, guard) = capture_logs();
     let response = router
         .oneshot(Request::get("/boom").body(Body::empty()).expect("request"))

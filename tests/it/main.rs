@@ -3,9 +3,11 @@
 
 mod support;
 
+mod apq;
 mod architecture;
 mod auth;
 mod authorization;
+mod cors;
 mod dashboard;
 mod definitions;
 mod filters;

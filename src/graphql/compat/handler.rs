@@ -13,6 +13,9 @@
 //! - missing or bad credentials are 401 `UNAUTHENTICATED`, before the body is read;
 //! - a body over the limit is 413; a JSON array (batching) is 400 `BATCHING_NOT_SUPPORTED`;
 //!   malformed parameters are 400 `BAD_REQUEST` ([`super::params`]);
+//! - a persisted query's hash names its document ([`super::persisted`]): an unknown hash is
+//!   `PERSISTED_QUERY_NOT_FOUND` with HTTP 200, a hash that does not match the document sent with
+//!   it 400 `BAD_REQUEST`;
 //! - then the document goes through the query limits ([`super::limits`]): 413 `QUERY_TOO_LARGE`,
 //!   or a request error with the limit's code — no resolver runs and no statement but the
 //!   authentication's; anonymous principals get the schema without introspection or suggestions;
@@ -37,6 +40,7 @@ use super::{
     Door,
     media::{MediaType, Negotiated, negotiate, not_acceptable, wants_html},
     params::Params,
+    persisted,
     prepare::prepare,
     render::{json_response, sanitize},
     ws,
@@ -47,7 +51,7 @@ use crate::{
     http::{
         Credentials, Failure, RequestId,
         body::{self, JsonContent},
-        codes as edge_codes, graphiql,
+        codes as edge_codes, cors, graphiql,
     },
 };
 
@@ -76,11 +80,13 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Failure> {
     if let Ok(upgrade) = upgrade {
+        cors::check_websocket_origin(&door.app.config.clients, &headers)?;
         return Ok(ws::upgrade(door, upgrade, credentials));
     }
     let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
         url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).collect();
-    if wants_html(&headers) && !pairs.iter().any(|(key, _)| key == "query") {
+    let asks = |name: &str| pairs.iter().any(|(key, _)| key == name);
+    if wants_html(&headers) && !asks("query") && !asks("extensions") {
         return Ok(graphiql::page().await);
     }
     let media = negotiate(&headers).ok_or_else(not_acceptable)?;
@@ -126,6 +132,16 @@ async fn run(
                 refusal.message,
             ));
         }
+        // A persisted query's hash that does not match its document.
+        Err(refusal) if refusal.code == edge_codes::BAD_REQUEST => {
+            return Err(Failure::bad_request(refusal.message));
+        }
+        Err(refusal) if refusal.code == persisted::codes::NOT_FOUND => {
+            return Ok(persisted_miss(media, refusal.code, &refusal.message));
+        }
+        Err(refusal) if refusal.code == persisted::codes::NOT_SUPPORTED => {
+            return Ok(persisted_miss(media, refusal.code, &refusal.message));
+        }
         Err(refusal) => return Ok(request_error(media, refusal.code, &refusal.message)),
     };
     match prepared.operation {
@@ -163,6 +179,20 @@ fn request_error(media: MediaType, code: &str, message: &str) -> Response {
     };
     let body = serde_json::json!({"errors": [super::render::error(message, code)]});
     json_response(media, status, body.to_string())
+}
+
+/// The answer to a persisted query's hash the service does not know (or when persisted queries
+/// are off): a request error, with HTTP 200 whatever the media type — as Apollo Server answers
+/// it, and what clients written against it expect before they send the document — and never
+/// cached, since the same request will succeed once the document is sent.
+fn persisted_miss(media: MediaType, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"errors": [super::render::error(message, code)]});
+    let mut response = json_response(media, StatusCode::OK, body.to_string());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, must-revalidate"),
+    );
+    response
 }
 
 /// Serializes a GraphQL response with the right status and without internal details.

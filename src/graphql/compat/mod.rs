@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | [`handler`], [`media`] | `async-graphql-axum` | GET runs mutations; `text/plain` bodies, no body limit, batching always on, no `Accept` negotiation |
 //! | [`params`] | `http::parse_query_string`, `Request`'s `Deserialize` | `operationName` dropped over GET; a missing `query` is the empty document |
+//! | [`persisted`] | `extensions::apollo_persisted_queries` | runs after parameter parsing and limits (a hash-only request is refused before it), cache bounded by count only |
 //! | [`ws`] | `http::WebSocket` | close codes (1011/1002 for 4401/4400/4403), no 4408/4409, no pings or `ka`, no `error` message, no operation limit |
 //! | [`limits`] | `limit_depth`, `limit_recursive_depth`, `limit_directives`, the parser | stack overflow on deep nesting; fragments re-walked at every spread (exponential); introspection refused by depth (#1696); directives counted on fields only |
 //! | [`variables`] | (validation's check of argument values) | a missing non-null variable or an ill-formed `DateTime` is a field error after other resolvers ran |
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod media;
 pub mod nullable;
 pub mod params;
+pub mod persisted;
 pub mod prepare;
 pub mod render;
 pub mod variables;
@@ -37,6 +39,7 @@ use axum::{Router, extract::FromRef, routing::get};
 
 use super::{AppSchema, anonymous_schema, schema};
 use crate::app::App;
+use persisted::PersistedQueries;
 pub use render::render;
 use variables::InputTypes;
 
@@ -47,6 +50,8 @@ pub struct Door {
     pub app: App,
     /// The schemas and what was learnt from them.
     pub schemas: Arc<Schemas>,
+    /// The documents of automatic persisted queries.
+    pub persisted: Arc<PersistedQueries>,
 }
 
 /// The schemas of the door.
@@ -76,7 +81,10 @@ impl Door {
             limits,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());
+        let clients = &app.config.clients;
+        let persisted = PersistedQueries::new(clients.apq_max_entries, clients.apq_max_bytes);
         Door {
+            persisted: Arc::new(persisted),
             app,
             schemas: Arc::new(Schemas {
                 schema,

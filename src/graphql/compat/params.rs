@@ -1,4 +1,5 @@
-//! The parameters of a GraphQL request (`query`, `operationName`, `variables`, `extensions`),
+//! The parameters of a GraphQL request (`query`, `operationName`, `variables`, `extensions` —
+//! of which only `persistedQuery` is read, see [`super::persisted`]),
 //! parsed by one function, [`Params::from_json`], for every transport: the JSON body of a POST
 //! ([`Params::from_body`]), the query string of a GET ([`Params::from_query`]), and the payload of
 //! `subscribe` (graphql-transport-ws) and `start` (graphql-ws).
@@ -18,28 +19,31 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
-use super::super::error::codes as graphql_codes;
+use super::{super::error::codes as graphql_codes, persisted::Persisted};
 use crate::http::Failure;
 
 /// The parameters of one GraphQL request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
-    /// The document.
-    pub query: String,
+    /// The document; absent when `persisted` names it by its hash.
+    pub query: Option<String>,
     /// The operation to run, when the document has several.
     pub operation_name: Option<String>,
     /// The variables (an absent or null `variables` is empty).
     pub variables: Map<String, Json>,
+    /// `extensions.persistedQuery`: the hash of the document (automatic persisted queries).
+    pub persisted: Option<Persisted>,
 }
 
 impl Params {
-    /// Reads the parameters of a JSON object; the error is a message for the client. `extensions`
-    /// must be an object when present; it is not used.
+    /// Reads the parameters of a JSON object; the error is a message for the client. `query` may
+    /// only be left out (or null) when `extensions.persistedQuery` names it; `extensions` must be
+    /// an object when present, and its other members are not used.
     pub fn from_json(mut map: Map<String, Json>) -> Result<Params, String> {
         let query = match map.remove("query") {
-            Some(Json::String(query)) => query,
+            Some(Json::String(query)) => Some(query),
+            Some(Json::Null) | None => None,
             Some(_) => return Err("`query` must be a string".to_owned()),
-            None => return Err("`query` is required".to_owned()),
         };
         let operation_name = match map.remove("operationName") {
             Some(Json::String(name)) => Some(name),
@@ -51,14 +55,22 @@ impl Params {
             Some(Json::Null) | None => Map::new(),
             Some(_) => return Err("`variables` must be an object".to_owned()),
         };
-        match map.remove("extensions") {
-            Some(Json::Object(_) | Json::Null) | None => {}
+        let persisted = match map.remove("extensions") {
+            Some(Json::Object(extensions)) => extensions
+                .get("persistedQuery")
+                .map(Persisted::from_json)
+                .transpose()?,
+            Some(Json::Null) | None => None,
             Some(_) => return Err("`extensions` must be an object".to_owned()),
+        };
+        if query.is_none() && persisted.is_none() {
+            return Err("`query` is required".to_owned());
         }
         Ok(Params {
             query,
             operation_name,
             variables,
+            persisted,
         })
     }
 
@@ -164,16 +176,28 @@ mod tests {
         assert_eq!(
             ok,
             Ok(Params {
-                query: "{ a }".to_owned(),
+                query: Some("{ a }".to_owned()),
                 operation_name: None,
                 variables: Map::new(),
+                persisted: None,
             })
+        );
+        let hash = "ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38";
+        let hashed = Params::from_json(object(json!({
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}
+        })))
+        .ok();
+        assert_eq!(
+            hashed.and_then(|p| p.persisted).map(|p| p.hash),
+            Some(hash.to_owned())
         );
         for bad in [
             json!({"query": 1}),
             json!({"query": "{ a }", "operationName": 1}),
             json!({"query": "{ a }", "variables": []}),
             json!({"query": "{ a }", "extensions": "x"}),
+            json!({"extensions": {}}),
+            json!({"extensions": {"persistedQuery": {"version": 2, "sha256Hash": "00"}}}),
         ] {
             assert!(Params::from_json(object(bad.clone())).is_err(), "{bad}");
         }

@@ -1,6 +1,6 @@
-//! What every transport does with a GraphQL request before executing it: the limits of SPEC §5
-//! (which also parse the document), variable coercion, the request context, and the schema for
-//! the principal. HTTP and both websocket protocols share it, so none can skip a check.
+//! What every transport does with a GraphQL request before executing it: the document named by a
+//! persisted query's hash, the limits of SPEC §5 (which also parse the document), variable
+//! coercion, the request context, and the schema for the principal. HTTP and both websocket protocols share it, so none can skip a check.
 
 use async_graphql::{Request, Variables, parser::types::OperationType};
 use serde_json::{Map, Value as Json};
@@ -9,6 +9,7 @@ use super::{
     Door,
     limits::{self, Refusal},
     params::Params,
+    persisted::Document,
     variables::select_operation,
 };
 use crate::{
@@ -28,16 +29,22 @@ pub struct Prepared {
     pub schema: AppSchema,
 }
 
-/// Checks and builds a request of `principal`; the refusal carries the code to report.
+/// Checks and builds a request of `principal`; the refusal carries the code to report. A document
+/// named by its hash (automatic persisted queries) is found first, and checked like any other.
 pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prepared, Refusal> {
     let Params {
         query,
         operation_name,
         variables,
+        persisted,
     } = params;
+    let Document { query, store } = door.persisted.document(query, persisted.as_ref())?;
     let authenticated = principal.is_authenticated();
     refuse_nul(&query, &variables)?;
     let document = limits::parse(&query, &door.app.config.limits, authenticated)?;
+    if let Some(hash) = store {
+        door.persisted.store(hash, &query);
+    }
     let variables = Variables::from_json(Json::Object(variables));
     let operation = select_operation(&document, operation_name.as_deref()).map(|op| op.ty);
     door.schemas
