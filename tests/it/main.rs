@@ -11,6 +11,7 @@ mod cors;
 mod dashboard;
 mod definitions;
 mod filters;
+mod frontend_clients;
 mod http;
 mod hygiene;
 mod ids;

@@ -71,3 +71,38 @@ async fn a_failed_non_null_field_nulls_its_parent() {
         serde_json::json!({"parent": null, "child": {"ok": 1}})
     );
 }
+
+/// `DateTime` and `JSON` say what their values are, and name their specifications with
+/// `@specifiedBy` (in the SDL, and to introspection as `specifiedByURL`).
+#[tokio::test]
+async fn the_scalars_describe_their_values_and_name_their_specifications() {
+    let sdl = packer_gateway::graphql::sdl();
+    assert!(sdl.contains(
+        r#"scalar DateTime @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")"#
+    ));
+    assert!(
+        sdl.contains(r#"scalar JSON @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc8259")"#)
+    );
+    let app = crate::support::TestApp::new().await;
+    let data = app
+        .data(
+            r#"{ dateTime: __type(name: "DateTime") { kind description specifiedByURL }
+                 json: __type(name: "JSON") { kind description specifiedByURL } }"#,
+            serde_json::json!({}),
+        )
+        .await;
+    for (scalar, url, words) in [
+        (
+            "dateTime",
+            "https://www.rfc-editor.org/rfc/rfc3339",
+            "RFC 3339",
+        ),
+        ("json", "https://www.rfc-editor.org/rfc/rfc8259", "RFC 8259"),
+    ] {
+        assert_eq!(data[scalar]["kind"], "SCALAR");
+        assert_eq!(data[scalar]["specifiedByURL"], url);
+        let description = data[scalar]["description"].as_str().unwrap_or_default();
+        assert!(description.contains(words), "{description}");
+        assert!(!description.contains("Implement the"), "{description}");
+    }
+}
