@@ -6,8 +6,8 @@
 //   APOLLO_URL=http://127.0.0.1:8000/graphql APOLLO_TOKEN=<admin token> \
 //   APOLLO_FIXTURE='{"definition": "<id>", "builds": 7, "lastEvent": "<id>"}' node tests/tools/apollo.mjs
 //
-// The fixture: a definition (`definition`) with `builds` builds, the newest event (`lastEvent`),
-// the image factory on.
+// The fixture: a definition (`definition`) with `builds` builds, optionally the newest event
+// (`lastEvent`, else the whole history is replayed first), the image factory on.
 // Each step prints `ok <step>`; the last line is a JSON summary. Exits 1 on the first failure.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -240,19 +240,21 @@ try {
   ok('settings normalized');
 
   // 6. A subscription fed by mutations; its payload updates the cached build. It starts after the
-  // newest event of the fixture, so that nothing committed before the server registers it is
-  // missed (the history is replayed), and nothing older is heard.
+  // fixture's newest event (`lastEvent`), so that nothing committed before the server registers
+  // it is missed (the history is replayed); only the events of the build queued here count.
   const events = [];
   const waiters = [];
+  let queuedId = null;
+  const mine = () => events.filter((event) => event.build.id === queuedId);
   const waitFor = (count) =>
     new Promise((resolve, reject) => {
-      const check = () => (events.length >= count ? resolve() : null);
+      const check = () => (queuedId && mine().length >= count ? resolve() : null);
       waiters.push(check);
       check();
-      setTimeout(() => reject(new Error(`${events.length} events, not ${count}`)), 10_000).unref();
+      setTimeout(() => reject(new Error(`${mine().length} events, not ${count}`)), 10_000).unref();
     });
   const subscription = client
-    .subscribe({ query: STATUS, variables: { definition: fixture.definition, after: fixture.lastEvent } })
+    .subscribe({ query: STATUS, variables: { definition: fixture.definition, after: fixture.lastEvent ?? '0' } })
     .subscribe({
       next: ({ data }) => {
         events.push(data.buildStatusChanged);
@@ -261,13 +263,13 @@ try {
       error: (err) => console.error('subscription error', err),
     });
   const queued = await client.mutate({ mutation: QUEUE, variables: { definition: fixture.definition, vmid: 9300 } });
-  const queuedId = queued.data.queueImageBuild.id;
+  queuedId = queued.data.queueImageBuild.id;
   await waitFor(1);
   await client.mutate({ mutation: CANCEL, variables: { id: queuedId } });
   await waitFor(2);
   subscription.unsubscribe();
   assert.deepEqual(
-    events.map((event) => [event.build.id, event.previousStatus, event.status]),
+    mine().map((event) => [event.build.id, event.previousStatus, event.status]),
     [
       [queuedId, null, 'PENDING'],
       [queuedId, 'PENDING', 'CANCELLED'],
@@ -275,7 +277,7 @@ try {
   );
   const record = client.cache.extract()[client.cache.identify({ __typename: 'ImageBuild', id: queuedId })];
   assert.equal(record.status, 'CANCELLED');
-  ok('subscription fed by mutations', { events: events.length });
+  ok('subscription fed by mutations', { events: mine().length });
 } catch (err) {
   console.error(`failed: ${err.stack ?? err}`);
   console.log(JSON.stringify({ ...summary, failed: String(err.message ?? err), requests }));
