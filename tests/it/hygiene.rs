@@ -262,8 +262,36 @@ async fn an_abandoned_transaction_is_rolled_back() {
         let outcome = tokio::time::timeout(Duration::from_millis(300), write).await;
         assert!(outcome.is_err(), "the write was abandoned");
         assert_eq!(tenants_named(&db, &name).await, 0);
-        // Once the server has finished the statement, the queued rollback runs.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Once the server has finished the statement, the queued rollback runs: wait until no
+        // `pg_sleep` of this test's connections is still running on the server, and none of them
+        // is left inside a transaction.
+        let schema = app
+            .url
+            .split("application_name=")
+            .nth(1)
+            .unwrap_or_default();
+        let running = format!(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = '{schema}' \
+             AND (state LIKE 'idle in transaction%' \
+                  OR (state = 'active' AND query LIKE 'SELECT pg_sleep%'))"
+        );
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let rows = db
+                    .query_all_raw(sea_orm::Statement::from_string(
+                        sea_orm::DatabaseBackend::Postgres,
+                        running.clone(),
+                    ))
+                    .await
+                    .expect("read pg_stat_activity");
+                if rows.is_empty() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the abandoned statement ended on the server");
         assert_eq!(
             tenants_named(&db, &name).await,
             0,

@@ -49,24 +49,86 @@ pub struct TestApp {
     /// The database URL, to start a second instance on it.
     pub url: String,
     cleanup: Cleanup,
-    shares_database: bool,
     factory_on: std::sync::atomic::AtomicBool,
 }
 
+/// What a test's database is, to remove it when the last instance on it is dropped.
 enum Cleanup {
+    /// A SQLite file (with its WAL and shared-memory files).
     File(std::path::PathBuf),
-    Schema,
+    /// A schema of the PostgreSQL database of `TEST_DATABASE_URL`.
+    Schema(String),
+}
+
+/// How many live `TestApp`s use each database URL: the last one dropped removes the database.
+static LIVE: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn live(url: &str, delta: isize) -> usize {
+    let mut live = LIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let position = match live.iter().position(|(u, _)| u == url) {
+        Some(position) => position,
+        None => {
+            live.push((url.to_owned(), 0));
+            live.len() - 1
+        }
+    };
+    let count = (live[position].1 as isize + delta).max(0) as usize;
+    live[position].1 = count;
+    if count == 0 {
+        live.remove(position);
+    }
+    count
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Cleanup::File(path) = &self.cleanup
-            && !self.shares_database
-        {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
+        if live(&self.url, -1) > 0 {
+            return;
         }
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Schema(schema) => drop_schema(&self.url, schema),
+        }
+    }
+}
+
+/// Drops a test's PostgreSQL schema: its connections (every one opened with the schema as its
+/// `application_name`) are terminated first, so that no statement of the instance being dropped
+/// holds a lock the `DROP` would wait for. Runs on a thread of its own, because `Drop` cannot
+/// await and the test's runtime may be the one the instance's tasks run on.
+fn drop_schema(url: &str, schema: &str) {
+    let (url, name) = (url.to_owned(), schema.to_owned());
+    let dropped = std::thread::spawn(move || {
+        let schema = name;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| err.to_string())?;
+        runtime.block_on(async {
+            let db = Database::connect(&url).await.map_err(|e| e.to_string())?;
+            let result = async {
+                db.execute_unprepared(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = '{schema}' AND pid <> pg_backend_pid()"
+                ))
+                .await?;
+                db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .await
+            }
+            .await;
+            db.close().await.ok();
+            result.map(|_| ()).map_err(|e| e.to_string())
+        })
+    })
+    .join();
+    if let Ok(Err(err)) | Err(err) = dropped.map_err(|_| "panicked".to_owned()) {
+        eprintln!("could not drop the test schema {schema}: {err}");
     }
 }
 
@@ -114,8 +176,10 @@ pub async fn fresh_database() -> (String, bool) {
                 .expect("create a schema");
             admin.close().await.ok();
             let separator = if url.contains('?') { '&' } else { '?' };
+            // The schema is also every connection's `application_name`, so that the cleanup can
+            // find the connections of the test (see `drop_schema`).
             (
-                format!("{url}{separator}options[search_path]={schema}"),
+                format!("{url}{separator}options[search_path]={schema}&application_name={schema}"),
                 false,
             )
         }
@@ -148,12 +212,10 @@ impl TestApp {
         TestApp::on(&url, sqlite, extra).await
     }
 
-    /// A second instance on this one's database (it leaves the database to the first).
+    /// A second instance on this one's database (the last one dropped removes the database).
     pub async fn second_instance(&self, extra: &[&str]) -> TestApp {
         let sqlite = matches!(self.cleanup, Cleanup::File(_));
-        let mut second = TestApp::on(&self.url, sqlite, extra).await;
-        second.shares_database = true;
-        second
+        TestApp::on(&self.url, sqlite, extra).await
     }
 
     /// A service on an existing database (a second instance, for instance).
@@ -165,8 +227,14 @@ impl TestApp {
         let cleanup = if sqlite {
             Cleanup::File(url.trim_start_matches("sqlite://").into())
         } else {
-            Cleanup::Schema
+            let schema = url
+                .split("options[search_path]=")
+                .nth(1)
+                .and_then(|rest| rest.split('&').next())
+                .expect("a test database URL names its schema");
+            Cleanup::Schema(schema.to_owned())
         };
+        live(url, 1);
         let admin = match users::by_username(&app.db, &Scope::service(), "admin").await {
             Ok(admin) => admin,
             Err(_) => users::create_user(
@@ -201,7 +269,6 @@ impl TestApp {
             admin_id: admin.id,
             url: url.to_owned(),
             cleanup,
-            shares_database: false,
             factory_on: std::sync::atomic::AtomicBool::new(false),
         }
     }
