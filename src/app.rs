@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    auth::{self, Authenticator},
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
@@ -32,6 +33,8 @@ pub struct App {
     pub events: Events,
     /// The clock every request, write and background task reads (tests move it forward).
     pub clock: Clock,
+    /// Authenticates tokens from memory and keeps that memory current (`auth::live`).
+    pub auth: Authenticator,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
 }
@@ -41,6 +44,19 @@ impl App {
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
+        let clock = Clock::system();
+        let tokens = &config.tokens;
+        let auth = Authenticator::start(
+            &db,
+            clock.clone(),
+            auth::Options {
+                capacity: tokens.token_cache as usize,
+                unknown_for: tokens.token_unknown_ttl,
+                poll_interval: tokens.credentials_poll_interval,
+                lookups: auth::live::LOOKUPS,
+            },
+        )
+        .await?;
         let events = Events::start(
             &db,
             HubOptions {
@@ -49,13 +65,13 @@ impl App {
             },
         )
         .await?;
-        let clock = Clock::system();
         Ok(App {
             db,
             config: Arc::new(config),
             statements,
             events,
             clock,
+            auth,
             shutdown: Shutdown::default(),
         })
     }

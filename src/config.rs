@@ -125,6 +125,29 @@ pub struct ServeArgs {
     /// Browser and frontend clients: CORS and automatic persisted queries.
     #[command(flatten)]
     pub clients: Clients,
+
+    /// Tokens in memory.
+    #[command(flatten)]
+    pub tokens: Tokens,
+}
+
+/// How tokens are kept in memory (see `auth::live`).
+#[derive(Args, Debug, Clone)]
+pub struct Tokens {
+    /// Most tokens remembered (and, apart, most unknown tokens remembered as unknown, for
+    /// `--token-unknown-ttl`).
+    #[arg(long, env = "PACKER_GATEWAY_TOKEN_CACHE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub token_cache: u32,
+    /// Seconds an unknown token is answered 401 from memory before it is looked up again.
+    #[arg(long, env = "PACKER_GATEWAY_TOKEN_UNKNOWN_TTL", default_value = "10",
+          value_parser = seconds)]
+    pub token_unknown_ttl: Duration,
+    /// Seconds between two reads of the credentials generation when no notification announced a
+    /// change (the safety net; a change on PostgreSQL is heard at once).
+    #[arg(long, env = "PACKER_GATEWAY_CREDENTIALS_POLL_INTERVAL", default_value = "0.5",
+          value_parser = seconds)]
+    pub credentials_poll_interval: Duration,
 }
 
 /// Query and transport limits (SPEC §5); all configurable.

@@ -8,6 +8,7 @@ pub mod build_event;
 pub mod cloud_image_template;
 pub mod cloud_image_template_tenant;
 pub mod cluster;
+pub mod credentials_generation;
 pub mod enums;
 pub mod idempotency_key;
 pub mod image_build;

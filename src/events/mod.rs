@@ -157,17 +157,25 @@ impl Events {
     /// order, each exactly once; the stream ends after an error. Without `after`, it starts at
     /// this hub's position: every event broadcast from now on — which may include one committed
     /// a moment ago and not yet broadcast, never one broadcast before. `after` is the exact tool.
+    ///
+    /// `position` follows the stream: every event up to it was taken from the stream or did not
+    /// concern it. A transport that must start the subscription again (with another scope: its
+    /// credentials changed) passes it as `after` of the new one, losing and repeating nothing.
     pub fn subscribe(
         &self,
         scope: Scope,
         filter: ChangeFilter,
         after: Option<i64>,
+        position: Position,
     ) -> BoxStream<'static, Result<Arc<Change>, Error>> {
         // Subscribe before reading the head or any history: whatever is committed from here on
         // reaches `live`, and what was before is in the table.
         let live = self.inner.changes.subscribe();
         let last = after.unwrap_or_else(|| self.inner.head.load(Ordering::SeqCst));
+        position.advance(last);
         let subscriber = Subscriber {
+            position,
+            taken: None,
             db: self.inner.db.clone(),
             scope,
             filter,
@@ -186,6 +194,28 @@ impl Events {
     }
 }
 
+/// Where a subscription stands: every event up to this id was taken from its stream or did not
+/// concern it (see [`Events::subscribe`]). Clones share the position.
+#[derive(Clone, Debug)]
+pub struct Position(Arc<AtomicI64>);
+
+impl Default for Position {
+    fn default() -> Self {
+        Position(Arc::new(AtomicI64::new(i64::MIN)))
+    }
+}
+
+impl Position {
+    /// The id of the last event taken or passed over (`None` before the subscription started).
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::SeqCst)).filter(|id| *id != i64::MIN)
+    }
+
+    fn advance(&self, id: i64) {
+        self.0.fetch_max(id, Ordering::SeqCst);
+    }
+}
+
 impl Wake for Events {
     fn committed(&self) {
         Events::committed(self);
@@ -195,6 +225,10 @@ impl Wake for Events {
 /// One subscriber's position: the live channel, the last event id it has considered, and the
 /// history batch it is delivering.
 struct Subscriber {
+    /// Shared with the transport (see [`Events::subscribe`]).
+    position: Position,
+    /// The id of the change returned last: once the stream is polled again it was taken.
+    taken: Option<i64>,
     db: DatabaseConnection,
     scope: Scope,
     filter: ChangeFilter,
@@ -210,8 +244,18 @@ struct Subscriber {
 
 impl Subscriber {
     async fn next(&mut self) -> Option<Result<Arc<Change>, Error>> {
+        // Polled again: the change returned last was taken (a stream consumer asks for the next
+        // item only after it has the previous one).
+        if let Some(id) = self.taken.take() {
+            self.position.advance(id);
+        }
         loop {
+            if self.pending.is_empty() {
+                // Everything up to `last` was delivered or did not concern this subscriber.
+                self.position.advance(self.last);
+            }
             if let Some(change) = self.pending.pop_front() {
+                self.taken = Some(change.event.id);
                 return Some(Ok(change));
             }
             if self.done {
@@ -234,6 +278,7 @@ impl Subscriber {
                     }
                     self.last = id;
                     if change.visible_to(&self.scope) && self.filter.matches(&change) {
+                        self.taken = Some(id);
                         return Some(Ok(change));
                     }
                 }

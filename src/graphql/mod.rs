@@ -32,7 +32,7 @@ use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{Principal, Scope},
+    auth::{Authenticator, Principal, Scope},
     clock::Clock,
     config::Limits,
     events::Events,
@@ -68,12 +68,19 @@ pub struct Mutation(
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
 /// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
 /// `events` of every commit that wrote build events, and subscriptions are fed by it; writes read
-/// the time from `clock`.
-pub fn schema(db: DatabaseConnection, events: Events, clock: Clock, limits: &Limits) -> AppSchema {
+/// the time from `clock` and refresh `auth` after changing credentials.
+pub fn schema(
+    db: DatabaseConnection,
+    events: Events,
+    clock: Clock,
+    auth: Authenticator,
+    limits: &Limits,
+) -> AppSchema {
     builder()
         .data(db)
         .data(events)
         .data(clock)
+        .data(auth)
         .limit_complexity(limits.max_complexity)
         .finish()
 }
@@ -85,12 +92,14 @@ pub fn anonymous_schema(
     db: DatabaseConnection,
     events: Events,
     clock: Clock,
+    auth: Authenticator,
     limits: &Limits,
 ) -> AppSchema {
     builder()
         .data(db)
         .data(events)
         .data(clock)
+        .data(auth)
         .limit_complexity(limits.max_complexity)
         .disable_introspection()
         .disable_suggestions()
@@ -149,13 +158,14 @@ pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
 }
 
-/// What a mutation hands to the registry: the database, the event wake-up, the clock and the
-/// principal.
+/// What a mutation hands to the registry: the database, the event wake-up, the clock, the
+/// authenticator and the principal.
 pub fn writer<'a>(ctx: &Context<'a>) -> registry::Ctx<'a> {
     registry::Ctx {
         db: db(ctx),
         events: ctx.data_unchecked::<Events>(),
         clock: ctx.data_unchecked::<Clock>(),
+        auth: ctx.data_unchecked::<Authenticator>(),
         principal: &request(ctx).principal,
     }
 }

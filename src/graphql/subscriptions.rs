@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::Error,
-    events::{Change, ChangeFilter},
+    events::{Change, ChangeFilter, Position},
     registry::id::{Id, Named},
 };
 
@@ -120,7 +120,11 @@ impl Subscription {
                 ids::parse::<build_event::Entity>(&id, "after_event_id").map(Id::get)
             })
             .transpose()?;
-        let changes = events(ctx).subscribe(request.scope.clone(), filter, after);
+        // A websocket that starts this subscription again (its principal's scope changed) hands
+        // over where the previous run stood: it resumes there, whatever `afterEventId` said.
+        let position = ctx.data_opt::<Position>().cloned().unwrap_or_default();
+        let after = position.get().or(after);
+        let changes = events(ctx).subscribe(request.scope.clone(), filter, after, position);
         Ok(changes.then(move |change| async move {
             let change = change?;
             request.loaders.clear();

@@ -16,11 +16,7 @@ use axum::{
 };
 
 use super::failure::Failure;
-use crate::{
-    app::App,
-    auth::{self, Principal},
-    error::Error,
-};
+use crate::{app::App, auth::Principal, error::Error};
 
 /// What a request presents as credentials: the value of its `Authorization` header, if any.
 #[derive(Clone, Debug, Default)]
@@ -46,13 +42,9 @@ impl Credentials {
     /// The principal they stand for: a user, anonymous when there are none and anonymous reading
     /// is enabled, else `UNAUTHENTICATED`.
     pub async fn authenticate(&self, app: &App) -> Result<Principal, Error> {
-        auth::authenticate(
-            &app.db,
-            &app.clock,
-            self.0.as_deref(),
-            app.config.anonymous_read,
-        )
-        .await
+        app.auth
+            .authenticate(self.0.as_deref(), app.config.anonymous_read)
+            .await
     }
 }
 

@@ -26,7 +26,10 @@ pub mod visibility;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Principal, clock::Clock};
+use crate::{
+    auth::{Authenticator, Principal},
+    clock::Clock,
+};
 use events::Wake;
 
 /// What every write needs: where, who, when, and whom to tell.
@@ -38,6 +41,9 @@ pub struct Ctx<'a> {
     pub events: &'a dyn Wake,
     /// The clock every timestamp of the write is read from.
     pub clock: &'a Clock,
+    /// This instance's memory of tokens, refreshed after each commit that can change what a
+    /// token authenticates as (users, tokens, tenants), before the write returns.
+    pub auth: &'a Authenticator,
     /// Who acts.
     pub principal: &'a Principal,
 }

@@ -126,6 +126,7 @@ pub fn ctx<'a>(app: &'a App, principal: &'a Principal) -> registry::Ctx<'a> {
         db: &app.db,
         events: &app.events,
         clock: &app.clock,
+        auth: &app.auth,
         principal,
     }
 }

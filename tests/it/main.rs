@@ -6,6 +6,7 @@ mod support;
 mod apq;
 mod architecture;
 mod auth;
+mod auth_live;
 mod authorization;
 mod cors;
 mod dashboard;

@@ -72,12 +72,14 @@ impl Door {
             app.db.clone(),
             app.events.clone(),
             app.clock.clone(),
+            app.auth.clone(),
             limits,
         );
         let anonymous = anonymous_schema(
             app.db.clone(),
             app.events.clone(),
             app.clock.clone(),
+            app.auth.clone(),
             limits,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());

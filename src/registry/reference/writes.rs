@@ -244,6 +244,9 @@ where
         .await
         .map_err(|err| conflict_on_reference(err, "id", "is still in use"))?;
     txn.commit().await?;
+    // A deleted tenant leaves the users it was given to (its links cascade): their tokens see
+    // less from now on. (For other rows the generation has not moved, and this reads only it.)
+    ctx.auth.refresh().await;
     Ok(id)
 }
 

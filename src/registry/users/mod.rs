@@ -1,5 +1,10 @@
 //! Users and their API tokens, and what of a user is private: its e-mail address and its tokens
 //! are shown to the user itself and to administrators only (`tokens` for the tokens).
+//!
+//! Every write here that can change what a token authenticates as (a revoked token, a user's
+//! role, tenants or activation, a deleted user) calls `ctx.auth.refresh()` after its commit, so
+//! that the change holds on this instance when the write returns; the database moves the
+//! credentials generation in the same transaction, which tells the other instances.
 
 mod tokens;
 
@@ -227,6 +232,9 @@ pub async fn update(
         set_tenants(&txn, saved.id, &tenants).await?;
     }
     txn.commit().await?;
+    // A new role, tenants or deactivation applies to the user's tokens (and open websockets) on
+    // this instance before the change returns.
+    ctx.auth.refresh().await;
     Ok(saved)
 }
 
@@ -243,6 +251,7 @@ pub async fn delete(ctx: Ctx<'_>, id: Id<user::Entity>) -> Result<Id<user::Entit
     }
     user::Entity::delete_by_id(current.id).exec(&txn).await?;
     txn.commit().await?;
+    ctx.auth.refresh().await;
     Ok(Id::of(&current))
 }
 

@@ -70,7 +70,9 @@ async fn insert_token(
     Ok((row, secret.secret))
 }
 
-/// Disables a token for good, as the service (the command line; [`revoke`] is a user's).
+/// Disables a token for good, as the service (the command line; [`revoke`] is a user's). Every
+/// instance serving the database stops accepting it within the credentials poll interval (the
+/// database moves the credentials generation).
 pub async fn revoke_token(db: &impl ConnectionTrait, id: i32) -> Result<api_token::Model, Error> {
     let token = api_token::Entity::find_by_id(id)
         .one(db)
@@ -121,6 +123,9 @@ pub async fn revoke(ctx: Ctx<'_>, id: i32) -> Result<i32, Error> {
         return Err(Error::NotFound);
     }
     revoke_token(ctx.db, id).await?;
+    // The token stops working on this instance before the revocation returns (elsewhere within
+    // the credentials poll interval, at once on PostgreSQL).
+    ctx.auth.refresh().await;
     Ok(id)
 }
 

@@ -1,25 +1,44 @@
 //! One websocket connection: the state machine of both protocols (see the parent module for the
-//! rules), driven by one loop that waits on the socket, the operations' streams, the timers and
-//! the shutdown.
+//! rules), driven by one loop that waits on the socket, the operations' streams, the timers, the
+//! changes of credentials and the shutdown.
+//!
+//! The connection keeps the credentials it was acknowledged with. When credentials change
+//! anywhere (`auth::Authenticator::changes`, which ticks on every instance within the credentials
+//! poll interval, at once on PostgreSQL) and when its token expires (a timer on the service's
+//! clock), it authenticates them again, from memory: no longer valid, it closes with 4403 (the
+//! legacy protocol gets its `connection_error` first); valid with another scope (role, tenants),
+//! each running subscription starts again with the new principal from where the previous run
+//! stood (`events::Position`), so events after the change are filtered — and their relations
+//! read — with the new visibility, none lost and none repeated.
 
 use std::{collections::HashMap, time::Duration};
 
 use async_graphql::{Response, parser::types::OperationType};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chrono::{DateTime, Utc};
 use futures_util::{
     SinkExt, StreamExt,
     stream::{self, BoxStream},
 };
 use serde_json::{Map, Value as Json, json};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::{
+    sync::watch,
+    time::{Instant, sleep_until, timeout},
+};
 use tokio_stream::StreamMap;
 
 use super::{Protocol, close, truncate};
 use crate::{
     auth::Principal,
     error::Error,
+    events::Position,
     graphql::{
-        compat::{Door, params::Params, prepare::prepare, render},
+        compat::{
+            Door,
+            params::Params,
+            prepare::{Prepared, prepare},
+            render,
+        },
         error::codes,
     },
     http::{Credentials, request_id},
@@ -39,6 +58,14 @@ type Results = BoxStream<'static, Option<Response>>;
 struct Operation {
     subscription: bool,
     responded: bool,
+    /// How to start a subscription again after its principal's scope changed.
+    resume: Option<Resume>,
+}
+
+/// A subscription's parameters and where it stands.
+struct Resume {
+    params: Params,
+    position: Position,
 }
 
 /// One socket and what runs on it.
@@ -49,6 +76,11 @@ pub(super) struct Connection {
     header_credentials: Credentials,
     init_received: bool,
     principal: Option<Principal>,
+    /// The credentials `principal` was authenticated with (a user's token), checked again on
+    /// every change of credentials and at the token's expiry.
+    credentials: Option<Credentials>,
+    /// Ticks on every change of credentials applied by this instance.
+    changes: Option<watch::Receiver<i64>>,
     results: StreamMap<String, Results>,
     operations: HashMap<String, Operation>,
     write_timeout: Duration,
@@ -71,6 +103,8 @@ impl Connection {
             header_credentials,
             init_received: false,
             principal: None,
+            credentials: None,
+            changes: None,
             results: StreamMap::new(),
             operations: HashMap::new(),
             write_timeout,
@@ -81,12 +115,14 @@ impl Connection {
     pub(super) async fn run(mut self) {
         let settings = self.door.app.config.subscriptions.clone();
         let shutdown = self.door.app.shutdown.token().clone();
+        let clock = self.door.app.clock.clone();
         let init_deadline = Instant::now() + settings.ws_init_timeout;
         let mut next_ping = Instant::now() + settings.ws_ping_interval;
         // Set by a ping when none is outstanding; cleared by anything the peer sends.
         let mut pong_deadline: Option<Instant> = None;
         let flow = loop {
             let dead_at = pong_deadline;
+            let expires = self.principal.as_ref().and_then(Principal::expires);
             let flow = tokio::select! {
                 () = shutdown.cancelled() => {
                     Flow::Close(close::GOING_AWAY, "the server is shutting down".to_owned())
@@ -113,6 +149,16 @@ impl Connection {
                     Some(Err(_)) | None => Flow::Drop,
                 },
                 Some((id, result)) = self.results.next() => self.on_result(id, result).await,
+                changed = changed(self.changes.as_mut()) => {
+                    if changed {
+                        self.recheck().await
+                    } else {
+                        self.changes = None;
+                        Flow::Continue
+                    }
+                }
+                () = clock.sleep_until(expires.unwrap_or(DateTime::<Utc>::MIN_UTC)),
+                    if expires.is_some() => self.recheck().await,
             };
             match flow {
                 Flow::Continue => {}
@@ -199,9 +245,15 @@ impl Connection {
             None | Some(Json::Null) => self.header_credentials.clone(),
             Some(_) => return self.forbidden(&Error::Unauthenticated).await,
         };
+        // Watch before authenticating: a change applied in between is not missed.
+        let changes = self.door.app.auth.changes();
         let authenticated = credentials.authenticate(&self.door.app).await;
         match authenticated {
             Ok(principal) => {
+                if let Principal::User(_) = principal {
+                    self.credentials = Some(credentials);
+                    self.changes = Some(changes);
+                }
                 self.principal = Some(principal);
                 match self.send_json(json!({"type": "connection_ack"})).await {
                     Flow::Continue if self.protocol == Protocol::Legacy => {
@@ -265,7 +317,7 @@ impl Connection {
             let error = render::error(&message, codes::TOO_MANY_SUBSCRIPTIONS);
             return self.send_errors(&id, vec![error]).await;
         }
-        let prepared = match prepare(&self.door, principal, params) {
+        let prepared = match prepare(&self.door, principal, params.clone()) {
             Ok(prepared) => prepared,
             Err(refusal) => {
                 let error = render::error(&refusal.message, refusal.code);
@@ -273,20 +325,80 @@ impl Connection {
             }
         };
         let subscription = prepared.operation == Some(OperationType::Subscription);
-        let results = prepared
-            .schema
-            .execute_stream(prepared.request)
-            .map(Some)
-            .chain(stream::once(async { None }))
-            .boxed();
-        self.results.insert(id.clone(), results);
+        let position = Position::default();
+        self.results
+            .insert(id.clone(), execute(prepared, position.clone()));
         self.operations.insert(
             id,
             Operation {
                 subscription,
                 responded: false,
+                resume: subscription.then_some(Resume { params, position }),
             },
         );
+        Flow::Continue
+    }
+
+    /// Authenticates the connection's credentials again (they changed somewhere, or the token
+    /// expired): refused, the socket closes with 4403; with another scope, the subscriptions
+    /// start again under it. When the database cannot answer, the socket keeps what it has and
+    /// is checked at the next change.
+    async fn recheck(&mut self) -> Flow {
+        if let Some(changes) = self.changes.as_mut() {
+            changes.borrow_and_update();
+        }
+        let Some(credentials) = self.credentials.clone() else {
+            return Flow::Continue;
+        };
+        match credentials.authenticate(&self.door.app).await {
+            Ok(principal) => {
+                let rescoped = self
+                    .principal
+                    .as_ref()
+                    .is_none_or(|current| current.scope() != principal.scope());
+                self.principal = Some(principal);
+                if rescoped {
+                    return self.restart_subscriptions().await;
+                }
+                Flow::Continue
+            }
+            Err(Error::Unauthenticated) => self.forbidden(&Error::Unauthenticated).await,
+            Err(_) => {
+                tracing::warn!("cannot check a websocket's credentials again; keeping them");
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Starts every running subscription again with the current principal, each from where it
+    /// stood: no event is lost or repeated, and those after the change are read with the new
+    /// scope.
+    async fn restart_subscriptions(&mut self) -> Flow {
+        let Some(principal) = self.principal.clone() else {
+            return Flow::Continue;
+        };
+        let mut refused = Vec::new();
+        for (id, operation) in &self.operations {
+            let Some(resume) = &operation.resume else {
+                continue;
+            };
+            match prepare(&self.door, principal.clone(), resume.params.clone()) {
+                Ok(prepared) => {
+                    let results = execute(prepared, resume.position.clone());
+                    self.results.insert(id.clone(), results);
+                }
+                Err(refusal) => refused.push((id.clone(), refusal)),
+            }
+        }
+        for (id, refusal) in refused {
+            // Not restarted, so not kept running with the old scope either.
+            self.results.remove(&id);
+            self.operations.remove(&id);
+            let error = render::error(&refusal.message, refusal.code);
+            if let Flow::Drop = self.send_errors(&id, vec![error]).await {
+                return Flow::Drop;
+            }
+        }
         Flow::Continue
     }
 
@@ -306,6 +418,29 @@ impl Connection {
     }
 
     async fn on_result(&mut self, id: String, result: Option<Response>) -> Flow {
+        if self
+            .changes
+            .as_ref()
+            .is_some_and(|changes| changes.has_changed().unwrap_or(false))
+        {
+            // Credentials changed before this result was delivered: apply that first. A
+            // subscription started again under another scope replays the result if it may still
+            // see it (its position has not passed it), so this one, read with the old scope, goes.
+            let scope = self.principal.as_ref().map(Principal::scope);
+            let flow = self.recheck().await;
+            if !matches!(flow, Flow::Continue) {
+                return flow;
+            }
+            let rescoped = self.principal.as_ref().map(Principal::scope) != scope;
+            if rescoped
+                && self
+                    .operations
+                    .get(&id)
+                    .is_some_and(|operation| operation.resume.is_some())
+            {
+                return Flow::Continue;
+            }
+        }
         let Some(mut response) = result else {
             self.results.remove(&id);
             if self.operations.remove(&id).is_none() {
@@ -413,5 +548,23 @@ impl Connection {
             }
         })
         .await;
+    }
+}
+
+/// The results of a prepared operation, then `None`; a subscription follows `position`.
+fn execute(prepared: Prepared, position: Position) -> Results {
+    prepared
+        .schema
+        .execute_stream(prepared.request.data(position))
+        .map(Some)
+        .chain(stream::once(async { None }))
+        .boxed()
+}
+
+/// Whether credentials changed (false: they never will again); pending without a watch.
+async fn changed(changes: Option<&mut watch::Receiver<i64>>) -> bool {
+    match changes {
+        Some(changes) => changes.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
