@@ -94,6 +94,25 @@ async fn slow_headers_and_idle_keep_alives_are_closed_while_others_are_served() 
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_client_beyond_the_connection_cap_waits_until_a_connection_closes() {
+    let app = TestApp::with_args(&["--max-connections", "1", "--header-read-timeout", "60"]).await;
+    let server = app.serve().await;
+    let holder = TcpStream::connect(server.addr).await.expect("connect");
+    // The holder is accepted and served: the next client is left in the backlog, unanswered.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(healthz(server.addr));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served beyond the connection cap");
+    drop(holder);
+    let status = tokio::time::timeout(DEADLINE, waiting)
+        .await
+        .expect("served once the holder left")
+        .expect("the client task");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    server.shutdown().await;
+}
+
 /// A GraphQL POST as `token` (admin when `None`); status, headers and body.
 async fn list(app: &TestApp, token: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Value) {
     let token = token.unwrap_or(&app.admin).to_owned();
