@@ -109,6 +109,12 @@ impl Admission {
         }
     }
 
+    /// Whether any rate limit is configured (without, the edge does not authenticate requests
+    /// before their door does).
+    pub fn rate_limited(&self) -> bool {
+        !self.limits.is_empty()
+    }
+
     /// Takes one token from the bucket of `principal` (`address`: the client's, for anonymous
     /// readers); `None` when no rate limit applies to it.
     pub fn rate(&self, principal: &Principal, address: Option<IpAddr>) -> Option<Verdict> {

@@ -193,8 +193,9 @@ pub struct Overload {
         default_value_t = 100
     )]
     pub ws_max_sockets_per_principal: u32,
-    /// Most operations a websocket may start per second (a token bucket with as much burst);
-    /// one more gets an `error` message with `RATE_LIMITED` and the socket stays open.
+    /// Most operations a websocket may start per second (a token bucket whose burst is this or
+    /// `--max-subscriptions` + 1, the larger, so that a client can start all its subscriptions at
+    /// once); one more gets an `error` message with `RATE_LIMITED` and the socket stays open.
     #[arg(long, env = "PACKER_GATEWAY_WS_OPERATIONS_PER_SECOND", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_operations_per_second: u32,

@@ -105,10 +105,12 @@ impl Connection {
         let settings = &door.app.config.subscriptions;
         let write_timeout = settings.ws_ping_interval + settings.ws_pong_timeout;
         let per_second = f64::from(door.app.config.overload.ws_operations_per_second);
+        // A client may (re)start every subscription it is allowed at once, after a reconnection.
+        let most = door.app.config.limits.max_subscriptions as f64 + 1.0;
         let limit = RateLimit {
             subject: RateSubject::Others,
             per_second,
-            burst: per_second,
+            burst: per_second.max(most),
         };
         let started = (Bucket::full(&limit, door.app.clock.now()), limit);
         Connection {
