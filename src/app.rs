@@ -17,6 +17,7 @@ use crate::{
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
+    netbox::Syncer,
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -37,6 +38,8 @@ pub struct App {
     pub auth: Authenticator,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
+    /// The NetBox sync, when a NetBox is configured (its background task runs from the start).
+    pub netbox: Option<Syncer>,
 }
 
 impl App {
@@ -65,6 +68,12 @@ impl App {
             },
         )
         .await?;
+        let shutdown = Shutdown::default();
+        let netbox = Syncer::new(&config.netbox, db.clone(), clock.clone(), auth.clone())
+            .map_err(DbErr::Custom)?;
+        if let Some(netbox) = &netbox {
+            netbox.start(shutdown.token().clone());
+        }
         Ok(App {
             db,
             config: Arc::new(config),
@@ -72,7 +81,8 @@ impl App {
             events,
             clock,
             auth,
-            shutdown: Shutdown::default(),
+            shutdown,
+            netbox,
         })
     }
 

@@ -68,6 +68,7 @@ pub async fn save_template(
                 os_release: String::new(),
                 default_ciuser: "cloud-user".to_owned(),
                 is_active: true,
+                netbox_id: None,
                 created: stamp,
                 last_updated: stamp,
             }
