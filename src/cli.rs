@@ -154,7 +154,9 @@ async fn sync_netbox(database_url: &str, args: &NetboxArgs) -> Result<(), String
     .map_err(|e| e.to_string())?;
     let syncer = crate::netbox::Syncer::new(args, db, clock, auth)?
         .ok_or("give --netbox-url (or PACKER_GATEWAY_NETBOX_URL) and --netbox-token")?;
-    let report = syncer.pass(&crate::registry::reference::sync::Kind::ALL).await;
+    let report = syncer
+        .pass(&crate::registry::reference::sync::Kind::ALL)
+        .await;
     print!("{report}");
     if report.ok() {
         Ok(())

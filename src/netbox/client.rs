@@ -150,7 +150,12 @@ impl Client {
             let failure = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     return response.json::<Value>().await.map_err(|err| {
-                        format!("{} {}: unreadable answer: {}", method, url.path(), plain(&err))
+                        format!(
+                            "{} {}: unreadable answer: {}",
+                            method,
+                            url.path(),
+                            plain(&err)
+                        )
                     });
                 }
                 Ok(response) => {

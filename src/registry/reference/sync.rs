@@ -257,10 +257,7 @@ impl Summary {
 }
 
 /// The cursor of a type; `None` before its first successful pass.
-pub async fn cursor(
-    db: &impl ConnectionTrait,
-    kind: Kind,
-) -> Result<Option<DateTime<Utc>>, Error> {
+pub async fn cursor(db: &impl ConnectionTrait, kind: Kind) -> Result<Option<DateTime<Utc>>, Error> {
     Ok(netbox_sync::Entity::find_by_id(kind.name())
         .one(db)
         .await?
@@ -337,7 +334,10 @@ pub async fn apply(ctx: Ctx<'_>, batch: Batch) -> Result<Summary, Error> {
         match kind {
             Kind::Tenants => pass.delete_missing::<tenant::Entity>(&live).await?,
             Kind::Clusters => pass.delete_missing::<cluster::Entity>(&live).await?,
-            Kind::Endpoints => pass.delete_missing::<proxmox_endpoint::Entity>(&live).await?,
+            Kind::Endpoints => {
+                pass.delete_missing::<proxmox_endpoint::Entity>(&live)
+                    .await?
+            }
             Kind::Users => pass.delete_missing::<user::Entity>(&live).await?,
             Kind::Templates => {
                 pass.delete_missing::<cloud_image_template::Entity>(&live)
@@ -395,7 +395,9 @@ async fn save_state(
     at: DateTime<Utc>,
     outcome: Result<&Summary, &str>,
 ) -> Result<(), Error> {
-    let existing = netbox_sync::Entity::find_by_id(kind.name()).one(txn).await?;
+    let existing = netbox_sync::Entity::find_by_id(kind.name())
+        .one(txn)
+        .await?;
     let empty = Summary::default();
     let (summary, error) = match outcome {
         Ok(summary) => (summary, String::new()),

@@ -230,7 +230,12 @@ async fn an_update_is_picked_up_incrementally() {
     let app = service(&netbox, V1_TOKEN).await;
     assert!(pass(&app).await.ok());
 
-    netbox.edit(TENANTS, 2, json!({"description": "changed in NetBox"}), true);
+    netbox.edit(
+        TENANTS,
+        2,
+        json!({"description": "changed in NetBox"}),
+        true,
+    );
     let before = netbox.log().len();
     let report = pass(&app).await;
     let tenants = summary(&report, Kind::Tenants);
@@ -319,7 +324,10 @@ async fn a_deleted_tenant_goes_unless_something_references_it() {
     let data = app
         .data("{ netboxSync { objectType deleted kept } }", json!({}))
         .await;
-    assert_eq!(data["netboxSync"][0], json!({"objectType": "TENANTS", "deleted": 1, "kept": 1}));
+    assert_eq!(
+        data["netboxSync"][0],
+        json!({"objectType": "TENANTS", "deleted": 1, "kept": 1})
+    );
 }
 
 #[tokio::test]
@@ -494,7 +502,11 @@ async fn hook(app: &TestApp, body: &str, signature: Option<&str>) -> (StatusCode
         request = request.header("X-Hook-Signature", signature);
     }
     let (status, _, body) = app
-        .send(request.body(Body::from(body.to_owned())).expect("a request"))
+        .send(
+            request
+                .body(Body::from(body.to_owned()))
+                .expect("a request"),
+        )
         .await;
     (status, body)
 }
@@ -530,7 +542,11 @@ async fn a_signed_webhook_brings_a_pass_forward_and_anything_else_is_refused() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Only the webhook's type was synced, from NetBox, not from the payload.
-    assert!(tenant_of(&app, 1).await.is_some_and(|t| t.name == "NB Tenant A"));
+    assert!(
+        tenant_of(&app, 1)
+            .await
+            .is_some_and(|t| t.name == "NB Tenant A")
+    );
     assert_eq!(count::<cluster::Entity>(&app).await, 0);
 }
 
@@ -542,13 +558,23 @@ async fn no_token_ever_reaches_a_log() {
     let wrong = "feedfacefeedfacefeedfacefeedfacefeedface";
     let secrets = [V1_TOKEN, V2_TOKEN, wrong, HOOK_SECRET];
     // A pass that works, one with a refused token, one against a NetBox that is down.
-    for (token, down, ok) in [(V1_TOKEN, false, true), (wrong, false, false), (V2_TOKEN, true, false)]
-    {
+    for (token, down, ok) in [
+        (V1_TOKEN, false, true),
+        (wrong, false, false),
+        (V2_TOKEN, true, false),
+    ] {
         if down {
             netbox.fail_after(0);
         }
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_packer-gateway"))
-            .args(["sync", "netbox", "--netbox-url", &netbox.url, "--netbox-retry-backoff", "0.01"])
+            .args([
+                "sync",
+                "netbox",
+                "--netbox-url",
+                &netbox.url,
+                "--netbox-retry-backoff",
+                "0.01",
+            ])
             .env("PACKER_GATEWAY_DATABASE_URL", &app.url)
             .env("PACKER_GATEWAY_NETBOX_TOKEN", token)
             .env("PACKER_GATEWAY_NETBOX_WEBHOOK_SECRET", HOOK_SECRET)
@@ -564,7 +590,10 @@ async fn no_token_ever_reaches_a_log() {
         );
         assert!(printed.contains("tenants"), "{printed}");
         for secret in secrets {
-            assert!(!printed.contains(secret), "a secret was printed:\n{printed}");
+            assert!(
+                !printed.contains(secret),
+                "a secret was printed:\n{printed}"
+            );
         }
     }
     netbox.heal();

@@ -131,7 +131,11 @@ impl NetBox {
 
     /// Deletes object `id` of `list`.
     pub fn delete(&self, list: &str, id: i64) {
-        self.data().lists.entry(list.to_owned()).or_default().remove(&id);
+        self.data()
+            .lists
+            .entry(list.to_owned())
+            .or_default()
+            .remove(&id);
     }
 
     /// Every request from now on after `ok` more answers 503, until [`NetBox::heal`].
@@ -221,14 +225,20 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
     let empty = BTreeMap::new();
     let objects = match data.lists.get(&path) {
         Some(objects) => objects,
-        None if [TENANTS, CLUSTER_TYPES, CLUSTERS, ENDPOINTS, USERS, TEMPLATES]
-            .contains(&path.as_str()) =>
+        None if [
+            TENANTS,
+            CLUSTER_TYPES,
+            CLUSTERS,
+            ENDPOINTS,
+            USERS,
+            TEMPLATES,
+        ]
+        .contains(&path.as_str()) =>
         {
             &empty
         }
         None => {
-            return (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found."})))
-                .into_response();
+            return (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found."}))).into_response();
         }
     };
     let matching: Vec<Value> = objects
