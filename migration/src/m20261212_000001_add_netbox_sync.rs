@@ -1,6 +1,7 @@
 //! NetBox as the source of reference data (SPEC §10): each synced row keeps its NetBox id
 //! (`netbox_id`, unique, null for rows created here, which a sync never touches), a cluster the
-//! id of its NetBox cluster type (a rename of the type does not bump the cluster in NetBox), and
+//! id of its NetBox cluster type (a rename of the type does not bump the cluster in NetBox), a
+//! catalog entry when it was last pushed to NetBox (`--netbox-push-catalog`), and
 //! `netbox_sync` holds, per synced type, the cursor of the incremental pass and the outcome of the
 //! last one.
 
@@ -72,6 +73,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("cloud_image_template"))
+                    .add_column(timestamp_with_time_zone_null(Alias::new("netbox_pushed")))
+                    .take(),
+            )
+            .await?;
+        manager
             .create_table(
                 Table::create()
                     .table(NetboxSync::Table)
@@ -100,6 +109,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Alias::new("cluster"))
                     .drop_column(Alias::new("netbox_type_id"))
+                    .take(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("cloud_image_template"))
+                    .drop_column(Alias::new("netbox_pushed"))
                     .take(),
             )
             .await?;

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod convert;
+pub mod push;
 pub mod webhook;
 
 use std::{
@@ -54,6 +55,7 @@ struct Inner {
     auth: Authenticator,
     roles: Vec<(String, Role)>,
     webhook_secret: Option<Secret>,
+    push: bool,
     interval: Duration,
     backoff: Duration,
     /// One pass at a time.
@@ -129,6 +131,7 @@ impl Syncer {
                 auth,
                 roles: config.netbox_role_map.clone(),
                 webhook_secret: config.netbox_webhook_secret.clone(),
+                push: config.netbox_push_catalog,
                 interval: config.netbox_sync_interval,
                 backoff: config.netbox_retry_backoff,
                 running: tokio::sync::Mutex::new(()),
@@ -149,6 +152,19 @@ impl Syncer {
         let _one_at_a_time = self.inner.running.lock().await;
         let mut report = Report::default();
         for kind in Kind::ALL.into_iter().filter(|k| kinds.contains(k)) {
+            if kind == Kind::Templates && self.inner.push {
+                let pushed = self.push().await;
+                match &pushed {
+                    Ok(0) => {}
+                    Ok(pushed) => tracing::info!(pushed, "pushed catalog entries to NetBox"),
+                    Err(reason) => {
+                        tracing::warn!(%reason, "catalog push to NetBox failed; retried next pass")
+                    }
+                }
+                let outcome = if pushed.is_ok() { "ok" } else { "failed" };
+                metrics::counter!("packer_gateway_netbox_catalog_pushes_total", "outcome" => outcome)
+                    .increment(1);
+            }
             let outcome = self.pass_of(kind).await;
             record(kind, &outcome, &self.inner.clock);
             match &outcome {

@@ -69,6 +69,7 @@ pub async fn save_template(
                 default_ciuser: "cloud-user".to_owned(),
                 is_active: true,
                 netbox_id: None,
+                netbox_pushed: None,
                 created: stamp,
                 last_updated: stamp,
             }

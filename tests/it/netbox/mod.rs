@@ -31,7 +31,12 @@ const HOOK_SECRET: &str = "hook-secret-for-tests";
 
 /// A service following `netbox` with `token`, passes only on demand.
 async fn service(netbox: &NetBox, token: &str) -> TestApp {
-    TestApp::with_args(&[
+    service_with(netbox, token, &[]).await
+}
+
+/// The same with `extra` flags.
+async fn service_with(netbox: &NetBox, token: &str, extra: &[&str]) -> TestApp {
+    let mut args = vec![
         "--netbox-url",
         &netbox.url,
         "--netbox-token",
@@ -44,8 +49,9 @@ async fn service(netbox: &NetBox, token: &str) -> TestApp {
         "ops=operator,admins=admin",
         "--netbox-webhook-secret",
         HOOK_SECRET,
-    ])
-    .await
+    ];
+    args.extend_from_slice(extra);
+    TestApp::with_args(&args).await
 }
 
 fn syncer(app: &TestApp) -> &Syncer {
@@ -491,6 +497,68 @@ async fn the_status_and_the_mutation_are_for_administrators() {
         )
         .await;
     assert_eq!(code(&body), "FEATURE_DISABLED", "{body}");
+}
+
+#[tokio::test]
+async fn a_catalog_entry_published_here_is_pushed_to_netbox() {
+    let netbox = NetBox::start().await;
+    fill(&netbox);
+    let app = service_with(&netbox, V2_TOKEN, &["--netbox-push-catalog"]).await;
+    assert!(pass(&app).await.ok());
+    let cluster = cluster::Entity::find()
+        .filter(cluster::Column::NetboxId.eq(10))
+        .one(&app.app.db)
+        .await
+        .expect("read")
+        .expect("the cluster");
+    let a = tenant_of(&app, 1).await.expect("A");
+    let local = app
+        .seed()
+        .template("Debian 12", cluster.id, 9100, &[a.id])
+        .await;
+
+    let report = pass(&app).await;
+    assert!(report.ok(), "{report:?}");
+    let entry = cloud_image_template::Entity::find_by_id(local)
+        .one(&app.app.db)
+        .await
+        .expect("read")
+        .expect("the entry");
+    let netbox_id = entry.netbox_id.expect("the entry is NetBox's now");
+    let object = netbox
+        .get(TEMPLATES, i64::from(netbox_id))
+        .expect("created in NetBox");
+    assert_eq!(object["slug"], json!(entry.slug));
+    assert_eq!(object["cluster"]["id"], 10);
+    assert_eq!(object["source_vmid"], 9100);
+    assert_eq!(object["allowed_tenants"], json!([{"id": 1}]));
+    assert_eq!(object["os_family"]["value"], "ubuntu");
+    let writes = |log: Vec<String>| {
+        log.into_iter()
+            .filter(|r| r.starts_with("POST") || r.starts_with("PATCH"))
+            .count()
+    };
+    assert_eq!(writes(netbox.log()), 1);
+
+    // In step: nothing pushed again, nothing changed by reading it back.
+    let before = netbox.log().len();
+    assert!(pass(&app).await.ok());
+    assert_eq!(writes(netbox.log()[before..].to_vec()), 0);
+
+    // Published again here (a rebuild): updated in NetBox, not duplicated.
+    let mut changed: cloud_image_template::ActiveModel = entry.into();
+    changed.name = Set("Debian 12 (rebuilt)".into());
+    changed.last_updated = Set(chrono::Utc::now() + chrono::Duration::seconds(1));
+    changed.update(&app.app.db).await.expect("republish");
+    let before = netbox.log().len();
+    assert!(pass(&app).await.ok());
+    let asked = netbox.log()[before..].to_vec();
+    assert!(asked.iter().any(|r| r.starts_with("PATCH")), "{asked:#?}");
+    assert_eq!(
+        netbox.get(TEMPLATES, i64::from(netbox_id)).expect("there")["name"],
+        "Debian 12 (rebuilt)"
+    );
+    assert_eq!(count::<cloud_image_template::Entity>(&app).await, 2);
 }
 
 async fn hook(app: &TestApp, body: &str, signature: Option<&str>) -> (StatusCode, String) {

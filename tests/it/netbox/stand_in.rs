@@ -14,7 +14,7 @@ use std::{
 use axum::{
     Json, Router,
     extract::{Request, State},
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
@@ -129,6 +129,11 @@ impl NetBox {
         }
     }
 
+    /// Object `id` of `list`.
+    pub fn get(&self, list: &str, id: i64) -> Option<Value> {
+        self.data().lists.get(list)?.get(&id).cloned()
+    }
+
     /// Deletes object `id` of `list`.
     pub fn delete(&self, list: &str, id: i64) {
         self.data()
@@ -151,6 +156,7 @@ impl NetBox {
 
     /// The `path?query` of every request so far.
     pub fn log(&self) -> Vec<String> {
+        // (Writes are logged as `METHOD path`.)
         self.data().log.clone()
     }
 }
@@ -167,6 +173,7 @@ fn instant(tick: i64) -> String {
 
 async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response {
     let number = state.requests.fetch_add(1, Ordering::SeqCst);
+    let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let host = request
@@ -186,7 +193,11 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .log
-        .push(format!("{path}?{query}"));
+        .push(if method == Method::GET {
+            format!("{path}?{query}")
+        } else {
+            format!("{method} {path}")
+        });
     if number >= state.fail_from.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "NetBox is down").into_response();
     }
@@ -198,6 +209,13 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             Json(json!({"detail": "Invalid v1 token"})),
         )
             .into_response();
+    }
+    if method != Method::GET {
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        let fields: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return write(&state, &method, &path, fields);
     }
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -221,6 +239,7 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             .with_timezone(&Utc)
     });
     let only_id = param("fields").as_deref() == Some("id");
+    let slug = param("slug");
     let data = state.data.lock().unwrap_or_else(PoisonError::into_inner);
     let empty = BTreeMap::new();
     let objects = match data.lists.get(&path) {
@@ -243,6 +262,10 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
     };
     let matching: Vec<Value> = objects
         .values()
+        .filter(|object| {
+            slug.as_ref()
+                .is_none_or(|slug| object["slug"] == json!(slug))
+        })
         .filter(|object| {
             since.is_none_or(|since| {
                 object["last_updated"]
@@ -278,4 +301,54 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
     let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
     Json(json!({"count": count, "next": next, "previous": previous, "results": page}))
         .into_response()
+}
+
+/// A POST to the templates list or a PATCH of one template, stored as NetBox represents it
+/// (nested cluster and tenants, `os_family` as a choice).
+fn write(state: &Shared, method: &Method, path: &str, fields: Value) -> Response {
+    let mut data = state.data.lock().unwrap_or_else(PoisonError::into_inner);
+    let (id, created) = if *method == Method::POST && path == TEMPLATES {
+        let next = data
+            .lists
+            .get(TEMPLATES)
+            .and_then(|objects| objects.keys().max().copied())
+            .unwrap_or(0)
+            + 100;
+        (next, true)
+    } else if let Some(id) = path
+        .strip_prefix(TEMPLATES)
+        .and_then(|rest| rest.trim_end_matches('/').parse::<i64>().ok())
+        .filter(|_| *method == Method::PATCH)
+    {
+        (id, false)
+    } else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    data.tick += 1;
+    let stamp = instant(data.tick);
+    let objects = data.lists.entry(TEMPLATES.to_owned()).or_default();
+    let object = objects.entry(id).or_insert_with(|| json!({"id": id}));
+    if let (Value::Object(object), Value::Object(fields)) = (object, fields) {
+        for (key, value) in fields {
+            let value = match key.as_str() {
+                "cluster" => json!({"id": value}),
+                "allowed_tenants" => Value::Array(
+                    value
+                        .as_array()
+                        .map(|ids| ids.iter().map(|id| json!({"id": id})).collect())
+                        .unwrap_or_default(),
+                ),
+                "os_family" => json!({"value": value, "label": value}),
+                _ => value,
+            };
+            object.insert(key, value);
+        }
+        object.insert("last_updated".into(), json!(stamp));
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(objects[&id].clone())).into_response()
 }
