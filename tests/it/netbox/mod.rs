@@ -12,8 +12,9 @@ use axum::{
     http::{Method, Request, StatusCode, header},
 };
 use entity::{
-    cloud_image_template, cloud_image_template_tenant, cluster, enums::Role, proxmox_endpoint,
-    tenant, user,
+    cloud_image_template, cloud_image_template_tenant, cluster,
+    enums::{BuildStatus, Role},
+    proxmox_endpoint, tenant, user,
 };
 use packer_gateway::{
     netbox::{Report, Syncer, webhook},
@@ -559,6 +560,45 @@ async fn a_catalog_entry_published_here_is_pushed_to_netbox() {
         "Debian 12 (rebuilt)"
     );
     assert_eq!(count::<cloud_image_template::Entity>(&app).await, 2);
+}
+
+#[tokio::test]
+async fn a_completed_build_pushes_its_catalog_entry_at_once() {
+    let netbox = NetBox::start().await;
+    fill(&netbox);
+    let app = service_with(&netbox, V2_TOKEN, &["--netbox-push-catalog"]).await;
+    assert!(pass(&app).await.ok());
+    let cluster = cluster::Entity::find()
+        .filter(cluster::Column::NetboxId.eq(10))
+        .one(&app.app.db)
+        .await
+        .expect("read")
+        .expect("the cluster");
+    let seed = app.seed();
+    let endpoint = seed.endpoint("local-pve").await;
+    let definition = seed
+        .definition("debian", endpoint, cluster.id, &[], |_| {})
+        .await;
+    let (build, _) = app.queue(definition).await;
+    app.transition(build, BuildStatus::Running).await;
+    app.transition(build, BuildStatus::Completed).await;
+
+    // No pass was asked for: the completion alone brings the push, in the background.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !netbox.log().iter().any(|r| r.starts_with("POST")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the entry was not pushed: {:#?}",
+            netbox.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pushed = netbox
+        .log()
+        .iter()
+        .filter(|r| r.starts_with("POST"))
+        .count();
+    assert_eq!(pushed, 1);
 }
 
 async fn hook(app: &TestApp, body: &str, signature: Option<&str>) -> (StatusCode, String) {
