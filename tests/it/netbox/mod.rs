@@ -35,7 +35,7 @@ async fn service(netbox: &NetBox, token: &str) -> TestApp {
     service_with(netbox, token, &[]).await
 }
 
-/// The same with `extra` flags.
+/// The same with `extra` flags (an interval given there replaces the on-demand default).
 async fn service_with(netbox: &NetBox, token: &str, extra: &[&str]) -> TestApp {
     let mut args = vec![
         "--netbox-url",
@@ -51,6 +51,9 @@ async fn service_with(netbox: &NetBox, token: &str, extra: &[&str]) -> TestApp {
         "--netbox-webhook-secret",
         HOOK_SECRET,
     ];
+    if extra.contains(&"--netbox-sync-interval") {
+        args.retain(|arg| *arg != "--netbox-sync-interval" && *arg != "0");
+    }
     args.extend_from_slice(extra);
     TestApp::with_args(&args).await
 }
@@ -466,6 +469,43 @@ async fn a_local_row_with_the_same_name_is_never_overwritten() {
     assert!(tenant_of(&app, 1).await.is_some());
 }
 
+/// Waits, with a deadline, until `app` holds `tenants` tenants.
+async fn await_tenants(app: &TestApp, tenants: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count::<tenant::Entity>(app).await < tenants {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no pass brought the tenants"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_passes_at_start_up_and_retries_a_failed_pass_with_backoff() {
+    let netbox = NetBox::start().await;
+    fill(&netbox);
+    // Down at start-up: the first pass fails; the next tries come after the backoff, not after
+    // the interval (an hour here).
+    netbox.fail_after(0);
+    let app = service_with(&netbox, V1_TOKEN, &["--netbox-sync-interval", "3600"]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = app.data("{ netboxSync { outcome } }", json!({})).await;
+        if data["netboxSync"][0]["outcome"] == "failed" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no pass at start-up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count::<tenant::Entity>(&app).await, 0);
+    netbox.heal();
+    await_tenants(&app, 3).await;
+}
+
 #[tokio::test]
 async fn the_status_and_the_mutation_are_for_administrators() {
     let netbox = NetBox::start().await;
@@ -641,14 +681,7 @@ async fn a_signed_webhook_brings_a_pass_forward_and_anything_else_is_refused() {
     let (status, answer) = hook(&app, &body, Some(&signature)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     // The pass runs in the background: wait for it, with a deadline.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while count::<tenant::Entity>(&app).await < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the webhook's pass did not come"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    await_tenants(&app, 3).await;
     // Only the webhook's type was synced, from NetBox, not from the payload.
     assert!(
         tenant_of(&app, 1)
