@@ -13,6 +13,7 @@ mod dashboard;
 mod definitions;
 mod filters;
 mod frontend_clients;
+mod hostile;
 mod http;
 mod hygiene;
 mod ids;
