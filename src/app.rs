@@ -17,6 +17,7 @@ use crate::{
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
+    registry::logs::{LogWriter, Secrets},
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -35,6 +36,8 @@ pub struct App {
     pub clock: Clock,
     /// Authenticates tokens from memory and keeps that memory current (`auth::live`).
     pub auth: Authenticator,
+    /// The batched writer of build log lines (`registry::logs`).
+    pub logs: LogWriter,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
 }
@@ -65,7 +68,13 @@ impl App {
             },
         )
         .await?;
+        let logs = LogWriter::start(
+            &db,
+            clock.clone(),
+            Secrets::new(config.logs.log_secrets.iter().map(|s| s.0.clone())),
+        );
         Ok(App {
+            logs,
             db,
             config: Arc::new(config),
             statements,

@@ -47,6 +47,16 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the HCL2 Packer template of a definition (its default variables) or of one of its
+    /// builds (the build's effective variables).
+    Render {
+        /// The definition's slug.
+        #[arg(long)]
+        definition: String,
+        /// The id of one of its builds.
+        #[arg(long)]
+        build: Option<i64>,
+    },
 }
 
 /// `packer-gateway user …`
@@ -129,6 +139,47 @@ pub struct ServeArgs {
     /// Tokens in memory.
     #[command(flatten)]
     pub tokens: Tokens,
+
+    /// Build logs.
+    #[command(flatten)]
+    pub logs: Logs,
+}
+
+/// Build logs (see `registry::logs`).
+#[derive(Args, Debug, Clone)]
+pub struct Logs {
+    /// A secret value replaced by `***` in every build log line before it is stored (an API
+    /// key, a Proxmox token); repeat it or separate with commas.
+    #[arg(
+        long = "log-secret",
+        env = "PACKER_GATEWAY_LOG_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub log_secrets: Vec<Secret>,
+    /// Seconds between two reads of the table by a `buildLog` subscriber that heard nothing (lines
+    /// written by another instance reach it this way).
+    #[arg(long, env = "PACKER_GATEWAY_LOG_POLL_INTERVAL", default_value = "1",
+          value_parser = seconds)]
+    pub log_poll_interval: Duration,
+}
+
+/// A secret value: never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// How tokens are kept in memory (see `auth::live`).

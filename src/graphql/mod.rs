@@ -19,6 +19,7 @@ pub mod filters;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
+pub mod logs;
 pub mod lookups;
 pub mod node;
 pub mod patch;
@@ -35,7 +36,7 @@ use crate::{
     auth::{Authenticator, Principal, Scope},
     clock::Clock,
     config::Limits,
-    events::Events,
+    events::{Events, logs::LogTails},
     registry,
 };
 use loaders::Loaders;
@@ -60,6 +61,7 @@ pub struct Query(
 pub struct Mutation(
     definitions::DefinitionMutation,
     builds::BuildMutation,
+    logs::LogMutation,
     settings::SettingsMutation,
     reference::ReferenceMutation,
     users::UserMutation,
@@ -67,16 +69,19 @@ pub struct Mutation(
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
 /// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
-/// `events` of every commit that wrote build events, and subscriptions are fed by it; writes read
+/// `events` of every commit that wrote build events, and subscriptions are fed by it (and build
+/// logs by `logs`); writes read
 /// the time from `clock` and refresh `auth` after changing credentials.
 pub fn schema(
     db: DatabaseConnection,
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    logs: LogTails,
     limits: &Limits,
 ) -> AppSchema {
     builder()
+        .data(logs)
         .data(db)
         .data(events)
         .data(clock)
@@ -93,9 +98,11 @@ pub fn anonymous_schema(
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    logs: LogTails,
     limits: &Limits,
 ) -> AppSchema {
     builder()
+        .data(logs)
         .data(db)
         .data(events)
         .data(clock)
