@@ -36,6 +36,10 @@ impl Cli {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing ServeArgs would only move one allocation"
+)]
 pub enum Command {
     /// Serve GraphQL, GraphiQL and subscriptions (the default).
     Serve(ServeArgs),

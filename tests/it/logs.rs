@@ -254,9 +254,9 @@ async fn a_log_has_the_visibility_of_its_build() {
         .subscribe("1", TAIL, json!({"id": build_gid(build)}))
         .await;
     let message = client.recv().await;
-    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["type"], "error", "{message}");
     assert_eq!(
-        message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        message["payload"][0]["extensions"]["code"], "NOT_FOUND",
         "{message}"
     );
 }
