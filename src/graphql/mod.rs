@@ -21,6 +21,7 @@ pub mod limits;
 pub mod loaders;
 pub mod logs;
 pub mod lookups;
+pub mod netbox;
 pub mod node;
 pub mod patch;
 pub mod reference;
@@ -37,6 +38,7 @@ use crate::{
     clock::Clock,
     config::Limits,
     events::{Events, logs::LogTails},
+    netbox::Syncer,
     registry,
 };
 use loaders::Loaders;
@@ -53,6 +55,7 @@ pub struct Query(
     events::EventQuery,
     settings::SettingsQuery,
     reference::ReferenceQuery,
+    netbox::NetboxQuery,
     node::NodeQuery,
 );
 
@@ -65,6 +68,7 @@ pub struct Mutation(
     settings::SettingsMutation,
     reference::ReferenceMutation,
     users::UserMutation,
+    netbox::NetboxMutation,
 );
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
@@ -78,6 +82,7 @@ pub fn schema(
     clock: Clock,
     auth: Authenticator,
     logs: LogTails,
+    netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
@@ -86,6 +91,7 @@ pub fn schema(
         .data(events)
         .data(clock)
         .data(auth)
+        .data(netbox)
         .limit_complexity(limits.max_complexity)
         .finish()
 }
@@ -99,6 +105,7 @@ pub fn anonymous_schema(
     clock: Clock,
     auth: Authenticator,
     logs: LogTails,
+    netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
@@ -107,6 +114,7 @@ pub fn anonymous_schema(
         .data(events)
         .data(clock)
         .data(auth)
+        .data(netbox)
         .limit_complexity(limits.max_complexity)
         .disable_introspection()
         .disable_suggestions()

@@ -15,6 +15,7 @@ pub mod definitions;
 pub mod error;
 pub mod logs;
 mod lookups;
+pub mod netbox;
 pub mod params;
 pub mod reference;
 pub mod refs;
@@ -70,6 +71,7 @@ pub fn routes(app: App) -> Router {
         ),
         ("/image-builds/{id}/rebuild/".into(), post(builds::rebuild)),
         ("/image-builds/{id}/log/".into(), get(logs::list)),
+        ("/netbox-webhook/".into(), post(netbox::webhook)),
         (
             "/settings/".into(),
             get(settings::detail)

@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod logs;
 mod logs_bench;
+mod netbox;
 mod outside_tools;
 mod paging;
 mod queries;

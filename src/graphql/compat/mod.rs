@@ -80,6 +80,7 @@ impl Door {
             app.clock.clone(),
             app.auth.clone(),
             tails.clone(),
+            app.netbox.clone(),
             limits,
         );
         let anonymous = anonymous_schema(
@@ -88,6 +89,7 @@ impl Door {
             app.clock.clone(),
             app.auth.clone(),
             tails.clone(),
+            app.netbox.clone(),
             limits,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());
