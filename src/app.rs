@@ -19,6 +19,7 @@ use crate::{
     config::ServeArgs,
     events::{Events, HubOptions},
     netbox::Syncer,
+    registry::logs::{LogWriter, Secrets},
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -37,6 +38,8 @@ pub struct App {
     pub clock: Clock,
     /// Authenticates tokens from memory and keeps that memory current (`auth::live`).
     pub auth: Authenticator,
+    /// The batched writer of build log lines (`registry::logs`).
+    pub logs: LogWriter,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
     /// Load shedding, rate limits and websocket caps (`admission`).
@@ -85,7 +88,19 @@ impl App {
                 push_on_publish(&events, netbox.clone(), shutdown.token().clone());
             }
         }
+        let logs = LogWriter::start(
+            &db,
+            clock.clone(),
+            Secrets::new(
+                config
+                    .logs
+                    .log_secrets
+                    .iter()
+                    .map(|s| s.expose().to_owned()),
+            ),
+        );
         Ok(App {
+            logs,
             db,
             admission,
             config: Arc::new(config),

@@ -54,6 +54,16 @@ pub enum Command {
     /// Sync reference data from an outside source once, print a summary and exit.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Print the HCL2 Packer template of a definition (its default variables) or of one of its
+    /// builds (the build's effective variables).
+    Render {
+        /// The definition's slug.
+        #[arg(long)]
+        definition: String,
+        /// The id of one of its builds.
+        #[arg(long)]
+        build: Option<i64>,
+    },
 }
 
 /// `packer-gateway sync …`
@@ -151,6 +161,25 @@ pub struct ServeArgs {
     /// NetBox as the source of reference data.
     #[command(flatten)]
     pub netbox: NetboxArgs,
+
+    /// Build logs.
+    #[command(flatten)]
+    pub logs: Logs,
+}
+
+/// Build logs (see `registry::logs`).
+#[derive(Args, Debug, Clone)]
+pub struct Logs {
+    /// A secret value replaced by `***` in every build log line before it is stored (an API
+    /// key, a Proxmox token); repeat it or separate with commas. Never logged.
+    #[arg(long = "log-secret", env = "PACKER_GATEWAY_LOG_SECRETS", value_delimiter = ',',
+          hide_env_values = true, value_parser = secret)]
+    pub log_secrets: Vec<Secret>,
+    /// Seconds between two reads of the table by a `buildLog` subscriber that heard nothing (lines
+    /// written by another instance reach it this way).
+    #[arg(long, env = "PACKER_GATEWAY_LOG_POLL_INTERVAL", default_value = "1",
+          value_parser = seconds)]
+    pub log_poll_interval: Duration,
 }
 
 /// What bounds the work hostile or excessive traffic can cause (see `admission` and
