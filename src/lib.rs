@@ -13,3 +13,4 @@ pub mod http;
 pub mod registry;
 pub mod rest;
 pub mod routes;
+pub mod telemetry;

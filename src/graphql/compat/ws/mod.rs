@@ -39,7 +39,10 @@ mod upstream;
 use axum::{extract::ws::WebSocketUpgrade, response::Response as HttpResponse};
 
 use super::Door;
-use crate::http::Credentials;
+use crate::{
+    http::Credentials,
+    telemetry::{Live, names},
+};
 use connection::Connection;
 
 /// The graphql-ws protocol.
@@ -92,6 +95,7 @@ pub fn upgrade(door: Door, upgrade: WebSocketUpgrade, credentials: Credentials) 
     let shutdown = door.app.shutdown.clone();
     upgrade.on_upgrade(move |socket| {
         shutdown.track(async move {
+            let _open = Live::track(names::WEBSOCKETS_OPEN);
             let Some(protocol) = protocol else {
                 let mut connection =
                     Connection::new(door, socket, Protocol::TransportWs, Credentials::default());
