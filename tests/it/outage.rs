@@ -16,6 +16,9 @@ use axum::{
     body::Body,
     http::{Request, StatusCode, header},
 };
+use entity::{api_token, enums::Role};
+use packer_gateway::registry::users;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::{
@@ -154,6 +157,10 @@ async fn a_database_outage_is_refused_fast_and_survived_without_a_restart() {
     client.init(&app.admin).await;
     client.subscribe("1", SUBSCRIPTION, json!({})).await;
     app.wait_for_subscribers(1).await;
+    // A viewer's websocket, whose token the other instance revokes after the outage.
+    let (viewer, viewer_token) = app.user(Role::Viewer, &[], false).await;
+    let mut viewer_socket = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+    viewer_socket.init(&viewer_token).await;
     // A known token is authenticated from memory, during the outage too.
     let (status, _, _) = get(&app, "/api/plugins/packer/image-definitions/").await;
     assert_eq!(status, StatusCode::OK);
@@ -204,6 +211,22 @@ async fn a_database_outage_is_refused_fast_and_survived_without_a_restart() {
         crate::support::event_gid(queued),
         "{event}"
     );
+
+    // A token revoked by the other instance closes its socket here within a second: the
+    // credentials `LISTEN` reconnected too.
+    let row = api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(viewer))
+        .one(&writer.app.db)
+        .await
+        .expect("read the token")
+        .expect("the token");
+    users::revoke_token(&writer.app.db, row.id)
+        .await
+        .expect("revoke");
+    let (code, _) = tokio::time::timeout(Duration::from_secs(1), viewer_socket.closed())
+        .await
+        .expect("the revoked token's socket closes within a second");
+    assert_eq!(code, 4403);
 
     drop(client);
     server.shutdown().await;
