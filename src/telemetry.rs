@@ -1,4 +1,10 @@
-//! Metrics (SPEC §9): every family the service emits, named once here, recorded with the
+//! Logs and metrics (SPEC §9).
+//!
+//! Logs go to standard error ([`init_logs`]): human-readable, coloured only when standard error
+//! is a terminal, or one JSON object per line (`--log-format json`); each line of a request
+//! carries the request's span and its `request_id`.
+//!
+//! Metrics: every family the service emits, named once here, recorded with the
 //! `metrics` crate's macros and rendered in the Prometheus text format by
 //! `metrics-exporter-prometheus` at `/metrics` (the exporter's own HTTP listener is not used: the
 //! edge serves the page like any other).
@@ -20,6 +26,8 @@ use std::{
 };
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::LogFormat;
 
 /// The names of the families.
 pub mod names {
@@ -132,6 +140,26 @@ fn describe() {
         Unit::Seconds,
         "Age of the oldest pending build (0 when none)."
     );
+}
+
+/// Sends the log lines to standard error in `format`, filtered by `RUST_LOG` (default
+/// `packer_gateway=info,tower_http=warn`).
+pub fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "packer_gateway=info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// A gauge that counts what is alive: incremented now, decremented when dropped.

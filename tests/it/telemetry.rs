@@ -220,3 +220,83 @@ async fn every_family_moves_when_its_event_happens() {
     drop(client);
     server.shutdown().await;
 }
+
+/// `--log-format json`: one JSON object per line, with timestamp, level, target and message, and
+/// the request id on the lines of a request; never a colour code (standard error is not a
+/// terminal here, so the text format has none either).
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_no_colour() {
+    if crate::support::postgres().is_some() {
+        // The binary's logging is the same on both backends; once is enough.
+        return;
+    }
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let dir = std::env::temp_dir().join(crate::support::unique("pgw-logs"));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let url = format!("sqlite://{}/logs.db", dir.display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_packer-gateway"))
+        .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+        .args(["--database-url", &url])
+        .env("RUST_LOG", "packer_gateway=info,tower_http=debug")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the binary");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    let read = async {
+        let mut address = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            assert!(!line.contains('\u{1b}'), "a colour code: {line}");
+            // The admin token's banner is written as plain text, once, on purpose.
+            let Ok(object) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            for key in ["timestamp", "level", "target", "message"] {
+                assert!(object.get(key).is_some(), "{key} in {line}");
+            }
+            let message = object["message"].as_str().unwrap_or_default().to_owned();
+            seen.push(object);
+            if let Some(rest) = message.strip_prefix("listening on http://") {
+                address = rest.split_whitespace().next().map(str::to_owned);
+                break;
+            }
+        }
+        let address = address.expect("the service says where it listens");
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nx-request-id: logs-test-1\r\n\
+                  Connection: close\r\n\r\n",
+            )
+            .await
+            .expect("send");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("read the response");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        while let Ok(Some(line)) = lines.next_line().await {
+            assert!(!line.contains('\u{1b}'), "a colour code: {line}");
+            let Ok(object) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if object["span"]["request_id"] == "logs-test-1" {
+                assert_eq!(object["span"]["path"], "/healthz", "{line}");
+                return object;
+            }
+            seen.push(object);
+        }
+        panic!("no line of the request: {seen:?}")
+    };
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .expect("the service starts and logs the request");
+    assert!(line["level"].is_string(), "{line}");
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
