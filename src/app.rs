@@ -156,6 +156,7 @@ pub async fn connect(
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("case_sensitive_like", "ON")
+                .with_regexp()
         });
     let mut db = Database::connect(options).await?;
     db.set_metric_callback(move |info| {

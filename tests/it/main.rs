@@ -21,6 +21,7 @@ mod limits;
 mod outage;
 mod outside_tools;
 mod paging;
+mod portability;
 mod queries;
 mod reference;
 mod rest;
