@@ -21,6 +21,7 @@ const READERS = Number(process.env.READERS ?? 4);
 const statuses = {}; // HTTP status → count
 let refused = 0; // no HTTP answer (the service is down)
 const graphqlErrors = {}; // code → count
+const closeCodes = {}; // websocket close code → count
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rowOf = (gid) => Number(Buffer.from(gid, "base64").toString().split(":")[1]);
 
@@ -109,8 +110,9 @@ function subscriber() {
       }
     });
     socket.on("error", () => {});
-    socket.on("close", () => {
+    socket.on("close", (code) => {
       if (state.done) return;
+      closeCodes[code] = (closeCodes[code] ?? 0) + 1;
       state.reconnects += 1;
       setTimeout(open, 500 + Math.random() * 1000);
     });
@@ -121,11 +123,13 @@ function subscriber() {
 }
 
 const data = await gql("{ imageDefinitions(first: 50) { nodes { id enabled builderType } } }");
+if (!data) throw new Error("cannot read the definitions");
 definitions = data.imageDefinitions.nodes.filter((d) => d.enabled && d.builderType === "PROXMOX_CLONE").map((d) => d.id);
-await gql(
+const settings = await gql(
   "mutation ($input: UpdatePluginSettingsInput!) { updatePluginSettings(input: $input) { imageFactoryEnabled } }",
-  { input: { imageFactoryEnabled: true, imageFactoryMaxConcurrentBuilds: 100000 } },
+  { input: { imageFactoryEnabled: true, imageFactoryMaxConcurrentBuilds: 1000 } },
 );
+if (!settings) throw new Error("cannot enable the image factory");
 const subscribers = Array.from({ length: SUBSCRIBERS }, subscriber);
 await sleep(5000);
 const started = Date.now();
@@ -158,7 +162,7 @@ const requests = Object.values(statuses).reduce((n, c) => n + c, 0);
 const report = {
   seconds: elapsed, requests, requestsPerSecond: Math.round(requests / elapsed), statuses, refused, graphqlErrors,
   ackedBuilds: ids.length, ackedEvents: ackedEvents.length, lostWrites: lost,
-  subscribers: SUBSCRIBERS, silentSubscribers: silent, reconnects, eventsOutOfOrder: disorder, eventsMissing: missing,
+  subscribers: SUBSCRIBERS, silentSubscribers: silent, reconnects, closeCodes, eventsOutOfOrder: disorder, eventsMissing: missing,
   fiveHundredsOtherThan503: fiveHundreds,
 };
 report.ok = lost === 0 && disorder === 0 && missing === 0 && fiveHundreds === 0 && silent === 0 && ids.length > 0;

@@ -22,8 +22,12 @@ ulimit -n 16384 2>/dev/null || true
 
 log() { printf '[%5ss] %s\n' "$SECONDS" "$*" >&2; }
 
-cargo build --quiet --bin packer-gateway
-bin="$CARGO_TARGET_DIR/debug/packer-gateway"
+# BIN=path skips the build (a `cargo test` build's binary serves as well).
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --quiet --bin packer-gateway
+  bin="$CARGO_TARGET_DIR/debug/packer-gateway"
+fi
 [ -d tests/tools/node_modules/ws ] || (cd tests/tools && npm ci --no-audit --no-fund --loglevel=error)
 
 work=$(mktemp -d)
