@@ -20,6 +20,7 @@ use crate::{
     events::{Events, HubOptions},
     netbox::Syncer,
     registry::logs::{LogWriter, Secrets},
+    telemetry::{self, names},
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -51,6 +52,7 @@ pub struct App {
 impl App {
     /// Connects to `database_url`, applies the migrations and starts the event hub.
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
+        telemetry::install();
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
         let clock = Clock::system();
@@ -191,6 +193,15 @@ impl Shutdown {
     }
 }
 
+/// How long a request waits for a PostgreSQL connection before it fails with
+/// `DATABASE_UNAVAILABLE` (SPEC §9: within 2 s when the database is unreachable). Opening a
+/// connection is retried within it, so a database that comes back is found at once.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A SQLite file does not go away: a request waits for one of the pool's connections as long as
+/// a writer may wait for the file's lock.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens a pool on `database_url` and applies every pending migration.
 ///
 /// SQLite files are created if missing and opened in WAL mode with foreign keys on, a busy
@@ -205,7 +216,11 @@ pub async fn connect(
     options
         .max_connections(pool_size(database_url))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(if database_url.starts_with("sqlite") {
+            SQLITE_ACQUIRE_TIMEOUT
+        } else {
+            POSTGRES_ACQUIRE_TIMEOUT
+        })
         .sqlx_logging(std::env::var_os("PACKER_GATEWAY_LOG_SQL").is_some())
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -213,10 +228,13 @@ pub async fn connect(
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("case_sensitive_like", "ON")
+                .with_regexp()
         });
     let mut db = Database::connect(options).await?;
-    db.set_metric_callback(move |_| {
+    db.set_metric_callback(move |info| {
         statements.fetch_add(1, Ordering::SeqCst);
+        metrics::counter!(names::SQL_STATEMENTS).increment(1);
+        metrics::histogram!(names::SQL_DURATION).record(info.elapsed.as_secs_f64());
     });
     Migrator::up(&db, None).await?;
     Ok(db)

@@ -260,7 +260,7 @@ fn parse_expiry(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn describe(err: Error) -> String {
     match err {
-        Error::Internal(detail) => detail,
+        Error::Internal(detail) | Error::DatabaseUnavailable(detail) => detail,
         other => other.message(),
     }
 }

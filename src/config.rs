@@ -18,6 +18,17 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log lines: `text` (human-readable, coloured only on a terminal) or `json` (one object per
+    /// line: timestamp, level, target, message, fields, and the request's span with its id).
+    #[arg(
+        long,
+        env = "PACKER_GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -25,6 +36,15 @@ pub struct Cli {
     /// Options of `serve`, also accepted without the word `serve`.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable; colours only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Cli {

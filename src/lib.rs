@@ -15,3 +15,4 @@ pub mod netbox;
 pub mod registry;
 pub mod rest;
 pub mod routes;
+pub mod telemetry;

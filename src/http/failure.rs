@@ -134,7 +134,7 @@ impl Failure {
     pub fn shows_request_id(&self) -> bool {
         matches!(
             self,
-            Failure::Core(Error::Internal(_)) | Failure::Timeout(_)
+            Failure::Core(Error::Internal(_) | Error::DatabaseUnavailable(_)) | Failure::Timeout(_)
         )
     }
 }
@@ -156,6 +156,7 @@ pub fn status(err: &Error) -> StatusCode {
         | Error::EndpointWritesDisabled
         | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
         Error::ConcurrencyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -262,6 +263,9 @@ fn log(failure: &Failure, request_id: &str) {
     match failure {
         Failure::Core(Error::Internal(detail)) => {
             tracing::error!(request_id, %detail, "internal error");
+        }
+        Failure::Core(Error::DatabaseUnavailable(detail)) => {
+            tracing::warn!(request_id, %detail, "database unavailable");
         }
         Failure::Timeout(limit) => tracing::warn!(
             request_id,

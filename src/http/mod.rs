@@ -31,7 +31,8 @@ use std::{any::Any, time::Duration};
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::{Next, from_fn_with_state, map_request},
     response::{IntoResponse, Response},
 };
@@ -41,7 +42,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::Clients, error::Error};
+use crate::{config::Clients, error::Error, telemetry::names};
 pub use auth::Credentials;
 pub use failure::{Failure, Render, Rendering, codes};
 pub use request_id::RequestId;
@@ -69,6 +70,8 @@ pub fn edge(router: Router, clients: &Clients) -> Router {
         // A failure is logged once, by the door that renders it.
         .on_failure(());
     // Inside the request ids and the trace, so that a preflight answered here has both.
+    // Innermost: a route's template is known only once the router matched it.
+    let router = router.layer(axum::middleware::from_fn(record));
     let router = match cors::layer(clients) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -78,6 +81,34 @@ pub fn edge(router: Router, clients: &Clients) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(request_id::Generate))
         .layer(map_request(request_id::drop_unusable))
+}
+
+/// Counts a request and its latency by route template (never the raw path: its values are
+/// bounded), method and status.
+async fn record(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let start = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(names::HTTP_DURATION, "route" => route.clone(), "method" => method)
+        .record(start.elapsed().as_secs_f64());
+    metrics::counter!(names::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
 }
 
 /// Abandons a request still running after the timeout: its future is dropped, and with it any

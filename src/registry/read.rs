@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, Select,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -86,7 +86,7 @@ pub async fn list<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let query = query::<E>(scope, filter, sort)?;
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
 }
 
@@ -102,7 +102,7 @@ pub async fn list_offset<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let query = query::<E>(scope, filter, sort)?;
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_offset(db, query.select, &query.sort, args).await
 }
 
@@ -113,6 +113,7 @@ struct Query<E: EntityTrait, S> {
 }
 
 fn query<E: Readable>(
+    backend: DatabaseBackend,
     scope: &Scope,
     filter: &Filter<E::Field>,
     sort: Vec<Sort<E::Sort>>,
@@ -126,7 +127,7 @@ where
         sort
     };
     Ok(Query {
-        select: visible::<E>(scope)?.filter(compile(filter)?),
+        select: visible::<E>(scope)?.filter(compile(filter, backend)?),
         sort,
     })
 }

@@ -302,7 +302,7 @@ impl Connection {
                     flow => flow,
                 }
             }
-            Err(Error::Internal(detail)) => {
+            Err(Error::Internal(detail) | Error::DatabaseUnavailable(detail)) => {
                 tracing::error!(request_id = %request_id::new(), %detail, "internal error");
                 Flow::Close(close::INTERNAL, "internal server error".to_owned())
             }

@@ -53,6 +53,7 @@ use super::Door;
 use crate::{
     admission::Busy,
     http::{Credentials, Failure},
+    telemetry::{Live, names},
 };
 use connection::Connection;
 
@@ -127,6 +128,7 @@ pub fn upgrade(
     let shutdown = door.app.shutdown.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         shutdown.track(async move {
+            let _open = Live::track(names::WEBSOCKETS_OPEN);
             let Some(protocol) = protocol else {
                 let mut connection =
                     Connection::new(door, socket, Protocol::TransportWs, Credentials::default());
