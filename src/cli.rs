@@ -1,4 +1,5 @@
-//! The commands of the binary: `serve` (the default), `export-schema`, `user`, `token`.
+//! The commands of the binary: `serve` (the default), `dispatch`, `export-schema`, `user`,
+//! `token`.
 
 use std::sync::{Arc, atomic::AtomicU64};
 
@@ -10,7 +11,8 @@ use crate::{
     app::{App, connect},
     auth::Scope,
     clock::now,
-    config::{Cli, Command, ServeArgs, TokenCommand, UserCommand},
+    config::{self, Cli, Command, ServeArgs, TokenCommand, UserCommand},
+    dispatch,
     error::Error,
     graphql,
     registry::{
@@ -25,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let database_url = cli.database_url.clone();
     match cli.command() {
         Command::Serve(args) => serve(&database_url, args).await,
+        Command::Dispatch(args) => dispatch_only(&database_url, args).await,
         Command::ExportSchema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -123,6 +126,8 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         }
     }
     spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
+    // Build logs have no store yet: lines are scrubbed, kept for `error`, then dropped.
+    let _dispatcher = dispatch::start(&app, Arc::new(dispatch::Discard))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -131,6 +136,26 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     routes::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `packer-gateway dispatch`: the dispatcher and the timeout reaper, no HTTP listener.
+async fn dispatch_only(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    if args.dispatch.backend == config::Backend::None {
+        return Err(
+            "`dispatch` needs a backend: --dispatch proxbox or --dispatch packer".to_owned(),
+        );
+    }
+    let reaper_interval = args.reaper_interval;
+    let app = App::new(database_url, args)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
+    let dispatcher = dispatch::start(&app, Arc::new(dispatch::Discard))?;
+    shutdown_signal().await;
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.kill();
+    }
+    Ok(())
 }
 
 /// Runs the timeout reaper (SPEC §2.4) now and then every `interval`.

@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run the build dispatcher only (no HTTP listener): takes the `serve` options, of which
+    /// `--dispatch` must name a backend.
+    Dispatch(ServeArgs),
 }
 
 /// `packer-gateway user …`
@@ -129,6 +132,92 @@ pub struct ServeArgs {
     /// Tokens in memory.
     #[command(flatten)]
     pub tokens: Tokens,
+
+    /// Build dispatch (SPEC §7): which backend runs builds, and how.
+    #[command(flatten)]
+    pub dispatch: Dispatch,
+}
+
+/// Which backend runs the builds (SPEC §7).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// No dispatcher: external workers move builds through the lifecycle mutations.
+    None,
+    /// proxbox-api's image factory (`--proxbox-url`, `--proxbox-api-key`).
+    Proxbox,
+    /// The packer binary on this host.
+    Packer,
+}
+
+/// A secret given on the command line or in the environment: never printed, `Debug` included.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().is_empty() {
+            return Err("an empty secret".to_owned());
+        }
+        Ok(Secret(text.to_owned()))
+    }
+}
+
+/// The dispatcher (SPEC §7.1) and its backends. Durations are in seconds (fractions allowed).
+#[derive(Args, Debug, Clone)]
+pub struct Dispatch {
+    /// Which backend the dispatcher runs builds on: `none` (external workers only), `proxbox`
+    /// or `packer`.
+    #[arg(
+        long = "dispatch",
+        env = "PACKER_GATEWAY_DISPATCH",
+        value_enum,
+        default_value = "none"
+    )]
+    pub backend: Backend,
+    /// Base URL of proxbox-api (`https://proxbox.example.net:8800`).
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_URL")]
+    pub proxbox_url: Option<url::Url>,
+    /// proxbox-api's API key, sent as `X-Proxbox-API-Key` (never logged or shown).
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_API_KEY", hide_env_values = true)]
+    pub proxbox_api_key: Option<Secret>,
+    /// Whether proxbox-api's TLS certificate is verified.
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_VERIFY_TLS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub proxbox_verify_tls: bool,
+    /// Seconds between two looks for pending builds and expired leases when nothing woke the
+    /// dispatcher (new pending builds wake it at once).
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_POLL_INTERVAL", default_value = "10",
+          value_parser = seconds)]
+    pub dispatch_poll_interval: Duration,
+    /// Seconds a dispatcher's lease on a running build lasts; it is renewed every third of it.
+    /// Past it, another dispatcher adopts the build.
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_LEASE", default_value = "60",
+          value_parser = seconds)]
+    pub dispatch_lease: Duration,
+    /// Seconds the backend work gets to stop after a cancel or a timeout before it is killed.
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_KILL_GRACE", default_value = "30",
+          value_parser = seconds)]
+    pub dispatch_kill_grace: Duration,
+    /// Seconds before the first retry of a backend request that got no answer or a 5xx (doubled
+    /// at each of the 3 tries).
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_RETRY_DELAY", default_value = "1",
+          value_parser = seconds)]
+    pub dispatch_retry_delay: Duration,
 }
 
 /// How tokens are kept in memory (see `auth::live`).
