@@ -680,9 +680,29 @@ async fn no_secret_reaches_the_log_the_error_or_the_api() {
         lines: vec![format!("using key {KEY} for the API")],
         error: format!("auth failed with {KEY}"),
     };
+    // What this thread logs (the dispatcher's tasks run on it). Not asserted non-empty: while
+    // another test's capture ends, tracing's global level hint can drop this one's lines.
+    let (logs, _guard) = crate::hygiene::capture_logs();
     let rig = Rig::new(plan, 1).await;
+    // A refusal that quotes the key, and a rate limit.
+    rig.standin.next(Plan::Reject(
+        422,
+        json!({"detail": format!("no PVE token for key {KEY}")}),
+    ));
+    rig.standin.rate_limit(1);
+    let refused = rig.queue().await;
+    let refused = rig.wait_status(refused, BuildStatus::Failed).await;
+    no_secret("a refusal", &refused.error);
+    assert!(
+        refused.error.ends_with("no PVE token for key ***"),
+        "{}",
+        refused.error
+    );
     let id = rig.queue().await;
     let build = rig.wait_status(id, BuildStatus::Failed).await;
+    wait_for("the lease released", || async { rig.leases().await == 0 }).await;
+    let logs = logs.text();
+    no_secret("the service's logs", &logs);
     no_secret("the error", &build.error);
     assert!(
         build.error.contains("auth failed with ***"),
