@@ -127,7 +127,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     }
     spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
     // Build logs have no store yet: lines are scrubbed, kept for `error`, then dropped.
-    let _dispatcher = dispatch::start(&app, Arc::new(dispatch::Discard))?;
+    let _dispatcher = dispatch::start_with(&app, database_url, Arc::new(dispatch::Discard), None)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -150,7 +150,7 @@ async fn dispatch_only(database_url: &str, args: ServeArgs) -> Result<(), String
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
-    let dispatcher = dispatch::start(&app, Arc::new(dispatch::Discard))?;
+    let dispatcher = dispatch::start_with(&app, database_url, Arc::new(dispatch::Discard), None)?;
     shutdown_signal().await;
     if let Some(dispatcher) = dispatcher {
         dispatcher.kill();

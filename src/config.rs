@@ -213,6 +213,20 @@ pub struct Dispatch {
     #[arg(long, env = "PACKER_GATEWAY_DISPATCH_KILL_GRACE", default_value = "30",
           value_parser = seconds)]
     pub dispatch_kill_grace: Duration,
+    /// The packer binary of the `packer` backend.
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_BIN", default_value = "packer")]
+    pub packer_bin: std::path::PathBuf,
+    /// Where the `packer` backend makes a working directory per build (default: `packer-builds`
+    /// beside the SQLite database file, else in the current directory).
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_WORKDIR")]
+    pub packer_workdir: Option<std::path::PathBuf>,
+    /// Keep a failed build's working directory (it is removed when a build ends otherwise).
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_KEEP_FAILED")]
+    pub packer_keep_failed: bool,
+    /// The Proxmox credentials of the `packer` backend: a TOML file with one table per endpoint
+    /// name holding `url`, `username` (a token id `user@realm!name`) and `token`.
+    #[arg(long, env = "PACKER_GATEWAY_PROXMOX_CREDENTIALS")]
+    pub proxmox_credentials: Option<std::path::PathBuf>,
     /// Seconds before the first retry of a backend request that got no answer or a 5xx (doubled
     /// at each of the 3 tries).
     #[arg(long, env = "PACKER_GATEWAY_DISPATCH_RETRY_DELAY", default_value = "1",

@@ -21,6 +21,7 @@
 //! This module reads and writes only through the registry; it never imports the doors.
 
 mod backend;
+pub mod packer;
 pub mod proxbox;
 mod sse;
 
@@ -87,8 +88,20 @@ impl Dispatcher {
 }
 
 /// Starts the dispatcher that `app`'s configuration asks for (`--dispatch`), writing log lines
-/// to `sink`; `None` with `--dispatch none`. The error is a message for the operator.
+/// to `sink`; `None` with `--dispatch none`. The error is a message for the operator. The
+/// `packer` backend needs the Packer template renderer (SPEC §7.4): without one it refuses.
 pub fn start(app: &App, sink: Arc<dyn LogSink>) -> Result<Option<Dispatcher>, String> {
+    start_with(app, "", sink, None)
+}
+
+/// [`start`], knowing the database's URL (the packer working directory's default is beside a
+/// SQLite file) and with the `packer` backend's template `renderer`.
+pub fn start_with(
+    app: &App,
+    database_url: &str,
+    sink: Arc<dyn LogSink>,
+    renderer: Option<Arc<dyn packer::Renderer>>,
+) -> Result<Option<Dispatcher>, String> {
     let args = &app.config.dispatch;
     let (backend, secrets): (Arc<dyn Backend>, Vec<String>) = match args.backend {
         Choice::None => return Ok(None),
@@ -111,11 +124,27 @@ pub fn start(app: &App, sink: Arc<dyn LogSink>) -> Result<Option<Dispatcher>, St
             (Arc::new(backend), vec![key.expose().to_owned()])
         }
         Choice::Packer => {
-            return Err(
-                "--dispatch packer is not available yet: it needs the Packer template \
-                        renderer (SPEC §7.4); use --dispatch proxbox or external workers"
-                    .to_owned(),
-            );
+            let renderer = renderer.ok_or(
+                "--dispatch packer is not available yet: it needs the Packer template renderer \
+                 (SPEC §7.4); use --dispatch proxbox or external workers",
+            )?;
+            let path = args
+                .proxmox_credentials
+                .as_deref()
+                .ok_or("--dispatch packer needs --proxmox-credentials FILE")?;
+            let backend = packer::Packer {
+                bin: args.packer_bin.clone(),
+                workdir: args
+                    .packer_workdir
+                    .clone()
+                    .unwrap_or_else(|| default_workdir(database_url)),
+                keep_failed: args.packer_keep_failed,
+                credentials: packer::read_credentials(path)?,
+                renderer,
+                kill_grace: args.dispatch_kill_grace,
+            };
+            let secrets = backend.secrets();
+            (Arc::new(backend), secrets)
         }
     };
     Ok(Some(spawn(
@@ -125,6 +154,18 @@ pub fn start(app: &App, sink: Arc<dyn LogSink>) -> Result<Option<Dispatcher>, St
         sink,
         options(args),
     )))
+}
+
+/// `packer-builds` beside a SQLite database file, else in the current directory.
+fn default_workdir(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|file| !file.is_empty() && !file.contains(":memory:"));
+    match file.and_then(|f| std::path::Path::new(f).parent()) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("packer-builds"),
+        _ => std::path::PathBuf::from("packer-builds"),
+    }
 }
 
 /// The options `args` give, with a fresh owner id.
