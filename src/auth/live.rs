@@ -88,6 +88,8 @@ struct Shared {
     changes: watch::Sender<i64>,
     /// Whether the last read of the generation failed (to log a failure and a recovery once).
     failing: AtomicBool,
+    /// `last_used` writes in flight ([`Authenticator::settled`]).
+    writes: watch::Sender<usize>,
 }
 
 impl Authenticator {
@@ -119,6 +121,7 @@ impl Authenticator {
             applied: tokio::sync::Mutex::new(generation),
             changes,
             failing: AtomicBool::new(false),
+            writes: watch::channel(0).0,
         });
         tokio::spawn(watch_changes(
             shared.clone(),
@@ -164,17 +167,19 @@ impl Authenticator {
             return Err(Error::Unauthenticated);
         }
         if entry.touch(now, LAST_USED_PRECISION) {
-            let db = self.shared.db.clone();
+            let shared = self.shared.clone();
             let token_id = entry.caller.token_id;
+            shared.writes.send_modify(|writes| *writes += 1);
             tokio::spawn(async move {
                 let result = api_token::Entity::update_many()
                     .col_expr(api_token::Column::LastUsed, Expr::value(now))
                     .filter(api_token::Column::Id.eq(token_id))
-                    .exec(&db)
+                    .exec(&shared.db)
                     .await;
                 if let Err(err) = result {
                     tracing::warn!(%err, token_id, "could not record the token's last use");
                 }
+                shared.writes.send_modify(|writes| *writes -= 1);
             });
         }
         Ok(Principal::User(entry.caller.clone()))
@@ -200,6 +205,14 @@ impl Authenticator {
     /// websocket watches to authenticate its token again.
     pub fn changes(&self) -> watch::Receiver<i64> {
         self.shared.changes.subscribe()
+    }
+
+    /// Returns once no `last_used` write started by [`Authenticator::authenticate`] is still
+    /// running: what a caller counting statements awaits (the tests), instead of a quiet period.
+    pub async fn settled(&self) {
+        let mut writes = self.shared.writes.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = writes.wait_for(|writes| *writes == 0).await;
     }
 
     /// How many tokens and unknown hashes are in memory.

@@ -19,6 +19,7 @@ mod hygiene;
 mod ids;
 mod lifecycle;
 mod limits;
+mod netbox;
 mod outside_tools;
 mod paging;
 mod queries;

@@ -2,14 +2,12 @@
 //! instances, and cost. Events are driven by the real lifecycle mutations (`TestApp::queue`,
 //! `TestApp::transition`), bursts by one-transaction seeding (`TestApp::queue_many`).
 
-use std::time::Duration;
-
 use entity::enums::{BuildStatus, Role};
 use serde_json::json;
 
 use crate::{
     support::{TestApp, build_gid, event_gid, fresh_database, postgres},
-    ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS, WAIT, app_with_definition},
+    ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS, app_with_definition},
 };
 
 // --- delivery semantics ----------------------------------------------------------------------
@@ -245,22 +243,7 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     // no background write of it lands in the measurement.
     app.data("{ pluginSettings { imageFactoryEnabled } }", json!({}))
         .await;
-    tokio::time::timeout(WAIT, async {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        loop {
-            let used = entity::api_token::Entity::find()
-                .filter(entity::api_token::Column::LastUsed.is_not_null())
-                .one(&app.app.db)
-                .await
-                .expect("read tokens");
-            if used.is_some() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("last_used recorded");
+    app.settle().await;
 
     let server = app.serve().await;
     let mut clients = Vec::new();

@@ -368,18 +368,12 @@ impl TestApp {
         self.app.statement_count()
     }
 
-    /// Waits until no statement has run for 100 ms (the background `last_used` write of a
-    /// token's first use, for instance), so that a following count is exact.
+    /// Waits until the background `last_used` write of a token's use has landed (the only
+    /// statement a request leaves behind it), so that a following count is exact.
     pub async fn settle(&self) {
-        let mut last = self.statements();
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            let now = self.statements();
-            if now == last {
-                return;
-            }
-            last = now;
-        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.app.auth.settled())
+            .await
+            .expect("the token's last use recorded within 10 s");
     }
 }
 
