@@ -36,10 +36,6 @@ impl Cli {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once at start-up; boxing would only complicate the clap derive"
-)]
 pub enum Command {
     /// Serve GraphQL, GraphiQL and subscriptions (the default).
     Serve(ServeArgs),
