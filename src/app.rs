@@ -13,11 +13,13 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    admission::Admission,
     auth::{self, Authenticator},
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
     netbox::Syncer,
+    registry::logs::{LogWriter, Secrets},
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -36,8 +38,12 @@ pub struct App {
     pub clock: Clock,
     /// Authenticates tokens from memory and keeps that memory current (`auth::live`).
     pub auth: Authenticator,
+    /// The batched writer of build log lines (`registry::logs`).
+    pub logs: LogWriter,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
+    /// Load shedding, rate limits and websocket caps (`admission`).
+    pub admission: Arc<Admission>,
     /// The NetBox sync, when a NetBox is configured (its background task runs from the start).
     pub netbox: Option<Syncer>,
 }
@@ -68,6 +74,11 @@ impl App {
             },
         )
         .await?;
+        let admission = Arc::new(Admission::new(
+            &config.overload,
+            pool_size(database_url),
+            clock.clone(),
+        ));
         let shutdown = Shutdown::default();
         let netbox = Syncer::new(&config.netbox, db.clone(), clock.clone(), auth.clone())
             .map_err(DbErr::Custom)?;
@@ -77,8 +88,21 @@ impl App {
                 push_on_publish(&events, netbox.clone(), shutdown.token().clone());
             }
         }
+        let logs = LogWriter::start(
+            &db,
+            clock.clone(),
+            Secrets::new(
+                config
+                    .logs
+                    .log_secrets
+                    .iter()
+                    .map(|s| s.expose().to_owned()),
+            ),
+        );
         Ok(App {
+            logs,
             db,
+            admission,
             config: Arc::new(config),
             statements,
             events,
@@ -179,11 +203,7 @@ pub async fn connect(
     let url = sqlite_create_if_missing(database_url);
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(if database_url.starts_with("sqlite") {
-            8
-        } else {
-            16
-        })
+        .max_connections(pool_size(database_url))
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(std::env::var_os("PACKER_GATEWAY_LOG_SQL").is_some())
@@ -200,6 +220,16 @@ pub async fn connect(
     });
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// The size of the database pool: 8 connections on SQLite (one writer at a time anyway), 16 on
+/// PostgreSQL. It is also the default number of requests executing at once.
+pub fn pool_size(database_url: &str) -> u32 {
+    if database_url.starts_with("sqlite") {
+        8
+    } else {
+        16
+    }
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc`, so that a fresh machine starts at once.

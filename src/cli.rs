@@ -1,5 +1,5 @@
 //! The commands of the binary: `serve` (the default), `dispatch`, `export-schema`, `user`,
-//! `token`.
+//! `token`, `render`.
 
 use std::sync::{Arc, atomic::AtomicU64};
 
@@ -16,7 +16,9 @@ use crate::{
     error::Error,
     graphql,
     registry::{
-        demo, lifecycle,
+        demo,
+        id::Id,
+        lifecycle, template,
         users::{self, NewToken, NewUser},
     },
     routes,
@@ -28,6 +30,25 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command() {
         Command::Serve(args) => serve(&database_url, args).await,
         Command::Dispatch(args) => dispatch_only(&database_url, args).await,
+        Command::Render { definition, build } => {
+            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let build = build
+                .map(|id| Id::new(id).ok_or_else(|| format!("no build {id}")))
+                .transpose()?;
+            let text = template::by_slug(&db, &Scope::service(), &definition, build)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound => match build {
+                        Some(id) => format!("no build {id} of the definition `{definition}`"),
+                        None => format!("no definition `{definition}`"),
+                    },
+                    other => other.message(),
+                })?;
+            print!("{text}");
+            Ok(())
+        }
         Command::ExportSchema => {
             print!("{}", graphql::sdl());
             Ok(())

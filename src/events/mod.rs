@@ -32,6 +32,7 @@ use std::{
 };
 
 mod listener;
+pub mod logs;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};

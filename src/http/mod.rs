@@ -16,6 +16,7 @@
 //! them. A concern of every request (load shedding, rate limits, CORS, metrics per route) is one
 //! more layer in [`edge`] or [`door`].
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod cors;
@@ -24,6 +25,7 @@ pub mod failure;
 pub mod graphiql;
 pub mod health;
 pub mod request_id;
+pub mod serve;
 
 use std::{any::Any, time::Duration};
 
@@ -33,17 +35,17 @@ use axum::{
     middleware::{Next, from_fn_with_state, map_request},
     response::{IntoResponse, Response},
 };
-use tokio::net::TcpListener;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
-use crate::{app::Shutdown, config::Clients, error::Error};
+use crate::{config::Clients, error::Error};
 pub use auth::Credentials;
 pub use failure::{Failure, Render, Rendering, codes};
 pub use request_id::RequestId;
+pub use serve::serve;
 
 /// Wraps the routes of one door: the timeout, panics, and failures rendered by `render`.
 pub fn door(routes: Router, render: Render, request_timeout: Duration) -> Router {
@@ -98,27 +100,4 @@ fn panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         "panic while serving a request: {detail}"
     )))
     .into_response()
-}
-
-/// Serves `router` on `listener` until `signal` completes; then stops accepting, tells the
-/// long-lived connections (websockets) to close through `shutdown` and waits for them, at most
-/// `grace` — axum's graceful shutdown alone does not wait for upgraded connections.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-    grace: Duration,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let begin = shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            begin.begin();
-        })
-        .await?;
-    if !shutdown.wait(grace).await {
-        tracing::warn!("some websockets did not close within the shutdown grace period");
-    }
-    Ok(())
 }

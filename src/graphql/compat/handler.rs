@@ -50,6 +50,7 @@ use crate::{
     graphql::error::codes,
     http::{
         Credentials, Failure, RequestId,
+        admission::ClientAddress,
         body::{self, JsonContent},
         codes as edge_codes, cors, graphiql,
     },
@@ -76,12 +77,13 @@ pub async fn get(
     RequestId(request_id): RequestId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     credentials: Credentials,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Failure> {
     if let Ok(upgrade) = upgrade {
         cors::check_websocket_origin(&door.app.config.clients, &headers)?;
-        return Ok(ws::upgrade(door, upgrade, credentials));
+        return ws::upgrade(door, upgrade, credentials, address);
     }
     let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
         url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).collect();
