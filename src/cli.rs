@@ -1,4 +1,5 @@
-//! The commands of the binary: `serve` (the default), `export-schema`, `user`, `token`, `render`.
+//! The commands of the binary: `serve` (the default), `dispatch`, `export-schema`, `user`,
+//! `token`, `render`.
 
 use std::sync::{Arc, atomic::AtomicU64};
 
@@ -10,7 +11,8 @@ use crate::{
     app::{App, connect},
     auth::Scope,
     clock::now,
-    config::{Cli, Command, NetboxArgs, ServeArgs, SyncCommand, TokenCommand, UserCommand},
+    config::{self, Cli, Command, NetboxArgs, ServeArgs, SyncCommand, TokenCommand, UserCommand},
+    dispatch,
     error::Error,
     graphql,
     registry::{
@@ -27,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let database_url = cli.database_url.clone();
     match cli.command() {
         Command::Serve(args) => serve(&database_url, args).await,
+        Command::Dispatch(args) => dispatch_only(&database_url, args).await,
         Command::Render { definition, build } => {
             let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
                 .await
@@ -145,6 +148,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         }
     }
     spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
+    let _dispatcher = start_dispatcher(&app, database_url)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -153,6 +157,37 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     routes::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The dispatcher `--dispatch` asks for: its builds' log lines stored by the registry's batched
+/// writer, the packer backend's files rendered from the registry's Packer template.
+fn start_dispatcher(app: &App, database_url: &str) -> Result<Option<dispatch::Dispatcher>, String> {
+    dispatch::start_with(
+        app,
+        database_url,
+        Arc::new(dispatch::StoredLogs(app.logs.clone())),
+        Some(Arc::new(dispatch::Templates)),
+    )
+}
+
+/// `packer-gateway dispatch`: the dispatcher and the timeout reaper, no HTTP listener.
+async fn dispatch_only(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    if args.dispatch.backend == config::Backend::None {
+        return Err(
+            "`dispatch` needs a backend: --dispatch proxbox or --dispatch packer".to_owned(),
+        );
+    }
+    let reaper_interval = args.reaper_interval;
+    let app = App::new(database_url, args)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
+    let dispatcher = start_dispatcher(&app, database_url)?;
+    shutdown_signal().await;
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.kill();
+    }
+    Ok(())
 }
 
 /// `sync netbox`: one pass of every type, a summary on standard output; fails when a type did.

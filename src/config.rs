@@ -56,10 +56,6 @@ impl Cli {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once at start-up; boxing would only complicate the clap derive"
-)]
 pub enum Command {
     /// Serve GraphQL, GraphiQL and subscriptions (the default).
     Serve(ServeArgs),
@@ -71,6 +67,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run the build dispatcher only (no HTTP listener): takes the `serve` options, of which
+    /// `--dispatch` must name a backend.
+    Dispatch(ServeArgs),
     /// Sync reference data from an outside source once, print a summary and exit.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -173,6 +172,10 @@ pub struct ServeArgs {
     /// Tokens in memory.
     #[command(flatten)]
     pub tokens: Tokens,
+
+    /// Build dispatch (SPEC §7): which backend runs builds, and how.
+    #[command(flatten)]
+    pub dispatch: Dispatch,
 
     /// Hostile and overload traffic: connections, load shedding, rate limits, websockets.
     #[command(flatten)]
@@ -327,6 +330,17 @@ fn rate_limit(text: &str) -> Result<RateLimit, String> {
     })
 }
 
+/// Which backend runs the builds (SPEC §7).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// No dispatcher: external workers move builds through the lifecycle mutations.
+    None,
+    /// proxbox-api's image factory (`--proxbox-url`, `--proxbox-api-key`).
+    Proxbox,
+    /// The packer binary on this host.
+    Packer,
+}
+
 /// NetBox as the source of reference data (SPEC §10; see `netbox`).
 #[derive(Args, Debug, Clone)]
 pub struct NetboxArgs {
@@ -413,6 +427,72 @@ fn seconds_or_zero(text: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     seconds(text)
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        secret(text)
+    }
+}
+
+/// The dispatcher (SPEC §7.1) and its backends. Durations are in seconds (fractions allowed).
+#[derive(Args, Debug, Clone)]
+pub struct Dispatch {
+    /// Which backend the dispatcher runs builds on: `none` (external workers only), `proxbox`
+    /// or `packer`.
+    #[arg(
+        long = "dispatch",
+        env = "PACKER_GATEWAY_DISPATCH",
+        value_enum,
+        default_value = "none"
+    )]
+    pub backend: Backend,
+    /// Base URL of proxbox-api (`https://proxbox.example.net:8800`).
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_URL")]
+    pub proxbox_url: Option<url::Url>,
+    /// proxbox-api's API key, sent as `X-Proxbox-API-Key` (never logged or shown).
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_API_KEY", hide_env_values = true,
+          value_parser = secret)]
+    pub proxbox_api_key: Option<Secret>,
+    /// Whether proxbox-api's TLS certificate is verified.
+    #[arg(long, env = "PACKER_GATEWAY_PROXBOX_VERIFY_TLS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub proxbox_verify_tls: bool,
+    /// Seconds between two looks for pending builds and expired leases when nothing woke the
+    /// dispatcher (new pending builds wake it at once).
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_POLL_INTERVAL", default_value = "10",
+          value_parser = seconds)]
+    pub dispatch_poll_interval: Duration,
+    /// Seconds a dispatcher's lease on a running build lasts; it is renewed every third of it.
+    /// Past it, another dispatcher adopts the build.
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_LEASE", default_value = "60",
+          value_parser = seconds)]
+    pub dispatch_lease: Duration,
+    /// Seconds the backend work gets to stop after a cancel or a timeout before it is killed.
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_KILL_GRACE", default_value = "30",
+          value_parser = seconds)]
+    pub dispatch_kill_grace: Duration,
+    /// The packer binary of the `packer` backend.
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_BIN", default_value = "packer")]
+    pub packer_bin: std::path::PathBuf,
+    /// Where the `packer` backend makes a working directory per build (default: `packer-builds`
+    /// beside the SQLite database file, else in the current directory).
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_WORKDIR")]
+    pub packer_workdir: Option<std::path::PathBuf>,
+    /// Keep a failed build's working directory (it is removed when a build ends otherwise).
+    #[arg(long, env = "PACKER_GATEWAY_PACKER_KEEP_FAILED")]
+    pub packer_keep_failed: bool,
+    /// The Proxmox credentials of the `packer` backend: a TOML file with one table per endpoint
+    /// name holding `url`, `username` (a token id `user@realm!name`) and `token`.
+    #[arg(long, env = "PACKER_GATEWAY_PROXMOX_CREDENTIALS")]
+    pub proxmox_credentials: Option<std::path::PathBuf>,
+    /// Seconds before the first retry of a backend request that got no answer or a 5xx (doubled
+    /// at each of the 3 tries).
+    #[arg(long, env = "PACKER_GATEWAY_DISPATCH_RETRY_DELAY", default_value = "1",
+          value_parser = seconds)]
+    pub dispatch_retry_delay: Duration,
 }
 
 /// How tokens are kept in memory (see `auth::live`).

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod graphql;

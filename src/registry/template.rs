@@ -111,6 +111,32 @@ pub fn recipe_script(recipe: ProvisionerRecipe) -> String {
     format!("recipes/{}.sh", recipe.to_value())
 }
 
+/// The script of a provisioner recipe, as the packer backend writes it at [`recipe_script`]:
+/// what each recipe installs, then what every template image needs before it is converted (the
+/// machine id and cloud-init's state cleared, so that each clone is a new machine).
+pub fn recipe_body(recipe: ProvisionerRecipe) -> &'static str {
+    match recipe {
+        ProvisionerRecipe::UbuntuBase | ProvisionerRecipe::DebianBase => concat!(
+            "#!/bin/sh\nset -eux\nexport DEBIAN_FRONTEND=noninteractive\n",
+            "sudo -E apt-get update\nsudo -E apt-get -y dist-upgrade\n",
+            "sudo -E apt-get -y install qemu-guest-agent cloud-init\n",
+            "sudo cloud-init clean --logs\nsudo truncate -s 0 /etc/machine-id\n"
+        ),
+        ProvisionerRecipe::DockerHost => concat!(
+            "#!/bin/sh\nset -eux\nexport DEBIAN_FRONTEND=noninteractive\n",
+            "sudo -E apt-get update\n",
+            "sudo -E apt-get -y install qemu-guest-agent cloud-init docker.io\n",
+            "sudo systemctl enable docker\n",
+            "sudo cloud-init clean --logs\nsudo truncate -s 0 /etc/machine-id\n"
+        ),
+        ProvisionerRecipe::QemuAgent => concat!(
+            "#!/bin/sh\nset -eux\nexport DEBIAN_FRONTEND=noninteractive\n",
+            "sudo -E apt-get update\nsudo -E apt-get -y install qemu-guest-agent\n",
+            "sudo cloud-init clean --logs\nsudo truncate -s 0 /etc/machine-id\n"
+        ),
+    }
+}
+
 /// The template of the definition `id`, as `scope` may read it.
 pub async fn of_definition(
     db: &DatabaseConnection,

@@ -351,32 +351,39 @@ fn the_layers_import_only_downwards() {
     let edges = graph(&sources, &[]);
     // Below the adapters, nothing knows them; the adapters know the core, not each other. (Where
     // `http`, `app` and the adapters stand to each other is the edge's: see its README section.)
-    let never: [(&str, &[&str]); 7] = [
+    let never: [(&str, &[&str]); 8] = [
         (
             "clock",
             &[
-                "auth", "registry", "events", "graphql", "rest", "http", "app", "cli",
+                "auth", "registry", "events", "graphql", "rest", "http", "app", "cli", "dispatch",
             ],
         ),
         (
             "error",
             &[
-                "auth", "registry", "events", "graphql", "rest", "http", "app", "cli",
+                "auth", "registry", "events", "graphql", "rest", "http", "app", "cli", "dispatch",
             ],
         ),
         (
             "auth",
             &[
-                "registry", "events", "graphql", "rest", "http", "app", "cli",
+                "registry", "events", "graphql", "rest", "http", "app", "cli", "dispatch",
             ],
         ),
         (
             "registry",
-            &["events", "graphql", "rest", "http", "app", "cli"],
+            &[
+                "events", "graphql", "rest", "http", "app", "cli", "dispatch",
+            ],
         ),
-        ("events", &["graphql", "rest", "http", "app", "cli"]),
-        ("graphql", &["rest", "cli"]),
-        ("rest", &["graphql", "cli"]),
+        (
+            "events",
+            &["graphql", "rest", "http", "app", "cli", "dispatch"],
+        ),
+        ("graphql", &["rest", "cli", "dispatch"]),
+        ("rest", &["graphql", "cli", "dispatch"]),
+        // The dispatcher drives the core like a worker would, never through a door.
+        ("dispatch", &["graphql", "rest", "http", "cli"]),
     ];
     for (module, forbidden) in never {
         let imports = &edges[module];
@@ -406,6 +413,34 @@ const ADAPTER_SEA_ORM: [&str; 4] = [
     "ActiveEnum",
     "Iterable",
 ];
+
+#[test]
+fn the_dispatcher_reads_and_writes_only_through_the_core() {
+    let sources = sources();
+    let mut checked = 0;
+    for source in sources
+        .iter()
+        .filter(|s| s.module.first().is_some_and(|m| m == "dispatch"))
+    {
+        checked += 1;
+        let name = source.module.join("::");
+        for path in paths(&source.code, "sea_orm") {
+            assert!(
+                path.first()
+                    .is_some_and(|item| ADAPTER_SEA_ORM.contains(&item.as_str())),
+                "{name} uses sea_orm::{}",
+                path.join("::")
+            );
+        }
+        for side_door in ["::find(", "::find_by_id(", "::update_many(", "::insert("] {
+            assert!(
+                !source.code.contains(side_door),
+                "{name} writes past the core: `{side_door}`"
+            );
+        }
+    }
+    assert!(checked >= 3, "the dispatcher is read");
+}
 
 #[test]
 fn the_adapters_read_only_through_the_core_with_the_requests_scope() {

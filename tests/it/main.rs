@@ -11,6 +11,7 @@ mod authorization;
 mod cors;
 mod dashboard;
 mod definitions;
+mod dispatch;
 mod filters;
 mod frontend_clients;
 mod hostile;

@@ -12,6 +12,7 @@
 //! `reaper` (the timeout reaper); this module holds the transition table and the one way a
 //! status changes (`transition`).
 
+pub mod dispatch;
 mod idempotency;
 mod queue;
 mod reaper;

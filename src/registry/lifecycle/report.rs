@@ -32,26 +32,64 @@ pub async fn start(
         c.0.into_result()?;
     }
     let (txn, build) = open(ctx, id, BuildStatus::Running).await?;
-    let settings = settings::current(&txn).await?;
+    let build = start_in(
+        &txn,
+        &build,
+        Mover::of(ctx),
+        Started {
+            backend_build_id,
+            netbox_job_id,
+            message: "",
+        },
+    )
+    .await?;
+    commit(ctx, txn, build).await
+}
+
+/// What a start records beside the status: the backend's ids and the event's message.
+pub(super) struct Started<'a> {
+    pub(super) backend_build_id: Option<String>,
+    pub(super) netbox_job_id: Option<i32>,
+    pub(super) message: &'a str,
+}
+
+/// Starts `build` in `txn` (a worker's report, or a dispatcher's claim), unless
+/// `max_concurrent_builds` builds already run: the one atomic start of SPEC §2.2.
+pub(super) async fn start_in(
+    txn: &DatabaseTransaction,
+    build: &image_build::Model,
+    mover: Mover,
+    started: Started<'_>,
+) -> Result<image_build::Model, Error> {
+    refuse_unless_allowed(build.status, BuildStatus::Running)?;
+    let settings = settings::current(txn).await?;
     let running = image_build::Entity::find()
         .filter(image_build::Column::Status.eq(BuildStatus::Running))
-        .count(&txn)
+        .count(txn)
         .await?;
     if running >= settings.image_factory_max_concurrent_builds as u64 {
         return Err(Error::ConcurrencyLimit {
             limit: settings.image_factory_max_concurrent_builds,
         });
     }
-    let mover = Mover::of(ctx);
     let changes = image_build::ActiveModel {
         started_at: Set(Some(mover.at())),
         timeout_seconds: Set(Some(settings.image_factory_default_job_timeout)),
-        backend_build_id: backend_build_id.map_or(sea_orm::NotSet, Set),
-        netbox_job_id: netbox_job_id.map_or(sea_orm::NotSet, |job| Set(Some(job))),
+        backend_build_id: started.backend_build_id.map_or(sea_orm::NotSet, Set),
+        netbox_job_id: started
+            .netbox_job_id
+            .map_or(sea_orm::NotSet, |job| Set(Some(job))),
         ..Default::default()
     };
-    let build = transition(&txn, &build, BuildStatus::Running, changes, mover, "").await?;
-    commit(ctx, txn, build).await
+    transition(
+        txn,
+        build,
+        BuildStatus::Running,
+        changes,
+        mover,
+        started.message,
+    )
+    .await
 }
 
 /// Completes a running build and publishes it to the catalog (SPEC §2.3).
@@ -69,24 +107,36 @@ pub async fn complete(
     check_json(&mut c, "backend_response", backend_response.as_ref());
     c.0.into_result()?;
     let (txn, build) = open(ctx, id, BuildStatus::Completed).await?;
-    let mover = Mover::of(ctx);
+    let build = complete_in(&txn, &build, output_vmid, backend_response, Mover::of(ctx)).await?;
+    commit(ctx, txn, build).await
+}
+
+/// Completes `build` in `txn` and publishes it to the catalog (a worker's report, or a
+/// dispatcher's result).
+pub(super) async fn complete_in(
+    txn: &DatabaseTransaction,
+    build: &image_build::Model,
+    output_vmid: Option<i32>,
+    backend_response: Option<Json>,
+    mover: Mover,
+) -> Result<image_build::Model, Error> {
     let changes = image_build::ActiveModel {
         completed_at: Set(Some(mover.at())),
         output_vmid: output_vmid.map_or(sea_orm::NotSet, Set),
         backend_response: backend_response.map_or(sea_orm::NotSet, Set),
         ..Default::default()
     };
-    let mut build = transition(&txn, &build, BuildStatus::Completed, changes, mover, "").await?;
+    let mut build = transition(txn, build, BuildStatus::Completed, changes, mover, "").await?;
     let definition = image_definition::Entity::find_by_id(build.definition_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| Error::internal("a build without its definition"))?;
-    if let Some(entry) = catalog::publish(&txn, mover.at(), &build, &definition).await? {
+    if let Some(entry) = catalog::publish(txn, mover.at(), &build, &definition).await? {
         let mut active: image_build::ActiveModel = build.into();
         active.cloud_image_template_id = Set(Some(entry));
-        build = active.update(&txn).await?;
+        build = active.update(txn).await?;
     }
-    commit(ctx, txn, build).await
+    Ok(build)
 }
 
 /// Fails a pending or running build with an error.

@@ -95,17 +95,21 @@ pub struct NewLine {
 }
 
 impl NewLine {
+    /// Whether `stream` may name a stream: 1..=16 characters of `[a-z0-9_-]`, not the marker's.
+    pub fn valid_stream(stream: &str) -> bool {
+        !stream.is_empty()
+            && stream.len() <= MAX_STREAM_LEN
+            && stream != MARKER_STREAM
+            && stream
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    }
+
     /// Checks the stream name (`BAD_USER_INPUT` on `lines`, naming the offending index).
     pub fn check(lines: &[NewLine]) -> Result<(), Error> {
         let mut errors = FieldErrors::default();
         for (i, line) in lines.iter().enumerate() {
-            let ok = !line.stream.is_empty()
-                && line.stream.len() <= MAX_STREAM_LEN
-                && line.stream != MARKER_STREAM
-                && line.stream.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !ok {
+            if !Self::valid_stream(&line.stream) {
                 errors.add(
                     "lines",
                     format!(
