@@ -168,6 +168,9 @@ async fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
         .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())))
         .await;
     if let Some(cluster) = &related.cluster {
-        loaders.clusters.feed_one(Id::of(cluster), cluster.clone()).await;
+        loaders
+            .clusters
+            .feed_one(Id::of(cluster), cluster.clone())
+            .await;
     }
 }

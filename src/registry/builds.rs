@@ -1,14 +1,19 @@
 //! Image builds: their fields, sort keys and visibility. Their lifecycle is [`super::lifecycle`].
 
-use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant};
-use sea_orm::sea_query::Expr;
+use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant, user};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType,
+    QueryResult, QuerySelect, RelationDef, Select,
+    sea_query::{Alias, Expr},
+};
 
 use super::{
-    page::Sort,
-    read::{Audience, Readable},
+    filter::Filter,
+    page::{Page, PageArgs, Sort},
+    read::{self, Audience, Readable},
     visibility,
 };
-use crate::{auth::Scope, filter_fields, sort_fields};
+use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
 
 /// The filterable fields of a build (SPEC §3.1), declared once: see `registry::filter`.
 #[macro_export]
@@ -107,6 +112,116 @@ impl Readable for image_build::Entity {
             desc: true,
         }]
     }
+}
+
+/// What a page of builds reads along, in its own statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Along {
+    /// Each build's definition.
+    pub definitions: bool,
+    /// Each build's creator (for a scope that may read users).
+    pub creators: bool,
+}
+
+/// A page of builds and the rows its builds point at, read in one statement.
+pub struct PageAlong {
+    /// The page.
+    pub page: Page<image_build::Model>,
+    /// The definitions of its builds, when asked for (a definition is visible with its builds).
+    pub definitions: Vec<image_definition::Model>,
+    /// The creators of its builds, when asked for and readable.
+    pub creators: Vec<user::Model>,
+}
+
+/// The table aliases of the relations joined into a page of builds.
+const DEFINITION: &str = "pgw_definition";
+const CREATOR: &str = "pgw_creator";
+
+/// One page of the visible builds matching `filter`, in `sort`, with the to-one relations
+/// `along` asks for LEFT JOINed into the page's statement: the relations of a page cost no
+/// statement of their own. Creators are joined only when `scope` may read users.
+pub async fn list_along(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<BuildField>,
+    sort: Vec<Sort<BuildSort>>,
+    args: &PageArgs,
+    along: Along,
+) -> Result<PageAlong, Error> {
+    let definitions = along.definitions;
+    let creators = along.creators && read::may_read::<user::Entity>(scope).is_ok();
+    let join = |mut select: Select<image_build::Entity>| {
+        if definitions {
+            select = joined::<image_definition::Entity>(
+                select,
+                image_build::Column::DefinitionId,
+                image_definition::Column::Id,
+                DEFINITION,
+            );
+        }
+        if creators {
+            select = joined::<user::Entity>(
+                select,
+                image_build::Column::CreatedById,
+                user::Column::Id,
+                CREATOR,
+            );
+        }
+        select
+    };
+    let also = |row: &QueryResult| {
+        let definition = if definitions {
+            image_definition::Model::from_query_result_optional(row, &prefix(DEFINITION))?
+        } else {
+            None
+        };
+        let creator = if creators {
+            user::Model::from_query_result_optional(row, &prefix(CREATOR))?
+        } else {
+            None
+        };
+        Ok((definition, creator))
+    };
+    let (page, rows) =
+        read::list_also::<image_build::Entity, _>(db, scope, filter, sort, args, join, also)
+            .await?;
+    let mut result = PageAlong {
+        page,
+        definitions: Vec::new(),
+        creators: Vec::new(),
+    };
+    for (definition, creator) in rows {
+        result.definitions.extend(definition);
+        result.creators.extend(creator);
+    }
+    Ok(result)
+}
+
+/// The column prefix of a joined relation's columns.
+fn prefix(alias: &str) -> String {
+    format!("{alias}_")
+}
+
+/// `select` with `R`'s rows LEFT JOINed as `alias` on `from = to`, and every column of `R`
+/// selected as `<alias>_<column>`.
+fn joined<R: EntityTrait>(
+    select: Select<image_build::Entity>,
+    from: image_build::Column,
+    to: R::Column,
+    alias: &str,
+) -> Select<image_build::Entity> {
+    let relation: RelationDef = image_build::Entity::belongs_to(R::default())
+        .from(from)
+        .to(to)
+        .into();
+    let mut select = select.join_as(JoinType::LeftJoin, relation, Alias::new(alias));
+    for column in R::Column::iter() {
+        select = select.expr_as(
+            column.select_as(Expr::col((Alias::new(alias), column))),
+            format!("{}{}", prefix(alias), column.as_str()),
+        );
+    }
+    select
 }
 
 /// The badge colour of a status (SPEC §1.2), for every UI.

@@ -26,8 +26,8 @@ use sea_orm::{
 
 use super::{
     filter::Filter,
-    page::{Page, PageArgs, Sort},
     id::Id,
+    page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable, visible},
     relations::{self, Owner},
     visibility,
@@ -319,20 +319,19 @@ pub async fn changes(
     let tenants = if owners.is_empty() {
         HashMap::new()
     } else {
-        relations::tenants_of(db, scope, &owners).await?
+        // The tenants decide visibility, so they are read whoever reads (an anonymous reader's
+        // replay too, who may not read tenants themselves): `Change::related` hands them out
+        // only to a scope that may read them, as it does the users, endpoints and clusters.
+        relations::tenants_of(db, &Scope::service(), &owners).await?
     };
     let user_ids: BTreeSet<i32> = events
         .iter()
         .filter_map(|e| e.actor_id)
         .chain(builds.values().filter_map(|b| b.created_by_id))
         .collect();
-    let users: HashMap<i32, user::Model> = rows_by_id::<user::Entity, _>(
-        db,
-        user::Column::Id,
-        user_ids,
-        |u: &user::Model| u.id,
-    )
-    .await?;
+    let users: HashMap<i32, user::Model> =
+        rows_by_id::<user::Entity, _>(db, user::Column::Id, user_ids, |u: &user::Model| u.id)
+            .await?;
     let endpoint_ids: BTreeSet<i32> = builds
         .values()
         .map(|b| b.proxmox_endpoint_id)

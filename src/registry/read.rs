@@ -9,15 +9,17 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryResult, Select,
     sea_query::{Expr, ExprTrait},
 };
 
 use super::{
     filter::{Filter, FilterField, compile},
     id::{self, Id, primary_key},
-    page::{OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_offset},
+    page::{
+        OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_also, fetch_offset,
+    },
 };
 use crate::{auth::Scope, error::Error};
 
@@ -88,6 +90,24 @@ where
 {
     let query = query::<E>(scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
+}
+
+/// Like [`list`], with what `join` adds to the page's statement read from each row by `also`
+/// (see [`fetch_also`]): the to-one relations of a page in the page's own statement.
+pub async fn list_also<E: Readable, X>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<E::Field>,
+    sort: Vec<Sort<E::Sort>>,
+    args: &PageArgs,
+    join: impl FnOnce(Select<E>) -> Select<E>,
+    also: impl Fn(&QueryResult) -> Result<X, DbErr>,
+) -> Result<(Page<E::Model>, Vec<X>), Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let query = query::<E>(scope, filter, sort)?;
+    fetch_also(db, query.select, &query.sort, args, join, also).await
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them
