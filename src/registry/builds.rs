@@ -1,11 +1,7 @@
 //! Image builds: their fields, sort keys and visibility. Their lifecycle is [`super::lifecycle`].
 
 use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant, user};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType,
-    QueryResult, QuerySelect, RelationDef, Select,
-    sea_query::{Alias, Expr},
-};
+use sea_orm::{DatabaseConnection, QueryResult, Select, sea_query::Expr};
 
 use super::{
     filter::Filter,
@@ -152,7 +148,7 @@ pub async fn list_along(
     let creators = along.creators && read::may_read::<user::Entity>(scope).is_ok();
     let join = |mut select: Select<image_build::Entity>| {
         if definitions {
-            select = joined::<image_definition::Entity>(
+            select = read::join_one::<_, image_definition::Entity>(
                 select,
                 image_build::Column::DefinitionId,
                 image_definition::Column::Id,
@@ -160,7 +156,7 @@ pub async fn list_along(
             );
         }
         if creators {
-            select = joined::<user::Entity>(
+            select = read::join_one::<_, user::Entity>(
                 select,
                 image_build::Column::CreatedById,
                 user::Column::Id,
@@ -171,12 +167,12 @@ pub async fn list_along(
     };
     let also = |row: &QueryResult| {
         let definition = if definitions {
-            image_definition::Model::from_query_result_optional(row, &prefix(DEFINITION))?
+            read::joined_row::<image_definition::Entity>(row, DEFINITION)?
         } else {
             None
         };
         let creator = if creators {
-            user::Model::from_query_result_optional(row, &prefix(CREATOR))?
+            read::joined_row::<user::Entity>(row, CREATOR)?
         } else {
             None
         };
@@ -195,33 +191,6 @@ pub async fn list_along(
         result.creators.extend(creator);
     }
     Ok(result)
-}
-
-/// The column prefix of a joined relation's columns.
-fn prefix(alias: &str) -> String {
-    format!("{alias}_")
-}
-
-/// `select` with `R`'s rows LEFT JOINed as `alias` on `from = to`, and every column of `R`
-/// selected as `<alias>_<column>`.
-fn joined<R: EntityTrait>(
-    select: Select<image_build::Entity>,
-    from: image_build::Column,
-    to: R::Column,
-    alias: &str,
-) -> Select<image_build::Entity> {
-    let relation: RelationDef = image_build::Entity::belongs_to(R::default())
-        .from(from)
-        .to(to)
-        .into();
-    let mut select = select.join_as(JoinType::LeftJoin, relation, Alias::new(alias));
-    for column in R::Column::iter() {
-        select = select.expr_as(
-            column.select_as(Expr::col((Alias::new(alias), column))),
-            format!("{}{}", prefix(alias), column.as_str()),
-        );
-    }
-    select
 }
 
 /// The badge colour of a status (SPEC §1.2), for every UI.

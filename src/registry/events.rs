@@ -20,7 +20,7 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
     sea_query::{Expr, Query},
 };
 
@@ -251,6 +251,86 @@ pub async fn log(
 ) -> Result<Page<build_event::Model>, Error> {
     scope.require_authenticated()?;
     read::list::<build_event::Entity>(db, scope, filter, Vec::new(), args).await
+}
+
+/// What a page of the event log reads along, in its own statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogAlong {
+    /// Each event's build (visible with its events).
+    pub builds: bool,
+    /// Each event's actor (for a scope that may read users).
+    pub actors: bool,
+}
+
+/// A page of the event log and the rows its events point at, read in one statement.
+pub struct LogPage {
+    /// The page.
+    pub page: Page<build_event::Model>,
+    /// The builds of its events, when asked for.
+    pub builds: Vec<image_build::Model>,
+    /// The actors of its events, when asked for and readable.
+    pub actors: Vec<user::Model>,
+}
+
+/// [`log`], with the to-one relations `along` asks for (and `scope` may read) LEFT JOINed into
+/// the page's statement.
+pub async fn log_along(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<EventField>,
+    args: &PageArgs,
+    along: LogAlong,
+) -> Result<LogPage, Error> {
+    const BUILD: &str = "pgw_build";
+    const ACTOR: &str = "pgw_actor";
+    scope.require_authenticated()?;
+    let builds = along.builds;
+    let actors = along.actors && read::may_read::<user::Entity>(scope).is_ok();
+    let join = |mut select: Select<build_event::Entity>| {
+        if builds {
+            select = read::join_one::<_, image_build::Entity>(
+                select,
+                build_event::Column::BuildId,
+                image_build::Column::Id,
+                BUILD,
+            );
+        }
+        if actors {
+            select = read::join_one::<_, user::Entity>(
+                select,
+                build_event::Column::ActorId,
+                user::Column::Id,
+                ACTOR,
+            );
+        }
+        select
+    };
+    let also = |row: &QueryResult| {
+        let build = if builds {
+            read::joined_row::<image_build::Entity>(row, BUILD)?
+        } else {
+            None
+        };
+        let actor = if actors {
+            read::joined_row::<user::Entity>(row, ACTOR)?
+        } else {
+            None
+        };
+        Ok((build, actor))
+    };
+    let (page, rows) =
+        read::list_also::<build_event::Entity, _>(db, scope, filter, Vec::new(), args, join, also)
+            .await?;
+    let mut result = LogPage {
+        page,
+        builds: Vec::new(),
+        actors: Vec::new(),
+    };
+    for (build, actor) in rows {
+        result.builds.extend(build);
+        result.actors.extend(actor);
+    }
+    Ok(result)
 }
 
 /// Up to `limit` events after `after` visible to `scope` and matching `filter`, in id order:

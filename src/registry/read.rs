@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryResult, Select,
-    sea_query::{Expr, ExprTrait},
+    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
+    sea_query::{Alias, Expr, ExprTrait},
 };
 
 use super::{
@@ -108,6 +108,35 @@ where
 {
     let query = query::<E>(scope, filter, sort)?;
     fetch_also(db, query.select, &query.sort, args, join, also).await
+}
+
+/// `select` with the rows of `R` LEFT JOINed as `alias` on `from = to` (a to-one relation: the
+/// rows of `select` stay as they are), every column of `R` selected as `<alias>_<column>`; read
+/// them back with [`joined_row`]. Only for a relation the reader may read with its parent (the
+/// caller checks the relation's [`Audience`]; the rows of `R` are those the parent points at).
+pub fn join_one<E: EntityTrait, R: EntityTrait>(
+    select: Select<E>,
+    from: E::Column,
+    to: R::Column,
+    alias: &str,
+) -> Select<E> {
+    let relation: RelationDef = E::belongs_to(R::default()).from(from).to(to).into();
+    let mut select = select.join_as(JoinType::LeftJoin, relation, Alias::new(alias));
+    for column in R::Column::iter() {
+        select = select.expr_as(
+            column.select_as(Expr::col((Alias::new(alias), column))),
+            format!("{alias}_{}", column.as_str()),
+        );
+    }
+    select
+}
+
+/// The row of `R` that [`join_one`] joined as `alias` into `row`, if any.
+pub fn joined_row<R: EntityTrait>(row: &QueryResult, alias: &str) -> Result<Option<R::Model>, DbErr>
+where
+    R::Model: FromQueryResult,
+{
+    R::Model::from_query_result_optional(row, &format!("{alias}_"))
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them

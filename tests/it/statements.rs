@@ -163,6 +163,7 @@ async fn one_build_with_scalar_fields_is_one_statement() {
 
 const DEFINITION_PAGE: &str = "query($first: Int) { imageDefinitions(first: $first) { nodes {
     id
+    proxmoxEndpoint { name } targetCluster { name }
     builds(first: 3) { nodes { id } totalCount }
     latestBuild { id }
     allowedTenants { name }
@@ -193,7 +194,8 @@ async fn definitions_with_nested_builds_cost_the_same_for_5_and_20() {
         five, twenty,
         "statements grow with the number of definitions"
     );
-    // Definitions, pages of builds, latest builds, counts, tenant lists.
+    // Definitions with their endpoints and clusters (joined), pages of builds, latest builds,
+    // counts, tenant lists.
     assert!(
         five <= 5 + AUTHENTICATION,
         "{} statements besides authentication",
@@ -281,6 +283,44 @@ async fn events_and_their_relations_cost_the_same_at_any_size() {
         ten, sixty,
         "statements grow with the number of builds and events"
     );
+}
+
+/// The event log reads the builds and actors its nodes ask for in the page's own statement: the
+/// log with `actor` and `build { definition }` is the page and the definitions, at any size.
+#[tokio::test]
+async fn the_event_log_with_actors_and_builds_is_two_statements() {
+    let app = TestApp::new().await;
+    fleet(&app, 4, 60).await;
+    app.queue(fleet_definition(&app).await).await;
+    warm_up(&app).await;
+    let query = "query($first: Int) { buildEvents(first: $first) { nodes {
+        id toStatus actor { username } build { outputName definition { name } } } } }";
+    for first in [1, 60] {
+        let (count, data) = measure(&app, query, json!({ "first": first })).await;
+        let nodes = data["buildEvents"]["nodes"].as_array().expect("events");
+        assert!(!nodes.is_empty() && nodes.len() <= first, "{data}");
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["build"]["definition"]["name"].is_string())
+        );
+        assert!(
+            nodes.iter().any(|n| n["actor"]["username"].is_string()),
+            "{data}"
+        );
+        assert_eq!(count, 2 + AUTHENTICATION, "{first} events");
+    }
+}
+
+/// A definition of the fleet, to queue a build of (an event with an actor).
+async fn fleet_definition(app: &TestApp) -> i32 {
+    use entity::image_definition;
+    image_definition::Entity::find()
+        .one(&app.app.db)
+        .await
+        .expect("a definition")
+        .expect("one exists")
+        .id
 }
 
 #[tokio::test]
