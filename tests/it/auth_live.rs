@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::{
-    support::{Server, TestApp, World, code, postgres, unique},
+    support::{Server, TestApp, World, code, event_gid, postgres, unique},
     ws_client::{Client, LEGACY_WS, SUBSCRIPTION, TRANSPORT_WS},
 };
 
@@ -336,11 +336,11 @@ async fn a_role_change_applies_at_once_to_requests_and_open_subscriptions() {
     // Received, so the subscription has passed the hidden event before the change (one it had
     // not reached yet would be judged with the new scope when it does).
     let (_, seen) = app.queue(ours).await;
-    assert_eq!(client.next_event("live").await["eventId"], seen.to_string());
+    assert_eq!(client.next_event("live").await["eventId"], event_gid(seen));
     update_user(&app, &viewer, json!({"role": "WORKER"})).await;
     let started = app.transition(hidden, BuildStatus::Running).await;
     let event = client.next_event("live").await;
-    assert_eq!(event["eventId"], started.to_string());
+    assert_eq!(event["eventId"], event_gid(started));
     assert_eq!(event["build"]["definition"]["name"], "Of T2");
 }
 
@@ -360,7 +360,7 @@ async fn a_tenant_change_rescopes_open_subscriptions() {
 
     let (_, seen) = app.queue(theirs).await;
     for client in [&mut modern, &mut legacy] {
-        assert_eq!(client.next_event("live").await["eventId"], seen.to_string());
+        assert_eq!(client.next_event("live").await["eventId"], event_gid(seen));
     }
 
     // T2 taken away: T2's next event is not delivered, T1's is (events come in id order).
@@ -369,7 +369,7 @@ async fn a_tenant_change_rescopes_open_subscriptions() {
     let (_, visible) = app.queue(ours).await;
     for client in [&mut modern, &mut legacy] {
         let event = client.next_event("live").await;
-        assert_eq!(event["eventId"], visible.to_string(), "not {hidden}");
+        assert_eq!(event["eventId"], event_gid(visible), "not {hidden}");
         assert_eq!(event["build"]["definition"]["name"], "Of T1");
     }
     // Over HTTP too, at once.
@@ -383,7 +383,7 @@ async fn a_tenant_change_rescopes_open_subscriptions() {
     let (_, again) = app.queue(theirs).await;
     for client in [&mut modern, &mut legacy] {
         let event = client.next_event("live").await;
-        assert_eq!(event["eventId"], again.to_string());
+        assert_eq!(event["eventId"], event_gid(again));
         assert_eq!(event["build"]["definition"]["name"], "Of T2");
     }
 }
@@ -402,11 +402,11 @@ async fn a_rescoped_subscription_resumes_where_it_stood() {
     app.wait_for_subscribers(1).await;
     let mut expected = Vec::new();
     for _ in 0..3 {
-        expected.push(app.queue(ours).await.1.to_string());
+        expected.push(event_gid(app.queue(ours).await.1));
     }
     update_user(&app, &viewer, json!({"role": "OPERATOR", "tenantIds": ids})).await;
     for _ in 0..2 {
-        expected.push(app.queue(ours).await.1.to_string());
+        expected.push(event_gid(app.queue(ours).await.1));
     }
     let mut received = Vec::new();
     for _ in 0..5 {
@@ -525,11 +525,11 @@ async fn changes_reach_another_instance_within_a_second() {
     let (_, visible) = two.queue(ours).await;
     assert_eq!(
         promoted_socket.next_event("live").await["eventId"],
-        hidden.to_string()
+        event_gid(hidden)
     );
     assert_eq!(
         narrowed_socket.next_event("live").await["eventId"],
-        visible.to_string(),
+        event_gid(visible),
         "not {hidden}"
     );
 }
