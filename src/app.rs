@@ -17,6 +17,7 @@ use crate::{
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
+    netbox::Syncer,
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -37,6 +38,8 @@ pub struct App {
     pub auth: Authenticator,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
+    /// The NetBox sync, when a NetBox is configured (its background task runs from the start).
+    pub netbox: Option<Syncer>,
 }
 
 impl App {
@@ -65,6 +68,15 @@ impl App {
             },
         )
         .await?;
+        let shutdown = Shutdown::default();
+        let netbox = Syncer::new(&config.netbox, db.clone(), clock.clone(), auth.clone())
+            .map_err(DbErr::Custom)?;
+        if let Some(netbox) = &netbox {
+            netbox.start(shutdown.token().clone());
+            if config.netbox.netbox_push_catalog {
+                push_on_publish(&events, netbox.clone(), shutdown.token().clone());
+            }
+        }
         Ok(App {
             db,
             config: Arc::new(config),
@@ -72,7 +84,8 @@ impl App {
             events,
             clock,
             auth,
-            shutdown: Shutdown::default(),
+            shutdown,
+            netbox,
         })
     }
 
@@ -80,6 +93,45 @@ impl App {
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::SeqCst)
     }
+}
+
+/// Asks `netbox` for a catalog push (a pass of the templates) whenever a build completes — the
+/// moment a catalog entry is published (SPEC §2.3) — reading the event hub like a subscriber
+/// with the service's scope, from where it stands when the task starts; follows again after an
+/// error of the stream, from where it stood.
+fn push_on_publish(events: &Events, netbox: Syncer, stop: CancellationToken) {
+    use futures_util::StreamExt;
+
+    let events = events.clone();
+    tokio::spawn(async move {
+        let position = crate::events::Position::default();
+        loop {
+            let filter = crate::events::ChangeFilter {
+                build: None,
+                definition: None,
+                statuses: Some(vec![entity::enums::BuildStatus::Completed]),
+            };
+            let mut completed = events.subscribe(
+                crate::auth::Scope::service(),
+                filter,
+                position.get(),
+                position.clone(),
+            );
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    change = completed.next() => match change {
+                        Some(Ok(_)) => netbox.request(crate::registry::reference::sync::Kind::Templates),
+                        Some(Err(_)) | None => break,
+                    },
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    });
 }
 
 /// Long-lived tasks that axum's graceful shutdown does not wait for (websockets): each runs

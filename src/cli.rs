@@ -10,7 +10,7 @@ use crate::{
     app::{App, connect},
     auth::Scope,
     clock::now,
-    config::{Cli, Command, ServeArgs, TokenCommand, UserCommand},
+    config::{Cli, Command, NetboxArgs, ServeArgs, SyncCommand, TokenCommand, UserCommand},
     error::Error,
     graphql,
     registry::{
@@ -95,6 +95,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("{secret}");
             Ok(())
         }
+        Command::Sync(SyncCommand::Netbox(args)) => sync_netbox(&database_url, &args).await,
         Command::Token(TokenCommand::Revoke { id }) => {
             let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
                 .await
@@ -131,6 +132,37 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     routes::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `sync netbox`: one pass of every type, a summary on standard output; fails when a type did.
+async fn sync_netbox(database_url: &str, args: &NetboxArgs) -> Result<(), String> {
+    let db = connect(database_url, Arc::new(AtomicU64::new(0)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let clock = crate::clock::Clock::system();
+    let auth = crate::auth::Authenticator::start(
+        &db,
+        clock.clone(),
+        crate::auth::Options {
+            capacity: 16,
+            unknown_for: std::time::Duration::from_secs(1),
+            poll_interval: std::time::Duration::from_secs(3600),
+            lookups: 1,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let syncer = crate::netbox::Syncer::new(args, db, clock, auth)?
+        .ok_or("give --netbox-url (or PACKER_GATEWAY_NETBOX_URL) and --netbox-token")?;
+    let report = syncer
+        .pass(&crate::registry::reference::sync::Kind::ALL)
+        .await;
+    print!("{report}");
+    if report.ok() {
+        Ok(())
+    } else {
+        Err("the NetBox sync failed; what was not synced is unchanged".to_owned())
+    }
 }
 
 /// Runs the timeout reaper (SPEC §2.4) now and then every `interval`.

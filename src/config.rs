@@ -36,6 +36,10 @@ impl Cli {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing would only complicate the clap derive"
+)]
 pub enum Command {
     /// Serve GraphQL, GraphiQL and subscriptions (the default).
     Serve(ServeArgs),
@@ -47,6 +51,16 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Sync reference data from an outside source once, print a summary and exit.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+/// `packer-gateway sync …`
+#[derive(Subcommand, Debug)]
+pub enum SyncCommand {
+    /// One pass of the NetBox sync (SPEC §10): every type, in order.
+    Netbox(NetboxArgs),
 }
 
 /// `packer-gateway user …`
@@ -129,6 +143,98 @@ pub struct ServeArgs {
     /// Tokens in memory.
     #[command(flatten)]
     pub tokens: Tokens,
+
+    /// NetBox as the source of reference data.
+    #[command(flatten)]
+    pub netbox: NetboxArgs,
+}
+
+/// NetBox as the source of reference data (SPEC §10; see `netbox`).
+#[derive(Args, Debug, Clone)]
+pub struct NetboxArgs {
+    /// NetBox's address, e.g. `https://netbox.example.net` (off when absent).
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_URL", value_parser = netbox_url)]
+    pub netbox_url: Option<url::Url>,
+    /// NetBox API token: a v1 key (sent as `Token <key>`) or a v2 token `nbt_<key>.<token>`
+    /// (sent as `Bearer …`). Read-only suffices unless `--netbox-push-catalog`. Never logged.
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_TOKEN", hide_env_values = true,
+          value_parser = secret)]
+    pub netbox_token: Option<Secret>,
+    /// Seconds between two passes in `serve` (`0`: only on demand — `syncNetbox`, the webhook).
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_SYNC_INTERVAL", default_value = "300",
+          value_parser = seconds_or_zero)]
+    pub netbox_sync_interval: Duration,
+    /// Roles of synced users by NetBox group, `group=role`, the first matching entry winning
+    /// (repeat the flag or separate with commas); a user in no mapped group is a VIEWER.
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_ROLE_MAP", value_delimiter = ',',
+          value_parser = role_mapping)]
+    pub netbox_role_map: Vec<(String, entity::enums::Role)>,
+    /// Create or update the catalog entry a build publishes in NetBox's cloud image templates
+    /// too (needs a write-enabled token).
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_PUSH_CATALOG")]
+    pub netbox_push_catalog: bool,
+    /// Secret of NetBox webhooks accepted at `POST /api/plugins/packer/netbox-webhook/`
+    /// (`X-Hook-Signature`, HMAC-SHA512); the receiver answers 404 without it. Never logged.
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_WEBHOOK_SECRET", hide_env_values = true,
+          value_parser = secret)]
+    pub netbox_webhook_secret: Option<Secret>,
+    /// Seconds before the first retry of a failed NetBox request (doubled at each of the 3
+    /// retries), and before the first retry of a failed pass (doubled up to the interval).
+    #[arg(long, env = "PACKER_GATEWAY_NETBOX_RETRY_BACKOFF", default_value = "1",
+          value_parser = seconds)]
+    pub netbox_retry_backoff: Duration,
+}
+
+/// A value that must never be printed: its `Debug` says `[redacted]`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+fn secret(text: &str) -> Result<Secret, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty".to_owned());
+    }
+    Ok(Secret(text.to_owned()))
+}
+
+fn netbox_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|_| format!("`{text}` is not a URL such as https://netbox.example.net"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{text}` is not an http(s) URL"));
+    }
+    Ok(url)
+}
+
+fn role_mapping(text: &str) -> Result<(String, entity::enums::Role), String> {
+    use sea_orm::ActiveEnum;
+    let (group, role) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not `group=role`"))?;
+    let role = entity::enums::Role::try_from_value(&role.trim().to_lowercase())
+        .map_err(|_| format!("unknown role `{role}`: viewer, operator, worker or admin"))?;
+    Ok((group.trim().to_owned(), role))
+}
+
+/// A number of seconds, `0` allowed.
+fn seconds_or_zero(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    seconds(text)
 }
 
 /// How tokens are kept in memory (see `auth::live`).

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod netbox;
 pub mod registry;
 pub mod rest;
 pub mod routes;

@@ -31,6 +31,10 @@ pub struct Model {
     pub default_ciuser: String,
     /// Whether it is offered.
     pub is_active: bool,
+    /// The NetBox id of a row NetBox owns (SPEC §10); `None` for a row created here.
+    pub netbox_id: Option<i32>,
+    /// The `last_updated` of this row when it was last pushed to NetBox (`--netbox-push-catalog`).
+    pub netbox_pushed: Option<DateTimeUtc>,
     /// Set on insert.
     pub created: DateTimeUtc,
     /// Set on every write.

@@ -19,6 +19,10 @@ pub struct Model {
     /// Free text.
     #[sea_orm(column_type = "Text")]
     pub description: String,
+    /// The NetBox id of a row NetBox owns (SPEC §10); `None` for a row created here.
+    pub netbox_id: Option<i32>,
+    /// The NetBox id of its cluster type (a rename of the type renames `cluster_type`).
+    pub netbox_type_id: Option<i32>,
     /// Set on insert.
     pub created: DateTimeUtc,
     /// Set on every write.

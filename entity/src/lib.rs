@@ -14,6 +14,7 @@ pub mod idempotency_key;
 pub mod image_build;
 pub mod image_definition;
 pub mod image_definition_tenant;
+pub mod netbox_sync;
 pub mod plugin_settings;
 pub mod proxmox_endpoint;
 pub mod tenant;

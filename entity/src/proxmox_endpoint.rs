@@ -30,6 +30,8 @@ pub struct Model {
     pub enabled: bool,
     /// Owning tenant, if any.
     pub tenant_id: Option<i32>,
+    /// The NetBox id of a row NetBox owns (SPEC §10); `None` for a row created here.
+    pub netbox_id: Option<i32>,
     /// Set on insert.
     pub created: DateTimeUtc,
     /// Set on every write.

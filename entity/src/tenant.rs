@@ -18,6 +18,8 @@ pub struct Model {
     /// Free text.
     #[sea_orm(column_type = "Text")]
     pub description: String,
+    /// The NetBox id of a row NetBox owns (SPEC §10); `None` for a row created here.
+    pub netbox_id: Option<i32>,
     /// Set on insert.
     pub created: DateTimeUtc,
     /// Set on every write.

@@ -24,6 +24,8 @@ pub struct Model {
     pub is_active: bool,
     /// What the user may do.
     pub role: Role,
+    /// The NetBox id of a row NetBox owns (SPEC §10); `None` for a row created here.
+    pub netbox_id: Option<i32>,
     /// Set on insert.
     pub created: DateTimeUtc,
     /// Set on every write.

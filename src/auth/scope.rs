@@ -78,6 +78,16 @@ impl Scope {
         }
     }
 
+    /// For what only administrators read (the NetBox sync status): `UNAUTHENTICATED` for an
+    /// anonymous reader, `FORBIDDEN` for a user who is not ADMIN.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        match self.reader {
+            Reader::Anonymous => Err(Error::Unauthenticated),
+            Reader::User { admin: false, .. } => Err(Error::forbidden("only administrators")),
+            Reader::User { admin: true, .. } | Reader::Service => Ok(()),
+        }
+    }
+
     /// The tenants whose restricted objects are visible (`None`: every object is).
     pub fn tenants(&self) -> Option<&[i32]> {
         match &self.tenants {

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod lookups;
+pub mod netbox;
 pub mod node;
 pub mod patch;
 pub mod reference;
@@ -36,6 +37,7 @@ use crate::{
     clock::Clock,
     config::Limits,
     events::Events,
+    netbox::Syncer,
     registry,
 };
 use loaders::Loaders;
@@ -52,6 +54,7 @@ pub struct Query(
     events::EventQuery,
     settings::SettingsQuery,
     reference::ReferenceQuery,
+    netbox::NetboxQuery,
     node::NodeQuery,
 );
 
@@ -63,6 +66,7 @@ pub struct Mutation(
     settings::SettingsMutation,
     reference::ReferenceMutation,
     users::UserMutation,
+    netbox::NetboxMutation,
 );
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
@@ -74,6 +78,7 @@ pub fn schema(
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
@@ -81,6 +86,7 @@ pub fn schema(
         .data(events)
         .data(clock)
         .data(auth)
+        .data(netbox)
         .limit_complexity(limits.max_complexity)
         .finish()
 }
@@ -93,6 +99,7 @@ pub fn anonymous_schema(
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
@@ -100,6 +107,7 @@ pub fn anonymous_schema(
         .data(events)
         .data(clock)
         .data(auth)
+        .data(netbox)
         .limit_complexity(limits.max_complexity)
         .disable_introspection()
         .disable_suggestions()

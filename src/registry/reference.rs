@@ -3,6 +3,7 @@
 //! principals read them (anonymous readers get `UNAUTHENTICATED`); only catalog entries are
 //! restricted by tenant.
 
+pub mod sync;
 mod templates;
 mod writes;
 

@@ -14,6 +14,7 @@ pub mod builds;
 pub mod definitions;
 pub mod error;
 mod lookups;
+pub mod netbox;
 pub mod params;
 pub mod reference;
 pub mod refs;
@@ -68,6 +69,7 @@ pub fn routes(app: App) -> Router {
             get(builds::detail).patch(builds::transition),
         ),
         ("/image-builds/{id}/rebuild/".into(), post(builds::rebuild)),
+        ("/netbox-webhook/".into(), post(netbox::webhook)),
         (
             "/settings/".into(),
             get(settings::detail)

@@ -18,6 +18,7 @@ mod hygiene;
 mod ids;
 mod lifecycle;
 mod limits;
+mod netbox;
 mod outside_tools;
 mod paging;
 mod queries;

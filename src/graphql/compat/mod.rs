@@ -73,6 +73,7 @@ impl Door {
             app.events.clone(),
             app.clock.clone(),
             app.auth.clone(),
+            app.netbox.clone(),
             limits,
         );
         let anonymous = anonymous_schema(
@@ -80,6 +81,7 @@ impl Door {
             app.events.clone(),
             app.clock.clone(),
             app.auth.clone(),
+            app.netbox.clone(),
             limits,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());

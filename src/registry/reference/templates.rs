@@ -68,6 +68,8 @@ pub async fn save_template(
                 os_release: String::new(),
                 default_ciuser: "cloud-user".to_owned(),
                 is_active: true,
+                netbox_id: None,
+                netbox_pushed: None,
                 created: stamp,
                 last_updated: stamp,
             }
