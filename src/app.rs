@@ -13,11 +13,14 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    admission::Admission,
     auth::{self, Authenticator},
     clock::Clock,
     config::ServeArgs,
     events::{Events, HubOptions},
     netbox::Syncer,
+    registry::logs::{LogWriter, Secrets},
+    telemetry::{self, names},
 };
 
 /// Everything a request needs, whatever door it comes through. Cloning is cheap (handles only).
@@ -36,8 +39,12 @@ pub struct App {
     pub clock: Clock,
     /// Authenticates tokens from memory and keeps that memory current (`auth::live`).
     pub auth: Authenticator,
+    /// The batched writer of build log lines (`registry::logs`).
+    pub logs: LogWriter,
     /// The long-lived connections (websockets) that a graceful shutdown closes and waits for.
     pub shutdown: Shutdown,
+    /// Load shedding, rate limits and websocket caps (`admission`).
+    pub admission: Arc<Admission>,
     /// The NetBox sync, when a NetBox is configured (its background task runs from the start).
     pub netbox: Option<Syncer>,
 }
@@ -45,6 +52,7 @@ pub struct App {
 impl App {
     /// Connects to `database_url`, applies the migrations and starts the event hub.
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
+        telemetry::install();
         let statements = Arc::new(AtomicU64::new(0));
         let db = connect(database_url, statements.clone()).await?;
         let clock = Clock::system();
@@ -68,6 +76,11 @@ impl App {
             },
         )
         .await?;
+        let admission = Arc::new(Admission::new(
+            &config.overload,
+            pool_size(database_url),
+            clock.clone(),
+        ));
         let shutdown = Shutdown::default();
         let netbox = Syncer::new(&config.netbox, db.clone(), clock.clone(), auth.clone())
             .map_err(DbErr::Custom)?;
@@ -77,8 +90,21 @@ impl App {
                 push_on_publish(&events, netbox.clone(), shutdown.token().clone());
             }
         }
+        let logs = LogWriter::start(
+            &db,
+            clock.clone(),
+            Secrets::new(
+                config
+                    .logs
+                    .log_secrets
+                    .iter()
+                    .map(|s| s.expose().to_owned()),
+            ),
+        );
         Ok(App {
+            logs,
             db,
+            admission,
             config: Arc::new(config),
             statements,
             events,
@@ -167,6 +193,15 @@ impl Shutdown {
     }
 }
 
+/// How long a request waits for a PostgreSQL connection before it fails with
+/// `DATABASE_UNAVAILABLE` (SPEC §9: within 2 s when the database is unreachable). Opening a
+/// connection is retried within it, so a database that comes back is found at once.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A SQLite file does not go away: a request waits for one of the pool's connections as long as
+/// a writer may wait for the file's lock.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens a pool on `database_url` and applies every pending migration.
 ///
 /// SQLite files are created if missing and opened in WAL mode with foreign keys on, a busy
@@ -179,13 +214,13 @@ pub async fn connect(
     let url = sqlite_create_if_missing(database_url);
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(if database_url.starts_with("sqlite") {
-            8
-        } else {
-            16
-        })
+        .max_connections(pool_size(database_url))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(if database_url.starts_with("sqlite") {
+            SQLITE_ACQUIRE_TIMEOUT
+        } else {
+            POSTGRES_ACQUIRE_TIMEOUT
+        })
         .sqlx_logging(std::env::var_os("PACKER_GATEWAY_LOG_SQL").is_some())
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -193,13 +228,26 @@ pub async fn connect(
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("case_sensitive_like", "ON")
+                .with_regexp()
         });
     let mut db = Database::connect(options).await?;
-    db.set_metric_callback(move |_| {
+    db.set_metric_callback(move |info| {
         statements.fetch_add(1, Ordering::SeqCst);
+        metrics::counter!(names::SQL_STATEMENTS).increment(1);
+        metrics::histogram!(names::SQL_DURATION).record(info.elapsed.as_secs_f64());
     });
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// The size of the database pool: 8 connections on SQLite (one writer at a time anyway), 16 on
+/// PostgreSQL. It is also the default number of requests executing at once.
+pub fn pool_size(database_url: &str) -> u32 {
+    if database_url.starts_with("sqlite") {
+        8
+    } else {
+        16
+    }
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc`, so that a fresh machine starts at once.

@@ -1,4 +1,4 @@
-//! The commands of the binary: `serve` (the default), `export-schema`, `user`, `token`.
+//! The commands of the binary: `serve` (the default), `export-schema`, `user`, `token`, `render`.
 
 use std::sync::{Arc, atomic::AtomicU64};
 
@@ -14,7 +14,9 @@ use crate::{
     error::Error,
     graphql,
     registry::{
-        demo, lifecycle,
+        demo,
+        id::Id,
+        lifecycle, template,
         users::{self, NewToken, NewUser},
     },
     routes,
@@ -25,6 +27,25 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let database_url = cli.database_url.clone();
     match cli.command() {
         Command::Serve(args) => serve(&database_url, args).await,
+        Command::Render { definition, build } => {
+            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let build = build
+                .map(|id| Id::new(id).ok_or_else(|| format!("no build {id}")))
+                .transpose()?;
+            let text = template::by_slug(&db, &Scope::service(), &definition, build)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound => match build {
+                        Some(id) => format!("no build {id} of the definition `{definition}`"),
+                        None => format!("no definition `{definition}`"),
+                    },
+                    other => other.message(),
+                })?;
+            print!("{text}");
+            Ok(())
+        }
         Command::ExportSchema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -239,7 +260,7 @@ fn parse_expiry(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn describe(err: Error) -> String {
     match err {
-        Error::Internal(detail) => detail,
+        Error::Internal(detail) | Error::DatabaseUnavailable(detail) => detail,
         other => other.message(),
     }
 }

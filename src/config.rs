@@ -18,6 +18,17 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log lines: `text` (human-readable, coloured only on a terminal) or `json` (one object per
+    /// line: timestamp, level, target, message, fields, and the request's span with its id).
+    #[arg(
+        long,
+        env = "PACKER_GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -25,6 +36,15 @@ pub struct Cli {
     /// Options of `serve`, also accepted without the word `serve`.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable; colours only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Cli {
@@ -54,6 +74,16 @@ pub enum Command {
     /// Sync reference data from an outside source once, print a summary and exit.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Print the HCL2 Packer template of a definition (its default variables) or of one of its
+    /// builds (the build's effective variables).
+    Render {
+        /// The definition's slug.
+        #[arg(long)]
+        definition: String,
+        /// The id of one of its builds.
+        #[arg(long)]
+        build: Option<i64>,
+    },
 }
 
 /// `packer-gateway sync …`
@@ -144,9 +174,157 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub tokens: Tokens,
 
+    /// Hostile and overload traffic: connections, load shedding, rate limits, websockets.
+    #[command(flatten)]
+    pub overload: Overload,
+
     /// NetBox as the source of reference data.
     #[command(flatten)]
     pub netbox: NetboxArgs,
+
+    /// Build logs.
+    #[command(flatten)]
+    pub logs: Logs,
+}
+
+/// Build logs (see `registry::logs`).
+#[derive(Args, Debug, Clone)]
+pub struct Logs {
+    /// A secret value replaced by `***` in every build log line before it is stored (an API
+    /// key, a Proxmox token); repeat it or separate with commas. Never logged.
+    #[arg(long = "log-secret", env = "PACKER_GATEWAY_LOG_SECRETS", value_delimiter = ',',
+          hide_env_values = true, value_parser = secret)]
+    pub log_secrets: Vec<Secret>,
+    /// Seconds between two reads of the table by a `buildLog` subscriber that heard nothing (lines
+    /// written by another instance reach it this way).
+    #[arg(long, env = "PACKER_GATEWAY_LOG_POLL_INTERVAL", default_value = "1",
+          value_parser = seconds)]
+    pub log_poll_interval: Duration,
+}
+
+/// What bounds the work hostile or excessive traffic can cause (see `admission` and
+/// `http::serve`). Durations are in seconds and may have a fraction.
+#[derive(Args, Debug, Clone)]
+pub struct Overload {
+    /// Seconds a client has to send a whole request head, counted from the connection's start or
+    /// the end of its previous request (so it is also the idle keep-alive timeout); the
+    /// connection is closed beyond.
+    #[arg(long, env = "PACKER_GATEWAY_HEADER_READ_TIMEOUT", default_value = "10",
+          value_parser = seconds)]
+    pub header_read_timeout: Duration,
+    /// Most HTTP connections served at once (an upgraded websocket leaves the count:
+    /// `--ws-max-sockets` counts it); further clients wait in the listen backlog until one
+    /// closes.
+    #[arg(long, env = "PACKER_GATEWAY_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Largest request head, in bytes; also the most bytes of pipelined requests read ahead on a
+    /// connection (requests on one connection are served one after the other).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_HEAD_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_head_bytes: u32,
+    /// Most requests executing at once; 0 means the size of the database pool.
+    #[arg(
+        long,
+        env = "PACKER_GATEWAY_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 0
+    )]
+    pub max_concurrent_requests: u32,
+    /// Most requests waiting for one of those places; one more is refused at once (503
+    /// `SERVER_BUSY`).
+    #[arg(long, env = "PACKER_GATEWAY_MAX_QUEUED_REQUESTS", default_value_t = 64)]
+    pub max_queued_requests: u32,
+    /// Seconds a request waits for a place before it is refused (503 `SERVER_BUSY`).
+    #[arg(long, env = "PACKER_GATEWAY_QUEUE_TIMEOUT", default_value = "0.25",
+          value_parser = seconds)]
+    pub queue_timeout: Duration,
+    /// A rate limit per principal, `ROLE=PER_SECOND[/BURST]` (token bucket; the burst defaults to
+    /// one second's worth): ROLE is viewer, operator, worker, admin, anonymous (per client
+    /// address) or `*` (every role not named). Repeat the flag or separate with commas. Off by
+    /// default. Applies to requests of both doors and to websocket operations (429
+    /// `RATE_LIMITED`).
+    #[arg(long = "rate-limit", env = "PACKER_GATEWAY_RATE_LIMIT", value_delimiter = ',',
+          value_parser = rate_limit)]
+    pub rate_limits: Vec<RateLimit>,
+    /// Most websockets open at once (503 `SERVER_BUSY` on the upgrade beyond).
+    #[arg(long, env = "PACKER_GATEWAY_WS_MAX_SOCKETS", default_value_t = 10_000)]
+    pub ws_max_sockets: u32,
+    /// Most websockets open at once for one principal (a user; anonymous readers by address);
+    /// one more is closed with 1008 after `connection_init`.
+    #[arg(
+        long,
+        env = "PACKER_GATEWAY_WS_MAX_SOCKETS_PER_PRINCIPAL",
+        default_value_t = 100
+    )]
+    pub ws_max_sockets_per_principal: u32,
+    /// Most operations a websocket may start per second (a token bucket whose burst is this or
+    /// `--max-subscriptions` + 1, the larger, so that a client can start all its subscriptions at
+    /// once); one more gets an `error` message with `RATE_LIMITED` and the socket stays open.
+    #[arg(long, env = "PACKER_GATEWAY_WS_OPERATIONS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_operations_per_second: u32,
+}
+
+/// Who a rate limit applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateSubject {
+    /// Users of a role (`viewer`, `operator`, `worker`, `admin`).
+    Role(entity::enums::Role),
+    /// Requests without credentials (with `--anonymous-read`), each client address apart.
+    Anonymous,
+    /// Every principal whose role has no limit of its own.
+    Others,
+}
+
+/// One `--rate-limit`: a token bucket per principal of `subject`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Who it applies to.
+    pub subject: RateSubject,
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Tokens the bucket holds (the burst).
+    pub burst: f64,
+}
+
+/// `ROLE=PER_SECOND[/BURST]`.
+fn rate_limit(text: &str) -> Result<RateLimit, String> {
+    use entity::enums::Role;
+    let refused = || {
+        format!(
+            "`{text}` is not a rate limit: write ROLE=PER_SECOND or ROLE=PER_SECOND/BURST, ROLE \
+             one of viewer, operator, worker, admin, anonymous, * (e.g. `viewer=20/40`)"
+        )
+    };
+    let (who, rate) = text.trim().split_once('=').ok_or_else(refused)?;
+    let subject = match who.trim().to_lowercase().as_str() {
+        "viewer" => RateSubject::Role(Role::Viewer),
+        "operator" => RateSubject::Role(Role::Operator),
+        "worker" => RateSubject::Role(Role::Worker),
+        "admin" => RateSubject::Role(Role::Admin),
+        "anonymous" => RateSubject::Anonymous,
+        "*" => RateSubject::Others,
+        _ => return Err(refused()),
+    };
+    let (per_second, burst) = match rate.split_once('/') {
+        Some((per_second, burst)) => (per_second, Some(burst)),
+        None => (rate, None),
+    };
+    let positive = |text: &str| match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 && value < 1e9 => Ok(value),
+        _ => Err(refused()),
+    };
+    let per_second = positive(per_second)?;
+    let burst = match burst {
+        Some(burst) => positive(burst)?,
+        None => per_second,
+    }
+    .max(1.0);
+    Ok(RateLimit {
+        subject,
+        per_second,
+        burst,
+    })
 }
 
 /// NetBox as the source of reference data (SPEC §10; see `netbox`).
@@ -381,7 +559,7 @@ fn seconds(text: &str) -> Result<Duration, String> {
 mod tests {
     use std::time::Duration;
 
-    use super::{origin, seconds};
+    use super::{RateLimit, RateSubject, origin, rate_limit, seconds};
 
     #[test]
     fn origins_are_written_as_browsers_send_them() {
@@ -412,6 +590,36 @@ mod tests {
             "",
         ] {
             assert!(origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_name_a_role_a_rate_and_a_burst() {
+        assert_eq!(
+            rate_limit("viewer=20/40"),
+            Ok(RateLimit {
+                subject: RateSubject::Role(entity::enums::Role::Viewer),
+                per_second: 20.0,
+                burst: 40.0,
+            })
+        );
+        assert_eq!(
+            rate_limit(" * = 0.5").map(|r| (r.subject, r.per_second, r.burst)),
+            Ok((RateSubject::Others, 0.5, 1.0))
+        );
+        assert_eq!(
+            rate_limit("anonymous=5").map(|r| r.subject),
+            Ok(RateSubject::Anonymous)
+        );
+        for bad in [
+            "viewer",
+            "root=5",
+            "viewer=0",
+            "viewer=5/-1",
+            "viewer=x",
+            "",
+        ] {
+            assert!(rate_limit(bad).is_err(), "{bad}");
         }
     }
 

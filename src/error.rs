@@ -49,6 +49,9 @@ pub enum Error {
     EndpointWritesDisabled,
     /// An idempotency key was reused with another input.
     IdempotencyKeyReused,
+    /// The database did not answer: no connection within the acquire timeout, or the connection
+    /// was lost. The detail is for the log; the client may retry.
+    DatabaseUnavailable(String),
     /// Anything else; the detail is for the log.
     Internal(String),
 }
@@ -68,6 +71,7 @@ impl Error {
             Error::DefinitionDisabled => "DEFINITION_DISABLED",
             Error::EndpointWritesDisabled => "ENDPOINT_WRITES_DISABLED",
             Error::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Error::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -111,6 +115,9 @@ impl Error {
             Error::IdempotencyKeyReused => {
                 "this idempotency key was already used with a different input".to_owned()
             }
+            Error::DatabaseUnavailable(_) => {
+                "the database is unavailable; retry in a moment".to_owned()
+            }
             Error::Internal(_) => "internal server error".to_owned(),
         }
     }
@@ -133,7 +140,39 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        Error::Internal(format!("database: {err}"))
+        if database_unavailable(&err) {
+            metrics::counter!(crate::telemetry::names::DB_UNAVAILABLE).increment(1);
+            Error::DatabaseUnavailable(format!("database: {err}"))
+        } else {
+            Error::Internal(format!("database: {err}"))
+        }
+    }
+}
+
+/// Whether `err` says the database cannot be reached (rather than that a statement failed): no
+/// connection within the pool's acquire timeout, a connection lost or refused, or PostgreSQL
+/// shutting the session down (SQLSTATE class 08, connection exceptions, and 57P01–57P03).
+pub fn database_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_) => true,
+        Sqlx::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
     }
 }
 

@@ -30,12 +30,16 @@ pub fn router(app: App) -> Router {
         .merge(dashboard::routes())
         .with_state(app.clone());
     let graphql = http::door(
-        graphql::compat::routes(app.clone()).merge(pages),
+        http::admission::admitted(graphql::compat::routes(app.clone()), &app).merge(pages),
         graphql::compat::render,
         timeout,
     );
     let clients = app.config.clients.clone();
-    let rest = http::door(rest::routes(app), rest::error::render, timeout);
+    let rest = http::door(
+        http::admission::admitted(rest::routes(app.clone()), &app),
+        rest::error::render,
+        timeout,
+    );
     http::edge(graphql.merge(rest), &clients)
 }
 
@@ -48,5 +52,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let shutdown = app.shutdown.clone();
     let grace = app.config.subscriptions.shutdown_grace;
-    http::serve(listener, router(app), shutdown, grace, signal).await
+    let config = app.config.clone();
+    http::serve(
+        listener,
+        router(app),
+        shutdown,
+        grace,
+        &config.overload,
+        signal,
+    )
+    .await
 }

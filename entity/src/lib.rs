@@ -5,6 +5,7 @@
 
 pub mod api_token;
 pub mod build_event;
+pub mod build_log_line;
 pub mod cloud_image_template;
 pub mod cloud_image_template_tenant;
 pub mod cluster;

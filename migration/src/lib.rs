@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261203_000001_create_credentials_generation;
+mod m20261211_000001_create_build_log_line;
 mod m20261212_000001_add_netbox_sync;
 
 /// Every migration, in order.
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261203_000001_create_credentials_generation::Migration),
+            Box::new(m20261211_000001_create_build_log_line::Migration),
             Box::new(m20261212_000001_add_netbox_sync::Migration),
         ]
     }

@@ -312,7 +312,7 @@ fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
 
 fn database(err: Error) -> DbErr {
     match err {
-        Error::Internal(detail) => DbErr::Custom(detail),
+        Error::Internal(detail) | Error::DatabaseUnavailable(detail) => DbErr::Custom(detail),
         _ => DbErr::Custom("cannot read the credentials generation".into()),
     }
 }

@@ -32,6 +32,7 @@ use std::{
 };
 
 mod listener;
+pub mod logs;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
@@ -46,6 +47,7 @@ use crate::{
     auth::Scope,
     error::Error,
     registry::events::{Wake, changes, events_after, latest_event_id},
+    telemetry::names,
 };
 use listener::{Listener, current_schema, listen, run_listener, sqlx_error};
 
@@ -173,6 +175,9 @@ impl Events {
         let live = self.inner.changes.subscribe();
         let last = after.unwrap_or_else(|| self.inner.head.load(Ordering::SeqCst));
         position.advance(last);
+        if after.is_some() {
+            metrics::counter!(names::CATCH_UPS, "reason" => "replay").increment(1);
+        }
         let subscriber = Subscriber {
             position,
             taken: None,
@@ -256,6 +261,7 @@ impl Subscriber {
             }
             if let Some(change) = self.pending.pop_front() {
                 self.taken = Some(change.event.id);
+                metrics::counter!(names::EVENTS_DELIVERED).increment(1);
                 return Some(Ok(change));
             }
             if self.done {
@@ -279,12 +285,14 @@ impl Subscriber {
                     self.last = id;
                     if change.visible_to(&self.scope) && self.filter.matches(&change) {
                         self.taken = Some(id);
+                        metrics::counter!(names::EVENTS_DELIVERED).increment(1);
                         return Some(Ok(change));
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, last = self.last, "subscriber lagged; catching up");
                     self.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(names::CATCH_UPS, "reason" => "lagged").increment(1);
                     self.catching_up = true;
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,

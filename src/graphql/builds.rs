@@ -4,12 +4,14 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, Sim
 use entity::{cloud_image_template, image_build, image_definition, proxmox_endpoint, user};
 
 use super::{
-    connection::{Connection, Node},
+    connection::{Connection, Count, Node},
     db,
     definitions::ImageDefinition,
     enums::{BuildStatus, StatusColor},
     events::BuildEvent,
     ids,
+    loaders::ArgsKey,
+    logs::BuildLogLine,
     lookups::{OrderBy, filter_of, sort},
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
     request,
@@ -25,7 +27,7 @@ use crate::{
         id::Id,
         lifecycle::{self, QueueRequest},
         page::PageArgs,
-        read,
+        read, template,
     },
 };
 
@@ -176,6 +178,47 @@ impl ImageBuild {
             .load_one(id)
             .await?
             .map(Into::into))
+    }
+
+    /// The HCL2 Packer template this build runs: its definition's, with the build's effective
+    /// variables (SPEC §7.4).
+    async fn packer_template(&self, ctx: &Context<'_>) -> Result<String> {
+        let loaders = &request(ctx).loaders;
+        let build = loaders
+            .builds
+            .load_one(self.row_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let definition = loaders
+            .definitions
+            .load_one(self.definition_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(template::render(&definition, Some(&build))?)
+    }
+
+    /// Its log, oldest line first (SPEC §7.5); `after` is a cursor of this connection.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
+    async fn log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<BuildLogLine>> {
+        let args = PageArgs::new(first.map(i64::from), after, None, None)?;
+        let page = request(ctx)
+            .loaders
+            .log_pages
+            .load_one((self.row_id, ArgsKey::new(args)))
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(Connection::new(
+            page,
+            Count::LogLines(self.row_id),
+            BuildLogLine::from,
+        ))
     }
 
     /// Its status changes, oldest first.

@@ -6,7 +6,12 @@ use std::borrow::Cow;
 use async_graphql::{Context, Object, OutputType, Result, SimpleObject, TypeName};
 
 use super::{loaders::CountKey, request};
-use crate::registry::page::{Page, TotalCount};
+use entity::image_build;
+
+use crate::registry::{
+    id::Id,
+    page::{Page, TotalCount},
+};
 
 /// A type that appears as a connection node; gives the connection and edge their names.
 pub trait Node: OutputType + Clone {
@@ -21,6 +26,8 @@ pub enum Count {
     Query(Box<TotalCount>),
     /// A batched count, for lists nested in another list.
     Batched(CountKey),
+    /// A build's log lines, counted in a batch.
+    LogLines(Id<image_build::Entity>),
 }
 
 /// A page of `T`.
@@ -92,6 +99,12 @@ impl<T: Node> Connection<T> {
                 .loaders
                 .build_counts
                 .load_one(key.clone())
+                .await?
+                .unwrap_or(0),
+            Count::LogLines(build) => request(ctx)
+                .loaders
+                .log_counts
+                .load_one(*build)
                 .await?
                 .unwrap_or(0),
         })

@@ -12,8 +12,8 @@ use std::{
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    api_token, build_event, cloud_image_template, cluster, image_build, image_definition,
-    proxmox_endpoint, tenant, user,
+    api_token, build_event, build_log_line, cloud_image_template, cluster, image_build,
+    image_definition, proxmox_endpoint, tenant, user,
 };
 use sea_orm::{DatabaseConnection, FromQueryResult};
 
@@ -24,6 +24,7 @@ use crate::{
         builds::BuildField,
         filter::Filter,
         id::Id,
+        logs,
         page::{Page, PageArgs},
         read::{Readable, by_ids},
         relations::{self, BuildsQuery, Owner},
@@ -57,6 +58,10 @@ pub struct Loaders {
     pub events: DataLoader<Events, HashMapCache>,
     /// API tokens by user.
     pub tokens: DataLoader<Tokens, HashMapCache>,
+    /// Pages of log lines by build.
+    pub log_pages: DataLoader<LogPages, HashMapCache>,
+    /// Counts of log lines by build.
+    pub log_counts: DataLoader<LogCounts, HashMapCache>,
 }
 
 impl Loaders {
@@ -81,6 +86,8 @@ impl Loaders {
             build_pages: make(BuildPages(ctx.clone())),
             build_counts: make(BuildCounts(ctx.clone())),
             events: make(Events(ctx.clone())),
+            log_pages: make(LogPages(ctx.clone())),
+            log_counts: make(LogCounts(ctx.clone())),
             tokens: make(Tokens(ctx)),
         }
     }
@@ -99,6 +106,8 @@ impl Loaders {
         self.build_counts.clear::<CountKey>();
         self.events.clear::<Id<image_build::Entity>>();
         self.tokens.clear::<Id<user::Entity>>();
+        self.log_pages.clear::<LogPageKey>();
+        self.log_counts.clear::<Id<image_build::Entity>>();
     }
 }
 
@@ -264,6 +273,48 @@ impl Loader<Id<image_build::Entity>> for Events {
         keys: &[Id<image_build::Entity>],
     ) -> Result<HashMap<Id<image_build::Entity>, Self::Value>, Error> {
         relations::events_of_builds(&self.0.db, &self.0.scope, keys).await
+    }
+}
+
+/// Key of [`LogPages`]: a build id and the page asked of its log.
+pub type LogPageKey = (Id<image_build::Entity>, ArgsKey<PageArgs>);
+
+/// Pages of the logs of visible builds, one statement per distinct page arguments.
+pub struct LogPages(LoaderCtx);
+
+impl Loader<LogPageKey> for LogPages {
+    type Value = Page<build_log_line::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[LogPageKey]) -> Result<HashMap<LogPageKey, Self::Value>, Error> {
+        let mut groups: HashMap<ArgsKey<PageArgs>, Vec<Id<image_build::Entity>>> = HashMap::new();
+        for (build, args) in keys {
+            groups.entry(args.clone()).or_default().push(*build);
+        }
+        let mut result = HashMap::new();
+        for (args, builds) in groups {
+            let pages =
+                logs::lines_of_builds(&self.0.db, &self.0.scope, &builds, &args.args).await?;
+            for (build, page) in pages {
+                result.insert((build, args.clone()), page);
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// The number of log lines kept for each visible build, in one statement.
+pub struct LogCounts(LoaderCtx);
+
+impl Loader<Id<image_build::Entity>> for LogCounts {
+    type Value = i64;
+    type Error = Error;
+
+    async fn load(
+        &self,
+        keys: &[Id<image_build::Entity>],
+    ) -> Result<HashMap<Id<image_build::Entity>, i64>, Error> {
+        logs::count_of_builds(&self.0.db, &self.0.scope, keys).await
     }
 }
 

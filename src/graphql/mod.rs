@@ -19,6 +19,7 @@ pub mod filters;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
+pub mod logs;
 pub mod lookups;
 pub mod netbox;
 pub mod node;
@@ -36,7 +37,7 @@ use crate::{
     auth::{Authenticator, Principal, Scope},
     clock::Clock,
     config::Limits,
-    events::Events,
+    events::{Events, logs::LogTails},
     netbox::Syncer,
     registry,
 };
@@ -63,6 +64,7 @@ pub struct Query(
 pub struct Mutation(
     definitions::DefinitionMutation,
     builds::BuildMutation,
+    logs::LogMutation,
     settings::SettingsMutation,
     reference::ReferenceMutation,
     users::UserMutation,
@@ -71,17 +73,20 @@ pub struct Mutation(
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
 /// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
-/// `events` of every commit that wrote build events, and subscriptions are fed by it; writes read
+/// `events` of every commit that wrote build events, and subscriptions are fed by it (and build
+/// logs by `logs`); writes read
 /// the time from `clock` and refresh `auth` after changing credentials.
 pub fn schema(
     db: DatabaseConnection,
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    logs: LogTails,
     netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
+        .data(logs)
         .data(db)
         .data(events)
         .data(clock)
@@ -99,10 +104,12 @@ pub fn anonymous_schema(
     events: Events,
     clock: Clock,
     auth: Authenticator,
+    logs: LogTails,
     netbox: Option<Syncer>,
     limits: &Limits,
 ) -> AppSchema {
     builder()
+        .data(logs)
         .data(db)
         .data(events)
         .data(clock)

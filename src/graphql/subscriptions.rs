@@ -14,13 +14,13 @@ use entity::{build_event, image_build, image_definition};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    builds::ImageBuild, enums::BuildStatus, events, ids, loaders::Loaders, reference::User,
-    request, scalars::DateTime,
+    builds::ImageBuild, enums::BuildStatus, events, ids, loaders::Loaders, logs::BuildLogLine,
+    reference::User, request, scalars::DateTime,
 };
 use crate::{
     auth::Scope,
     error::Error,
-    events::{Change, ChangeFilter, Position},
+    events::{Change, ChangeFilter, Position, logs::LogTails},
     registry::id::{Id, Named},
 };
 
@@ -133,6 +133,21 @@ impl Subscription {
             feed(&request.loaders, &request.scope, &change).await;
             Ok(BuildStatusEvent(change))
         }))
+    }
+
+    /// The log lines of a build (SPEC §7.5) after line `afterSeq` (default: from the first),
+    /// from the history first, then live, each once and in order; the subscription ends after
+    /// the last line once the build is final. `NOT_FOUND` when the build is not visible.
+    async fn build_log<'a>(
+        &self,
+        ctx: &Context<'a>,
+        build_id: ID,
+        after_seq: Option<i32>,
+    ) -> Result<impl Stream<Item = Result<BuildLogLine>> + use<'a>> {
+        let build = ids::parse::<image_build::Entity>(&build_id, "build_id")?;
+        let tails = ctx.data_unchecked::<LogTails>();
+        let lines = tails.tail(request(ctx).scope.clone(), build, after_seq.unwrap_or(0));
+        Ok(lines.map(|line| Ok(BuildLogLine::from(line?))))
     }
 }
 

@@ -20,7 +20,10 @@ use axum::{
 };
 
 use super::request_id::RequestId;
-use crate::error::Error;
+use crate::{
+    admission::{Busy, Verdict},
+    error::Error,
+};
 
 /// Codes of the refusals of the transport itself, the same for every door. The codes of core
 /// outcomes are [`Error::code`]; those only GraphQL raises are in `graphql::error::codes`.
@@ -33,6 +36,10 @@ pub mod codes {
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// An unexpected failure (500); carries the request id.
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    /// Too many requests executing and waiting already (503, with `Retry-After`).
+    pub const SERVER_BUSY: &str = "SERVER_BUSY";
+    /// The principal's rate limit is spent (429, with `Retry-After` and the `RateLimit` fields).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 /// Why a request failed.
@@ -53,6 +60,10 @@ pub enum Failure {
     },
     /// The request was still running after the request timeout and was abandoned.
     Timeout(Duration),
+    /// Refused unexecuted: too many requests executing and waiting (load shedding).
+    Busy(Busy),
+    /// Refused unexecuted: the principal's rate limit is spent.
+    RateLimited(Verdict),
 }
 
 impl From<Error> for Failure {
@@ -81,7 +92,8 @@ impl Failure {
         match self {
             Failure::Core(err) => status(err),
             Failure::Http { status, .. } => *status,
-            Failure::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Timeout(_) | Failure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -91,6 +103,8 @@ impl Failure {
             Failure::Core(err) => err.code(),
             Failure::Http { code, .. } => code,
             Failure::Timeout(_) => codes::REQUEST_TIMEOUT,
+            Failure::Busy(_) => codes::SERVER_BUSY,
+            Failure::RateLimited(_) => codes::RATE_LIMITED,
         }
     }
 
@@ -104,6 +118,14 @@ impl Failure {
                  writing was committed",
                 limit.as_secs()
             ),
+            Failure::Busy(busy) => format!(
+                "the server is busy and did not execute the request; retry after {} s",
+                busy.retry_after
+            ),
+            Failure::RateLimited(verdict) => format!(
+                "rate limit exceeded ({} requests, refilled over {} s); retry after {} s",
+                verdict.quota, verdict.window, verdict.retry_after
+            ),
         }
     }
 
@@ -112,7 +134,7 @@ impl Failure {
     pub fn shows_request_id(&self) -> bool {
         matches!(
             self,
-            Failure::Core(Error::Internal(_)) | Failure::Timeout(_)
+            Failure::Core(Error::Internal(_) | Error::DatabaseUnavailable(_)) | Failure::Timeout(_)
         )
     }
 }
@@ -134,6 +156,7 @@ pub fn status(err: &Error) -> StatusCode {
         | Error::EndpointWritesDisabled
         | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
         Error::ConcurrencyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -193,6 +216,20 @@ pub async fn render_failures(
     for (name, value) in &rendered.headers {
         parts.headers.insert(name.clone(), value.clone());
     }
+    match &failure {
+        Failure::Busy(Busy { retry_after }) => {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, (*retry_after).into());
+        }
+        Failure::RateLimited(verdict) => {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, verdict.retry_after.into());
+            rate_limit_fields(&mut parts.headers, verdict);
+        }
+        _ => {}
+    }
     if parts.status == StatusCode::UNAUTHORIZED {
         parts.headers.insert(
             header::WWW_AUTHENTICATE,
@@ -202,12 +239,33 @@ pub async fn render_failures(
     Response::from_parts(parts, body)
 }
 
+/// The IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-09)
+/// of a bucket's verdict: `"viewer";q=40;w=2` and `"viewer";r=12;t=1`.
+pub fn rate_limit_fields(headers: &mut axum::http::HeaderMap, verdict: &Verdict) {
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        verdict.policy, verdict.quota, verdict.window
+    );
+    let current = format!(
+        "\"{}\";r={};t={}",
+        verdict.policy, verdict.remaining, verdict.reset
+    );
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", current)] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
 /// Logs a failure once, with the request id its response carries: internal errors with their
 /// detail, timeouts; everything else is the client's business.
 fn log(failure: &Failure, request_id: &str) {
     match failure {
         Failure::Core(Error::Internal(detail)) => {
             tracing::error!(request_id, %detail, "internal error");
+        }
+        Failure::Core(Error::DatabaseUnavailable(detail)) => {
+            tracing::warn!(request_id, %detail, "database unavailable");
         }
         Failure::Timeout(limit) => tracing::warn!(
             request_id,

@@ -16,6 +16,7 @@
 //! them. A concern of every request (load shedding, rate limits, CORS, metrics per route) is one
 //! more layer in [`edge`] or [`door`].
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod cors;
@@ -24,26 +25,28 @@ pub mod failure;
 pub mod graphiql;
 pub mod health;
 pub mod request_id;
+pub mod serve;
 
 use std::{any::Any, time::Duration};
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::{Next, from_fn_with_state, map_request},
     response::{IntoResponse, Response},
 };
-use tokio::net::TcpListener;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
-use crate::{app::Shutdown, config::Clients, error::Error};
+use crate::{config::Clients, error::Error, telemetry::names};
 pub use auth::Credentials;
 pub use failure::{Failure, Render, Rendering, codes};
 pub use request_id::RequestId;
+pub use serve::serve;
 
 /// Wraps the routes of one door: the timeout, panics, and failures rendered by `render`.
 pub fn door(routes: Router, render: Render, request_timeout: Duration) -> Router {
@@ -67,6 +70,8 @@ pub fn edge(router: Router, clients: &Clients) -> Router {
         // A failure is logged once, by the door that renders it.
         .on_failure(());
     // Inside the request ids and the trace, so that a preflight answered here has both.
+    // Innermost: a route's template is known only once the router matched it.
+    let router = router.layer(axum::middleware::from_fn(record));
     let router = match cors::layer(clients) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -76,6 +81,34 @@ pub fn edge(router: Router, clients: &Clients) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(request_id::Generate))
         .layer(map_request(request_id::drop_unusable))
+}
+
+/// Counts a request and its latency by route template (never the raw path: its values are
+/// bounded), method and status.
+async fn record(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let start = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(names::HTTP_DURATION, "route" => route.clone(), "method" => method)
+        .record(start.elapsed().as_secs_f64());
+    metrics::counter!(names::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
 }
 
 /// Abandons a request still running after the timeout: its future is dropped, and with it any
@@ -98,27 +131,4 @@ fn panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         "panic while serving a request: {detail}"
     )))
     .into_response()
-}
-
-/// Serves `router` on `listener` until `signal` completes; then stops accepting, tells the
-/// long-lived connections (websockets) to close through `shutdown` and waits for them, at most
-/// `grace` — axum's graceful shutdown alone does not wait for upgraded connections.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-    grace: Duration,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let begin = shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            begin.begin();
-        })
-        .await?;
-    if !shutdown.wait(grace).await {
-        tracing::warn!("some websockets did not close within the shutdown grace period");
-    }
-    Ok(())
 }

@@ -1,7 +1,10 @@
 //! Image builds: their fields, sort keys and visibility. Their lifecycle is [`super::lifecycle`].
 
 use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant, user};
-use sea_orm::{DatabaseConnection, QueryResult, Select, sea_query::Expr};
+use sea_orm::{
+    DatabaseConnection, QueryResult, Select,
+    sea_query::{Expr, Func},
+};
 
 use super::{
     filter::Filter,
@@ -217,4 +220,54 @@ pub fn status_color(status: BuildStatus) -> StatusColor {
         BuildStatus::Cancelled => StatusColor::Yellow,
         BuildStatus::Pending => StatusColor::Grey,
     }
+}
+
+/// How many builds `scope` sees in each status, and when the oldest pending one was queued: the
+/// operations metrics (SPEC §9). Two statements.
+pub async fn census(
+    db: &impl sea_orm::ConnectionTrait,
+    scope: &Scope,
+) -> Result<Census, crate::error::Error> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let visible = || {
+        let query = image_build::Entity::find();
+        match visibility::builds(scope) {
+            Some(condition) => query.filter(condition),
+            None => query,
+        }
+    };
+    let by_status: Vec<(BuildStatus, i64)> = visible()
+        .select_only()
+        .column(image_build::Column::Status)
+        .column_as(
+            Expr::expr(Func::count(Expr::col(image_build::Column::Id))),
+            "count",
+        )
+        .group_by(image_build::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let oldest_pending: Option<Option<chrono::DateTime<chrono::Utc>>> = visible()
+        .filter(image_build::Column::Status.eq(BuildStatus::Pending))
+        .select_only()
+        .column_as(
+            Expr::expr(Func::min(Expr::col(image_build::Column::Created))),
+            "oldest",
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Census {
+        by_status,
+        oldest_pending: oldest_pending.flatten(),
+    })
+}
+
+/// What [`census`] counts.
+#[derive(Clone, Debug)]
+pub struct Census {
+    /// Builds per status (statuses without builds are absent).
+    pub by_status: Vec<(BuildStatus, i64)>,
+    /// When the oldest pending build was queued.
+    pub oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
 }

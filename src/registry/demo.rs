@@ -21,7 +21,8 @@ pub async fn load(db: &DatabaseConnection, created_by: Option<i32>) -> Result<bo
     }
     let txn = begin_write(db).await?;
     let mut rng = StdRng::seed_from_u64(2026);
-    let start = now() - Duration::days(60);
+    let today = now();
+    let start = today - Duration::days(60);
 
     let mut tenants = Vec::new();
     for (name, slug) in [
@@ -209,9 +210,18 @@ pub async fn load(db: &DatabaseConnection, created_by: Option<i32>) -> Result<bo
         } else {
             statuses[rng.random_range(0..statuses.len() - 2)]
         };
-        let created = start + Duration::minutes(n as i64 * 170 + rng.random_range(0..60));
-        let started = (status != BuildStatus::Pending)
-            .then(|| created + Duration::seconds(rng.random_range(5..600)));
+        // The pending and running ones were queued in the last hour and a bit, and started
+        // within five minutes: well inside their four-hour timeout, so the reaper leaves the
+        // running ones running at the first start.
+        let created = if n >= 490 {
+            today - Duration::minutes((500 - n) as i64 * 7)
+        } else {
+            start + Duration::minutes(n as i64 * 170 + rng.random_range(0..60))
+        };
+        let started = (status != BuildStatus::Pending).then(|| {
+            let after = if n >= 490 { 5..300 } else { 5..600 };
+            created + Duration::seconds(rng.random_range(after))
+        });
         let ended = match status {
             BuildStatus::Pending | BuildStatus::Running => None,
             _ => started.map(|s| s + Duration::seconds(rng.random_range(300..3600))),

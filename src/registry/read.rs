@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect,
+    RelationDef, Select,
     sea_query::{Alias, Expr, ExprTrait},
 };
 
@@ -88,7 +89,7 @@ pub async fn list<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let query = query::<E>(scope, filter, sort)?;
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
 }
 
@@ -106,7 +107,7 @@ pub async fn list_also<E: Readable, X>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let query = query::<E>(scope, filter, sort)?;
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_also(db, query.select, &query.sort, args, join, also).await
 }
 
@@ -151,7 +152,7 @@ pub async fn list_offset<E: Readable>(
 where
     E::Model: FromQueryResult + Sync + Send,
 {
-    let query = query::<E>(scope, filter, sort)?;
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_offset(db, query.select, &query.sort, args).await
 }
 
@@ -162,6 +163,7 @@ struct Query<E: EntityTrait, S> {
 }
 
 fn query<E: Readable>(
+    backend: DatabaseBackend,
     scope: &Scope,
     filter: &Filter<E::Field>,
     sort: Vec<Sort<E::Sort>>,
@@ -175,7 +177,7 @@ where
         sort
     };
     Ok(Query {
-        select: visible::<E>(scope)?.filter(compile(filter)?),
+        select: visible::<E>(scope)?.filter(compile(filter, backend)?),
         sort,
     })
 }

@@ -182,7 +182,8 @@ pub async fn builds_of_definitions(
     } else {
         query.sort.clone()
     };
-    let select = visible::<image_build::Entity>(scope)?.filter(compile(&query.filter)?);
+    let select = visible::<image_build::Entity>(scope)?
+        .filter(compile(&query.filter, db.get_database_backend())?);
     let parents: Vec<i64> = definitions.iter().map(|id| id.get()).collect();
     let pages = fetch_partitioned(
         db,
@@ -206,7 +207,8 @@ pub async fn count_builds_of_definitions(
     definitions: &[DefinitionId],
     filter: &Filter<BuildField>,
 ) -> Result<HashMap<DefinitionId, i64>, Error> {
-    let select = visible::<image_build::Entity>(scope)?.filter(compile(filter)?);
+    let select =
+        visible::<image_build::Entity>(scope)?.filter(compile(filter, db.get_database_backend())?);
     let parents: Vec<i64> = definitions.iter().map(|id| id.get()).collect();
     let counts = count_partitioned(db, select, image_build::Column::DefinitionId, &parents).await?;
     Ok(counts

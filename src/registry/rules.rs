@@ -12,6 +12,14 @@ use crate::error::FieldErrors;
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// The longest description, in bytes.
 pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
+/// The most values one request may name in a list (a filter's values together, a definition's or
+/// a user's tenants): every value is a bound parameter, and both backends cap their number per
+/// statement (SQLite at 32,766, PostgreSQL at 65,535). Beyond it, `BAD_USER_INPUT`.
+pub const MAX_VALUES: usize = 1000;
+/// The message of a list longer than [`MAX_VALUES`].
+pub fn too_many_values(count: usize) -> String {
+    format!("names {count} values; at most {MAX_VALUES} are accepted")
+}
 /// The Proxmox VMID range.
 pub const VMID: std::ops::RangeInclusive<i32> = 100..=999_999_999;
 

@@ -6,7 +6,9 @@
 //! takes its condition from [`Readable::rows`](super::read::Readable::rows), which calls these.
 //! The [`Scope`] itself (what a principal may read) is `auth`'s.
 
-use entity::{build_event, cloud_image_template_tenant, image_build, image_definition_tenant};
+use entity::{
+    build_event, build_log_line, cloud_image_template_tenant, image_build, image_definition_tenant,
+};
 use sea_orm::{
     EntityName,
     sea_query::{Expr, ExprTrait, Query},
@@ -66,6 +68,17 @@ pub fn events(scope: &Scope) -> Option<Expr> {
         .and_where(builds)
         .take();
     Some(Expr::col((build_event::Entity, build_event::Column::BuildId)).in_subquery(visible))
+}
+
+/// Visible log lines, as a condition on `build_log_line` rows: those of visible builds.
+pub fn log_lines(scope: &Scope) -> Option<Expr> {
+    let builds = builds(scope)?;
+    let visible = Query::select()
+        .column((image_build::Entity, image_build::Column::Id))
+        .from(image_build::Entity)
+        .and_where(builds)
+        .take();
+    Some(Expr::col((build_log_line::Entity, build_log_line::Column::BuildId)).in_subquery(visible))
 }
 
 /// Visible catalog entries, as a condition on `cloud_image_template.id` given by `outer`.

@@ -13,6 +13,7 @@ pub mod body;
 pub mod builds;
 pub mod definitions;
 pub mod error;
+pub mod logs;
 mod lookups;
 pub mod netbox;
 pub mod params;
@@ -69,6 +70,7 @@ pub fn routes(app: App) -> Router {
             get(builds::detail).patch(builds::transition),
         ),
         ("/image-builds/{id}/rebuild/".into(), post(builds::rebuild)),
+        ("/image-builds/{id}/log/".into(), get(logs::list)),
         ("/netbox-webhook/".into(), post(netbox::webhook)),
         (
             "/settings/".into(),

@@ -873,6 +873,10 @@ async fn first_start_prints_one_admin_token_and_the_cli_manages_users_and_tokens
         .to_owned();
     assert!(first.contains("graphiql#token="), "{first}");
     assert!(
+        !first.contains('\u{1b}'),
+        "no colour codes when standard error is not a terminal: {first}"
+    );
+    assert!(
         first.contains(&format!("/#token={token}")),
         "the dashboard link: {first}"
     );

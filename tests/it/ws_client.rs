@@ -79,6 +79,16 @@ impl Client {
             .expect("send a message");
     }
 
+    /// Writes raw bytes on the socket, under the WebSocket layer (a frame header announcing more
+    /// than is ever sent, for instance).
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let MaybeTlsStream::Plain(stream) = self.socket.get_mut() else {
+            panic!("the tests speak plain websockets");
+        };
+        stream.write_all(bytes).await.expect("write raw bytes");
+    }
+
     /// The next frame, whatever it is (`None` when the connection ended).
     pub async fn frame(&mut self) -> Option<Message> {
         match tokio::time::timeout(WAIT, self.socket.next())

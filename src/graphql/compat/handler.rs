@@ -47,12 +47,15 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    graphql::error::codes,
+    error::Error,
+    graphql::error::{self, codes},
     http::{
         Credentials, Failure, RequestId,
+        admission::ClientAddress,
         body::{self, JsonContent},
         codes as edge_codes, cors, graphiql,
     },
+    telemetry::names,
 };
 
 /// `POST /graphql`.
@@ -76,12 +79,13 @@ pub async fn get(
     RequestId(request_id): RequestId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     credentials: Credentials,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Failure> {
     if let Ok(upgrade) = upgrade {
         cors::check_websocket_origin(&door.app.config.clients, &headers)?;
-        return Ok(ws::upgrade(door, upgrade, credentials));
+        return ws::upgrade(door, upgrade, credentials, address);
     }
     let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
         url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).collect();
@@ -142,7 +146,10 @@ async fn run(
         Err(refusal) if refusal.code == persisted::codes::NOT_SUPPORTED => {
             return Ok(persisted_miss(media, refusal.code, &refusal.message));
         }
-        Err(refusal) => return Ok(request_error(media, refusal.code, &refusal.message)),
+        Err(refusal) => {
+            count(None, refusal.code.to_owned());
+            return Ok(request_error(media, refusal.code, &refusal.message));
+        }
     };
     match prepared.operation {
         Some(OperationType::Mutation) if method == Method::Get => {
@@ -166,8 +173,26 @@ async fn run(
         }
         _ => {}
     }
+    let operation = prepared.operation;
     let response = prepared.schema.execute(prepared.request).await;
+    let outcome = response
+        .errors
+        .first()
+        .and_then(error::code_of)
+        .unwrap_or_else(|| "OK".to_owned());
+    count(operation, outcome);
     Ok(render(media, response, request_id))
+}
+
+/// Counts an operation by type and outcome (`OK` or the code of its first error).
+fn count(operation: Option<OperationType>, outcome: String) {
+    let kind = match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    };
+    metrics::counter!(names::GRAPHQL_OPERATIONS, "type" => kind, "outcome" => outcome).increment(1);
 }
 
 /// A request error (nothing was executed): no `data`, 400 under
@@ -208,7 +233,13 @@ fn render(media: MediaType, mut response: async_graphql::Response, request_id: &
         errors: &response.errors,
         extensions: &response.extensions,
     };
-    let status = if request_error && media == MediaType::GraphqlResponse {
+    let unavailable = response.errors.iter().any(|e| {
+        error::code_of(e).as_deref() == Some(Error::DatabaseUnavailable(String::new()).code())
+    });
+    let status = if unavailable {
+        // The answer would be different in a moment: say so to clients and proxies alike.
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_error && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK

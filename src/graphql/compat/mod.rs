@@ -38,7 +38,7 @@ use std::sync::Arc;
 use axum::{Router, extract::FromRef, routing::get};
 
 use super::{AppSchema, anonymous_schema, schema};
-use crate::app::App;
+use crate::{app::App, events::logs::LogTails};
 use persisted::PersistedQueries;
 pub use render::render;
 use variables::InputTypes;
@@ -68,11 +68,18 @@ impl Door {
     /// Builds the schemas over `app`.
     pub fn new(app: App) -> Door {
         let limits = &app.config.limits;
+        let tails = LogTails::new(
+            app.db.clone(),
+            app.logs.clone(),
+            app.events.clone(),
+            app.config.logs.log_poll_interval,
+        );
         let schema = schema(
             app.db.clone(),
             app.events.clone(),
             app.clock.clone(),
             app.auth.clone(),
+            tails.clone(),
             app.netbox.clone(),
             limits,
         );
@@ -81,6 +88,7 @@ impl Door {
             app.events.clone(),
             app.clock.clone(),
             app.auth.clone(),
+            tails.clone(),
             app.netbox.clone(),
             limits,
         );

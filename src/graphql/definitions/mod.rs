@@ -31,6 +31,7 @@ use crate::{
         page::PageArgs,
         read,
         relations::{BuildsQuery, Owner},
+        template,
     },
 };
 
@@ -139,6 +140,18 @@ impl ImageDefinition {
         };
         let cluster = request(ctx).loaders.clusters.load_one(id).await?;
         Ok(cluster.map(Into::into))
+    }
+
+    /// The HCL2 Packer template a build of it runs, with its default variables (SPEC §7.4; a
+    /// build's own `packerTemplate` has the build's values).
+    async fn packer_template(&self, ctx: &Context<'_>) -> Result<String> {
+        let loaders = &request(ctx).loaders;
+        let definition = loaders
+            .definitions
+            .load_one(self.row_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(template::render(&definition, None)?)
     }
 
     /// The tenants that may use it; empty means every tenant.

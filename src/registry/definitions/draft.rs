@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use super::DefinitionPatch;
 use crate::{
     error::{Error, FieldErrors, conflict_on_unique},
-    registry::rules::{Checks, MAX_DESCRIPTION_BYTES},
+    registry::rules::{Checks, MAX_DESCRIPTION_BYTES, MAX_VALUES, too_many_values},
 };
 
 /// A definition as it would be stored, with its tenants.
@@ -165,7 +165,9 @@ impl Draft {
                 errors.add("target_cluster_id", "does not name a cluster");
             }
         }
-        if !self.tenants.is_empty() {
+        if self.tenants.len() > MAX_VALUES {
+            errors.add("allowed_tenant_ids", too_many_values(self.tenants.len()));
+        } else if !self.tenants.is_empty() {
             let found = tenant::Entity::find()
                 .filter(tenant::Column::Id.is_in(self.tenants.iter().copied()))
                 .count(db)

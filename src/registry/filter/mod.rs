@@ -26,11 +26,14 @@ pub use fields::{FilterField, Target, choices};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    Value,
+    DatabaseBackend, Value,
     sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
-use crate::error::{Error, FieldErrors};
+use crate::{
+    error::{Error, FieldErrors},
+    registry::rules::{MAX_VALUES, too_many_values},
+};
 
 /// A filter over the fields `F` of one aggregate.
 #[derive(Clone, Debug, PartialEq)]
@@ -157,19 +160,57 @@ impl Kind {
     }
 }
 
-/// Compiles a filter to one SQL boolean expression.
-pub fn compile<F: FilterField>(filter: &Filter<F>) -> Result<Expr, Error> {
+/// Compiles a filter to one SQL boolean expression for `backend`; a filter naming more than
+/// [`MAX_VALUES`] values is `BAD_USER_INPUT` on `filter`.
+///
+/// The case-insensitive lookups (`iExact`, `iContains`, `iStartsWith`, `iEndsWith`, `q`) fold
+/// case the Unicode way on both backends: with `LOWER` on PostgreSQL, whose `LOWER` follows the
+/// database's (UTF-8) locale, and on SQLite, whose `LOWER` folds ASCII only, with the `regexp`
+/// function registered on every connection (`app::connect`) and a case-insensitive pattern
+/// (Rust's `regex`, Unicode simple case folding): "ärzte" finds "Ärzte" on both.
+pub fn compile<F: FilterField>(
+    filter: &Filter<F>,
+    backend: DatabaseBackend,
+) -> Result<Expr, Error> {
+    let count = values(filter);
+    if count > MAX_VALUES {
+        return Err(Error::bad_input("filter", too_many_values(count)));
+    }
+    compile_tree(filter, Fold(backend))
+}
+
+/// How the case-insensitive lookups fold case (see [`compile`]).
+#[derive(Clone, Copy)]
+struct Fold(DatabaseBackend);
+
+/// How many values `filter` binds.
+fn values<F>(filter: &Filter<F>) -> usize {
+    match filter {
+        Filter::Field(_, Lookup::In(values)) => values.len(),
+        Filter::Field(..) | Filter::Search(_) => 1,
+        Filter::All(items) | Filter::Any(items) => items.iter().map(values).sum(),
+        Filter::Not(inner) => values(inner),
+    }
+}
+
+fn compile_tree<F: FilterField>(filter: &Filter<F>, fold: Fold) -> Result<Expr, Error> {
+    let each = |items: &[Filter<F>]| {
+        items
+            .iter()
+            .map(|item| compile_tree(item, fold))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match filter {
-        Filter::Field(field, lookup) => compile_field(*field, lookup)?,
-        Filter::All(items) => all(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
-        Filter::Any(items) => any(items.iter().map(compile).collect::<Result<Vec<_>, _>>()?),
-        Filter::Not(inner) => compile(inner)?.not(),
+        Filter::Field(field, lookup) => compile_field(*field, lookup, fold)?,
+        Filter::All(items) => all(each(items)?),
+        Filter::Any(items) => any(each(items)?),
+        Filter::Not(inner) => compile_tree(inner, fold)?.not(),
         // Each column is guarded like a nullable column's comparison: a NULL (an endpoint
         // without a domain) makes its term false, not unknown, so that `not: {q: …}` is the
         // exact complement of `q`.
         Filter::Search(text) => any(F::search_columns()
             .into_iter()
-            .map(|column| icontains(column.clone(), text).and(column.is_not_null()))
+            .map(|column| icontains(column.clone(), text, fold).and(column.is_not_null()))
             .collect()),
     })
 }
@@ -190,7 +231,7 @@ pub fn any(items: Vec<Expr>) -> Expr {
         .unwrap_or_else(|| Expr::cust("1 = 0"))
 }
 
-fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Error> {
+fn compile_field<F: FilterField>(field: F, lookup: &Lookup, fold: Fold) -> Result<Expr, Error> {
     if !field.kind().allows(lookup) {
         return Err(Error::BadInput(FieldErrors::one(
             field.name(),
@@ -204,7 +245,7 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
             ty,
         } => {
             let lookup = &bind::lookup(field, lookup, &ty)?;
-            let compared = compare(column.clone(), lookup);
+            let compared = compare(column.clone(), lookup, fold);
             match lookup {
                 Lookup::IsNull(_) => compared,
                 _ if nullable => compared.and(column.is_not_null()),
@@ -235,13 +276,14 @@ fn compile_field<F: FilterField>(field: F, lookup: &Lookup) -> Result<Expr, Erro
                 lookup => outer.in_subquery(subquery(Some(compare(
                     Expr::col((table.clone(), column.clone())),
                     lookup,
+                    fold,
                 )))),
             }
         }
     })
 }
 
-fn compare(column: Expr, lookup: &Lookup<Value>) -> Expr {
+fn compare(column: Expr, lookup: &Lookup<Value>, fold: Fold) -> Expr {
     match lookup {
         Lookup::Eq(value) => column.eq(value.clone()),
         Lookup::In(values) if values.is_empty() => Expr::cust("1 = 0"),
@@ -252,11 +294,11 @@ fn compare(column: Expr, lookup: &Lookup<Value>) -> Expr {
         Lookup::Lte(value) => column.lte(value.clone()),
         Lookup::IsNull(true) => column.is_null(),
         Lookup::IsNull(false) => column.is_not_null(),
-        Lookup::IExact(text) => lower(column).eq(lower(Expr::val(text.clone()))),
+        Lookup::IExact(text) => fold.exact(column, text),
         Lookup::Contains(text) => like(column, format!("%{}%", escape_like(text))),
-        Lookup::IContains(text) => icontains(column, text),
-        Lookup::IStartsWith(text) => ilike(column, format!("{}%", escape_like(text))),
-        Lookup::IEndsWith(text) => ilike(column, format!("%{}", escape_like(text))),
+        Lookup::IContains(text) => icontains(column, text, fold),
+        Lookup::IStartsWith(text) => fold.like(column, text, false, true),
+        Lookup::IEndsWith(text) => fold.like(column, text, true, false),
         Lookup::StartsWith(text) => like(column, format!("{}%", escape_like(text))),
         Lookup::EndsWith(text) => like(column, format!("%{}", escape_like(text))),
     }
@@ -272,12 +314,46 @@ fn like(column: Expr, pattern: String) -> Expr {
 }
 
 /// `LOWER(column) LIKE LOWER('%text%')`.
-fn icontains(column: Expr, text: &str) -> Expr {
-    ilike(column, format!("%{}%", escape_like(text)))
+fn icontains(column: Expr, text: &str, fold: Fold) -> Expr {
+    fold.like(column, text, true, true)
 }
 
-/// `LOWER(column) LIKE LOWER(pattern)`: both sides folded by the database, so that they fold
-/// alike on each backend.
+impl Fold {
+    /// `column` equals `text`, ignoring case.
+    fn exact(self, column: Expr, text: &str) -> Expr {
+        match self.0 {
+            DatabaseBackend::Sqlite => regexp(column, format!("(?i)\\A{}\\z", regex::escape(text))),
+            _ => lower(column).eq(lower(Expr::val(text.to_owned()))),
+        }
+    }
+
+    /// `column` contains `text`, ignoring case; `before` / `after`: anything may come before /
+    /// after it (both: contains; only `after`: starts with; only `before`: ends with).
+    fn like(self, column: Expr, text: &str, before: bool, after: bool) -> Expr {
+        match self.0 {
+            DatabaseBackend::Sqlite => {
+                let start = if before { "" } else { "\\A" };
+                let end = if after { "" } else { "\\z" };
+                regexp(column, format!("(?i){start}{}{end}", regex::escape(text)))
+            }
+            _ => {
+                let start = if before { "%" } else { "" };
+                let end = if after { "%" } else { "" };
+                ilike(column, format!("{start}{}{end}", escape_like(text)))
+            }
+        }
+    }
+}
+
+/// SQLite's `regexp(pattern, value)`, registered on every connection by sqlx.
+fn regexp(column: Expr, pattern: String) -> Expr {
+    Func::cust("regexp")
+        .arg(Expr::val(pattern))
+        .arg(column)
+        .into()
+}
+
+/// `LOWER(column) LIKE LOWER(pattern)`: both sides folded by the database.
 fn ilike(column: Expr, pattern: String) -> Expr {
     let pattern = Expr::val(pattern);
     lower(column).binary(

@@ -15,7 +15,7 @@ use crate::{
         Ctx,
         id::{self, Id},
         read::{self, Readable},
-        rules::Checks,
+        rules::{Checks, MAX_VALUES, too_many_values},
         tx::begin_write,
     },
 };
@@ -318,6 +318,10 @@ pub async fn all_exist(
     unique.sort_unstable();
     unique.dedup();
     if unique.is_empty() {
+        return Ok(());
+    }
+    if unique.len() > MAX_VALUES {
+        c.check(field, false, &too_many_values(unique.len()));
         return Ok(());
     }
     let found = tenant::Entity::find()

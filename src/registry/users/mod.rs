@@ -17,7 +17,13 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Set,
 };
 
-use super::{Ctx, id::Id, read, rules::Checks, tx::begin_write};
+use super::{
+    Ctx,
+    id::Id,
+    read,
+    rules::{Checks, MAX_VALUES, too_many_values},
+    tx::begin_write,
+};
 use crate::{
     auth::{Action, Scope},
     clock,
@@ -78,6 +84,9 @@ async fn insert_user(
         if value.len() > 150 {
             errors.add(field, "must be at most 150 characters");
         }
+    }
+    if new.tenants.len() > MAX_VALUES {
+        errors.add("tenant_ids", too_many_values(new.tenants.len()));
     }
     errors.into_result()?;
     let txn = begin_write(db).await?;

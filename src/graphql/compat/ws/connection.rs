@@ -11,7 +11,7 @@
 //! stood (`events::Position`), so events after the change are filtered — and their relations
 //! read — with the new visibility, none lost and none repeated.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use async_graphql::{Response, parser::types::OperationType};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -29,7 +29,9 @@ use tokio_stream::StreamMap;
 
 use super::{Protocol, close, truncate};
 use crate::{
+    admission::{Bucket, SocketSlot, take},
     auth::Principal,
+    config::{RateLimit, RateSubject},
     error::Error,
     events::Position,
     graphql::{
@@ -41,7 +43,7 @@ use crate::{
         },
         error::codes,
     },
-    http::{Credentials, request_id},
+    http::{Credentials, codes as edge_codes, request_id},
 };
 
 /// What to do after a message.
@@ -84,6 +86,12 @@ pub(super) struct Connection {
     results: StreamMap<String, Results>,
     operations: HashMap<String, Operation>,
     write_timeout: Duration,
+    /// This socket among the open ones (and its principal's), until it is dropped.
+    slot: Option<SocketSlot>,
+    /// The client's address (the key of an anonymous reader's limits).
+    address: Option<IpAddr>,
+    /// Operations started per second on this socket.
+    started: (Bucket, RateLimit),
 }
 
 impl Connection {
@@ -96,7 +104,19 @@ impl Connection {
     ) -> Self {
         let settings = &door.app.config.subscriptions;
         let write_timeout = settings.ws_ping_interval + settings.ws_pong_timeout;
+        let per_second = f64::from(door.app.config.overload.ws_operations_per_second);
+        // A client may (re)start every subscription it is allowed at once, after a reconnection.
+        let most = door.app.config.limits.max_subscriptions as f64 + 1.0;
+        let limit = RateLimit {
+            subject: RateSubject::Others,
+            per_second,
+            burst: per_second.max(most),
+        };
+        let started = (Bucket::full(&limit, door.app.clock.now()), limit);
         Connection {
+            slot: None,
+            address: None,
+            started,
             door,
             socket,
             protocol,
@@ -109,6 +129,13 @@ impl Connection {
             operations: HashMap::new(),
             write_timeout,
         }
+    }
+
+    /// Counts the connection in `slot`; `address` is the client's.
+    pub(super) fn with_slot(mut self, slot: SocketSlot, address: Option<IpAddr>) -> Self {
+        self.slot = Some(slot);
+        self.address = address;
+        self
     }
 
     /// Serves the socket until it closes.
@@ -146,6 +173,10 @@ impl Connection {
                         pong_deadline = None;
                         self.on_message(message).await
                     }
+                    Some(Err(err)) if too_big(&err) => Flow::Close(
+                        close::MESSAGE_TOO_BIG,
+                        "the message is larger than the limit".to_owned(),
+                    ),
                     Some(Err(_)) | None => Flow::Drop,
                 },
                 Some((id, result)) = self.results.next() => self.on_result(id, result).await,
@@ -250,6 +281,15 @@ impl Connection {
         let authenticated = credentials.authenticate(&self.door.app).await;
         match authenticated {
             Ok(principal) => {
+                let admission = &self.door.app.admission;
+                if let Some(slot) = self.slot.as_mut()
+                    && !admission.claim(slot, &principal, self.address)
+                {
+                    return Flow::Close(
+                        close::POLICY_VIOLATION,
+                        "too many websockets open for these credentials".to_owned(),
+                    );
+                }
                 if let Principal::User(_) = principal {
                     self.credentials = Some(credentials);
                     self.changes = Some(changes);
@@ -262,7 +302,7 @@ impl Connection {
                     flow => flow,
                 }
             }
-            Err(Error::Internal(detail)) => {
+            Err(Error::Internal(detail) | Error::DatabaseUnavailable(detail)) => {
                 tracing::error!(request_id = %request_id::new(), %detail, "internal error");
                 Flow::Close(close::INTERNAL, "internal server error".to_owned())
             }
@@ -310,6 +350,10 @@ impl Connection {
                 format!("Subscriber for {id} already exists"),
             );
         }
+        if let Some(message) = self.rate_limited(&principal) {
+            let error = render::error(&message, edge_codes::RATE_LIMITED);
+            return self.send_errors(&id, vec![error]).await;
+        }
         let max = self.door.app.config.limits.max_subscriptions;
         if self.operations.len() >= max {
             let message =
@@ -337,6 +381,27 @@ impl Connection {
             },
         );
         Flow::Continue
+    }
+
+    /// Why a new operation may not start now: the socket started too many this second, or the
+    /// principal's rate limit is spent.
+    fn rate_limited(&mut self, principal: &Principal) -> Option<String> {
+        let now = self.door.app.clock.now();
+        let (bucket, limit) = &mut self.started;
+        let socket = take(bucket, limit, now);
+        if !socket.allowed {
+            return Some(format!(
+                "this socket starts at most {} operations per second; retry after {} s",
+                socket.quota, socket.retry_after
+            ));
+        }
+        let verdict = self.door.app.admission.rate(principal, self.address)?;
+        (!verdict.allowed).then(|| {
+            format!(
+                "rate limit exceeded ({} operations, refilled over {} s); retry after {} s",
+                verdict.quota, verdict.window, verdict.retry_after
+            )
+        })
     }
 
     /// Authenticates the connection's credentials again (they changed somewhere, or the token
@@ -559,6 +624,15 @@ fn execute(prepared: Prepared, position: Position) -> Results {
         .map(Some)
         .chain(stream::once(async { None }))
         .boxed()
+}
+
+/// Whether a read failed because the message is over the size limit (tungstenite refuses it
+/// from the frame's header, before reading its payload).
+fn too_big(err: &axum::Error) -> bool {
+    matches!(
+        std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 /// Whether credentials changed (false: they never will again); pending without a watch.

@@ -13,7 +13,16 @@
 //! - 4409 on a subscription id that is already active;
 //! - 4400 on a malformed message — except on the legacy protocol, whose specification answers
 //!   those with `connection_error` and keeps the socket;
-//! - 1001 when the server shuts down.
+//! - 1001 when the server shuts down;
+//! - 1009 on a message larger than `--body-limit`: the frame's header announces its length, so
+//!   the rest is never read;
+//! - 1008 when the principal already has `--ws-max-sockets-per-principal` sockets open.
+//!
+//! An upgrade beyond `--ws-max-sockets` open sockets is refused (503 `SERVER_BUSY`). A socket
+//! starts at most `--ws-operations-per-second` operations per second, and each operation spends
+//! a token of its principal's rate limit (`--rate-limit`); beyond either, the operation gets an
+//! `error` message with `RATE_LIMITED` and the socket stays open. The socket's buffers are small
+//! (4 KiB to read, writes flushed at once): an idle socket with a subscription costs a few KB.
 //!
 //! A socket runs at most `--max-subscriptions` operations at once; one more gets an error
 //! message for its id (`TOO_MANY_SUBSCRIPTIONS`) and the socket stays open. The server sends a
@@ -36,10 +45,16 @@ mod connection;
 #[cfg(test)]
 mod upstream;
 
+use std::net::IpAddr;
+
 use axum::{extract::ws::WebSocketUpgrade, response::Response as HttpResponse};
 
 use super::Door;
-use crate::http::Credentials;
+use crate::{
+    admission::Busy,
+    http::{Credentials, Failure},
+    telemetry::{Live, names},
+};
 use connection::Connection;
 
 /// The graphql-ws protocol.
@@ -57,6 +72,10 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// A malformed message.
     pub const BAD_REQUEST: u16 = 4400;
+    /// The principal has the most sockets open already.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A message larger than the limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// A subscription before the connection was acknowledged.
     pub const UNAUTHORIZED: u16 = 4401;
     /// Missing or bad credentials.
@@ -78,20 +97,38 @@ enum Protocol {
     Legacy,
 }
 
+/// Bytes read from a socket at once (tungstenite's default, 128 KiB, is allocated per socket).
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Answers a WebSocket upgrade of `/graphql`; `credentials` are the upgrade request's, used when
-/// `connection_init` carries none.
-pub fn upgrade(door: Door, upgrade: WebSocketUpgrade, credentials: Credentials) -> HttpResponse {
+/// `connection_init` carries none; `address` is the client's.
+pub fn upgrade(
+    door: Door,
+    upgrade: WebSocketUpgrade,
+    credentials: Credentials,
+    address: Option<IpAddr>,
+) -> Result<HttpResponse, Failure> {
+    let slot = door
+        .app
+        .admission
+        .socket()
+        .ok_or(Failure::Busy(Busy { retry_after: 1 }))?;
+    let limit = door.app.config.limits.body_limit;
     let upgrade = upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
-        .max_message_size(door.app.config.limits.body_limit);
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0);
     let protocol = match upgrade.selected_protocol().map(|p| p.as_bytes()) {
         Some(p) if p == TRANSPORT_WS.as_bytes() => Some(Protocol::TransportWs),
         Some(p) if p == LEGACY_WS.as_bytes() => Some(Protocol::Legacy),
         _ => None,
     };
     let shutdown = door.app.shutdown.clone();
-    upgrade.on_upgrade(move |socket| {
+    Ok(upgrade.on_upgrade(move |socket| {
         shutdown.track(async move {
+            let _open = Live::track(names::WEBSOCKETS_OPEN);
             let Some(protocol) = protocol else {
                 let mut connection =
                     Connection::new(door, socket, Protocol::TransportWs, Credentials::default());
@@ -102,10 +139,11 @@ pub fn upgrade(door: Door, upgrade: WebSocketUpgrade, credentials: Credentials) 
                 return;
             };
             Connection::new(door, socket, protocol, credentials)
+                .with_slot(slot, address)
                 .run()
                 .await;
         })
-    })
+    }))
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary (close reasons are limited).

@@ -1,0 +1,352 @@
+//! What bounds the work that hostile or excessive traffic can cause, whatever the transport:
+//!
+//! - [`Admission::admit`]: at most N requests execute at once, at most M wait for a place, each at
+//!   most T; beyond, the request is refused at once ([`Busy`], 503 `SERVER_BUSY` at the edge);
+//! - [`Admission::rate`]: a token bucket per principal, sized by its role (`--rate-limit`), for
+//!   the requests of both doors and the operations of websockets ([`Verdict`], 429
+//!   `RATE_LIMITED`);
+//! - [`Admission::socket`]: websockets open in total and per principal ([`SocketSlot`]).
+//!
+//! The bucket arithmetic is a pure function ([`take`]); instants come from the service's
+//! [`Clock`], so tests move time instead of sleeping. Nothing here knows HTTP: the edge
+//! (`http::admission`) and the websocket transport turn the answers into responses.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use entity::enums::Role;
+use lru::LruCache;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::{
+    auth::Principal,
+    clock::Clock,
+    config::{Overload, RateLimit, RateSubject},
+};
+
+/// Buckets remembered at most (the least recently used is forgotten: a full bucket again).
+const BUCKETS: usize = 100_000;
+
+/// The admission control of one instance; cheap to share (`Arc`).
+pub struct Admission {
+    executing: Arc<Semaphore>,
+    max_executing: usize,
+    queued: AtomicUsize,
+    max_queued: usize,
+    queue_timeout: Duration,
+    limits: Vec<RateLimit>,
+    buckets: Mutex<LruCache<Who, Bucket>>,
+    clock: Clock,
+    sockets: Arc<Mutex<Sockets>>,
+    max_sockets: usize,
+    max_sockets_per_principal: usize,
+}
+
+/// The request was refused for lack of capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy {
+    /// Seconds after which a retry is sensible.
+    pub retry_after: u64,
+}
+
+/// A place among the executing requests, given back when dropped.
+pub type Place = OwnedSemaphorePermit;
+
+impl Admission {
+    /// Admission control as configured; `pool` is the size of the database pool (the default
+    /// number of requests executing at once).
+    pub fn new(config: &Overload, pool: u32, clock: Clock) -> Self {
+        let max_executing = match config.max_concurrent_requests {
+            0 => pool.max(1),
+            n => n,
+        } as usize;
+        Admission {
+            executing: Arc::new(Semaphore::new(max_executing)),
+            max_executing,
+            queued: AtomicUsize::new(0),
+            max_queued: config.max_queued_requests as usize,
+            queue_timeout: config.queue_timeout,
+            limits: config.rate_limits.clone(),
+            buckets: Mutex::new(LruCache::new(
+                std::num::NonZeroUsize::new(BUCKETS).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
+            clock,
+            sockets: Arc::default(),
+            max_sockets: config.ws_max_sockets as usize,
+            max_sockets_per_principal: config.ws_max_sockets_per_principal as usize,
+        }
+    }
+
+    /// Requests executing at most at once.
+    pub fn max_executing(&self) -> usize {
+        self.max_executing
+    }
+
+    /// A place to execute: at once when one is free, else after waiting in line — when the line
+    /// is not full, and at most the queue timeout.
+    pub async fn admit(&self) -> Result<Place, Busy> {
+        let busy = Busy { retry_after: 1 };
+        if let Ok(place) = self.executing.clone().try_acquire_owned() {
+            return Ok(place);
+        }
+        let waiting = self.queued.fetch_add(1, Ordering::SeqCst);
+        let _leave = Leave(&self.queued);
+        if waiting >= self.max_queued {
+            return Err(busy);
+        }
+        match tokio::time::timeout(self.queue_timeout, self.executing.clone().acquire_owned()).await
+        {
+            Ok(Ok(place)) => Ok(place),
+            _ => Err(busy),
+        }
+    }
+
+    /// Whether any rate limit is configured (without, the edge does not authenticate requests
+    /// before their door does).
+    pub fn rate_limited(&self) -> bool {
+        !self.limits.is_empty()
+    }
+
+    /// Takes one token from the bucket of `principal` (`address`: the client's, for anonymous
+    /// readers); `None` when no rate limit applies to it.
+    pub fn rate(&self, principal: &Principal, address: Option<IpAddr>) -> Option<Verdict> {
+        let (subject, who) = match principal {
+            Principal::User(caller) => (RateSubject::Role(caller.role), Who::User(caller.user_id)),
+            Principal::Anonymous => (
+                RateSubject::Anonymous,
+                address.map_or(Who::Nobody, Who::Address),
+            ),
+            Principal::Service => return None,
+        };
+        let limit = self.limit_of(subject)?;
+        let now = self.clock.now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let bucket = buckets.get_or_insert_mut(who, || Bucket::full(&limit, now));
+        Some(take(bucket, &limit, now))
+    }
+
+    fn limit_of(&self, subject: RateSubject) -> Option<RateLimit> {
+        let own = self.limits.iter().find(|l| l.subject == subject);
+        own.or_else(|| {
+            self.limits
+                .iter()
+                .find(|l| l.subject == RateSubject::Others)
+        })
+        .copied()
+    }
+
+    /// A websocket's slot: `None` when the most sockets are open.
+    pub fn socket(&self) -> Option<SocketSlot> {
+        let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+        if sockets.total >= self.max_sockets {
+            return None;
+        }
+        sockets.total += 1;
+        Some(SocketSlot {
+            sockets: self.sockets.clone(),
+            owner: None,
+        })
+    }
+
+    /// Counts `slot` as a socket of `principal` (`address` for anonymous readers); false when that
+    /// principal already has the most sockets open.
+    pub fn claim(
+        &self,
+        slot: &mut SocketSlot,
+        principal: &Principal,
+        address: Option<IpAddr>,
+    ) -> bool {
+        let who = match principal {
+            Principal::User(caller) => Who::User(caller.user_id),
+            Principal::Anonymous => address.map_or(Who::Nobody, Who::Address),
+            Principal::Service => return true,
+        };
+        if slot.owner == Some(who) {
+            return true;
+        }
+        let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = sockets.by_owner.get(&who).copied().unwrap_or(0);
+        if count >= self.max_sockets_per_principal {
+            return false;
+        }
+        sockets.by_owner.insert(who, count + 1);
+        if let Some(previous) = slot.owner.replace(who) {
+            sockets.release(previous);
+        }
+        true
+    }
+
+    /// Websockets open now.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+}
+
+/// Decrements the line's length when the request leaves it.
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whose bucket or sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Who {
+    User(i32),
+    Address(IpAddr),
+    /// An anonymous reader whose address is unknown (in-process calls).
+    Nobody,
+}
+
+#[derive(Default)]
+struct Sockets {
+    total: usize,
+    by_owner: HashMap<Who, usize>,
+}
+
+impl Sockets {
+    fn release(&mut self, who: Who) {
+        if let Some(count) = self.by_owner.get_mut(&who) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_owner.remove(&who);
+            }
+        }
+    }
+}
+
+/// A websocket counted among the open ones (and, once claimed, among its principal's) until it
+/// is dropped.
+pub struct SocketSlot {
+    sockets: Arc<Mutex<Sockets>>,
+    owner: Option<Who>,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+        sockets.total -= 1;
+        if let Some(owner) = self.owner {
+            sockets.release(owner);
+        }
+    }
+}
+
+/// A token bucket: what it held at an instant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bucket {
+    tokens: f64,
+    at: DateTime<Utc>,
+}
+
+impl Bucket {
+    /// A full bucket at `now`.
+    pub fn full(limit: &RateLimit, now: DateTime<Utc>) -> Self {
+        Bucket {
+            tokens: limit.burst,
+            at: now,
+        }
+    }
+}
+
+/// The answer of a bucket, with what the IETF `RateLimit` fields say about it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    /// Whether the request may go on.
+    pub allowed: bool,
+    /// The bucket's size (the policy's quota).
+    pub quota: u64,
+    /// The policy's window: seconds to fill an empty bucket.
+    pub window: u64,
+    /// Whole tokens left after this request.
+    pub remaining: u64,
+    /// Seconds until the bucket is full again.
+    pub reset: u64,
+    /// Seconds until one token is available (0 when allowed).
+    pub retry_after: u64,
+    /// The policy's name: the role it is sized for.
+    pub policy: &'static str,
+}
+
+/// Takes one token from `bucket` at `now` if it holds one (refilled at the limit's rate since it
+/// was last used, up to its burst).
+pub fn take(bucket: &mut Bucket, limit: &RateLimit, now: DateTime<Utc>) -> Verdict {
+    let elapsed = (now - bucket.at).as_seconds_f64().max(0.0);
+    let tokens = (bucket.tokens + elapsed * limit.per_second).min(limit.burst);
+    let allowed = tokens >= 1.0;
+    let tokens = if allowed { tokens - 1.0 } else { tokens };
+    *bucket = Bucket { tokens, at: now };
+    let seconds = |tokens: f64| (tokens / limit.per_second).max(0.0).ceil() as u64;
+    Verdict {
+        allowed,
+        quota: limit.burst.floor() as u64,
+        window: seconds(limit.burst).max(1),
+        remaining: tokens.floor() as u64,
+        reset: seconds(limit.burst - tokens),
+        retry_after: if allowed {
+            0
+        } else {
+            seconds(1.0 - tokens).max(1)
+        },
+        policy: policy_name(limit.subject),
+    }
+}
+
+fn policy_name(subject: RateSubject) -> &'static str {
+    match subject {
+        RateSubject::Role(Role::Viewer) => "viewer",
+        RateSubject::Role(Role::Operator) => "operator",
+        RateSubject::Role(Role::Worker) => "worker",
+        RateSubject::Role(Role::Admin) => "admin",
+        RateSubject::Anonymous => "anonymous",
+        RateSubject::Others => "default",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::{Bucket, RateLimit, RateSubject, take};
+
+    #[test]
+    fn a_bucket_gives_its_burst_then_its_rate() {
+        let limit = RateLimit {
+            subject: RateSubject::Others,
+            per_second: 2.0,
+            burst: 3.0,
+        };
+        let start = Utc.timestamp_opt(1_000_000, 0).single().unwrap_or_default();
+        let mut bucket = Bucket::full(&limit, start);
+        let remaining: Vec<_> = (0..3)
+            .map(|_| take(&mut bucket, &limit, start))
+            .map(|v| (v.allowed, v.remaining))
+            .collect();
+        assert_eq!(remaining, [(true, 2), (true, 1), (true, 0)]);
+        let refused = take(&mut bucket, &limit, start);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after, 1);
+        assert_eq!((refused.quota, refused.window, refused.reset), (3, 2, 2));
+        // Half a second later one token has come back, and only one.
+        let later = start + Duration::milliseconds(500);
+        assert!(take(&mut bucket, &limit, later).allowed);
+        assert!(!take(&mut bucket, &limit, later).allowed);
+        // Long after, the bucket is full, not fuller.
+        let much_later = later + Duration::seconds(3600);
+        let verdict = take(&mut bucket, &limit, much_later);
+        assert_eq!((verdict.allowed, verdict.remaining), (true, 2));
+    }
+}

@@ -1,0 +1,180 @@
+//! Logs and metrics (SPEC §9).
+//!
+//! Logs go to standard error ([`init_logs`]): human-readable, coloured only when standard error
+//! is a terminal, or one JSON object per line (`--log-format json`); each line of a request
+//! carries the request's span and its `request_id`.
+//!
+//! Metrics: every family the service emits, named once here, recorded with the
+//! `metrics` crate's macros and rendered in the Prometheus text format by
+//! `metrics-exporter-prometheus` at `/metrics` (the exporter's own HTTP listener is not used: the
+//! edge serves the page like any other).
+//!
+//! Names follow Prometheus conventions: a `packer_gateway_` prefix, `_total` on counters,
+//! `_seconds` on durations, base units. Label values are bounded: route templates (axum's
+//! `MatchedPath`, never the raw path), methods, statuses, codes, operation types, build statuses.
+//!
+//! Other modules record through these names (`metrics::counter!(names::X, …)`); what is read at
+//! scrape time (the pool, subscribers, builds by status, the queue's age) is set by
+//! [`crate::http::health::metrics`] just before rendering.
+
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::LogFormat;
+
+/// The names of the families.
+pub mod names {
+    /// Counter of HTTP requests, by `route` (template), `method` and `status`.
+    pub const HTTP_REQUESTS: &str = "packer_gateway_http_requests_total";
+    /// Histogram of HTTP request latency, by `route` and `method`.
+    pub const HTTP_DURATION: &str = "packer_gateway_http_request_duration_seconds";
+    /// Counter of GraphQL operations, by `type` (query, mutation, subscription, unknown) and
+    /// `outcome` (`OK` or the first error's code).
+    pub const GRAPHQL_OPERATIONS: &str = "packer_gateway_graphql_operations_total";
+    /// Counter of SQL statements run through the pool.
+    pub const SQL_STATEMENTS: &str = "packer_gateway_sql_statements_total";
+    /// Histogram of SQL statement latency.
+    pub const SQL_DURATION: &str = "packer_gateway_sql_statement_duration_seconds";
+    /// Gauge: connections the pool holds.
+    pub const DB_POOL_SIZE: &str = "packer_gateway_db_pool_connections";
+    /// Gauge: idle connections of the pool.
+    pub const DB_POOL_IDLE: &str = "packer_gateway_db_pool_idle_connections";
+    /// Gauge: the pool's largest size.
+    pub const DB_POOL_MAX: &str = "packer_gateway_db_pool_max_connections";
+    /// Counter: database operations that failed because the database could not be reached.
+    pub const DB_UNAVAILABLE: &str = "packer_gateway_db_unavailable_total";
+    /// Gauge: websockets open.
+    pub const WEBSOCKETS_OPEN: &str = "packer_gateway_websockets_open";
+    /// Gauge: subscription streams listening to the event hub.
+    pub const SUBSCRIPTIONS_ACTIVE: &str = "packer_gateway_subscriptions_active";
+    /// Counter: build events delivered to subscription streams.
+    pub const EVENTS_DELIVERED: &str = "packer_gateway_subscription_events_delivered_total";
+    /// Counter: subscription streams read from history, by `reason` (`replay`: `afterEventId`;
+    /// `lagged`: fell behind the in-process channel).
+    pub const CATCH_UPS: &str = "packer_gateway_subscription_catch_ups_total";
+    /// Gauge: builds by `status`.
+    pub const BUILDS: &str = "packer_gateway_builds";
+    /// Gauge: age of the oldest pending build (0 when none is pending).
+    pub const QUEUE_OLDEST_AGE: &str = "packer_gateway_queue_oldest_pending_age_seconds";
+}
+
+/// Latency buckets, in seconds: from a statement served from memory to the request timeout.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static UPKEEP: AtomicBool = AtomicBool::new(false);
+
+/// Installs the process's recorder (once; later calls return the same handle) and, when called
+/// inside a runtime, the task that keeps histogram memory bounded between scrapes.
+pub fn install() -> &'static PrometheusHandle {
+    let handle = HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will be empty");
+        }
+        describe();
+        handle
+    });
+    if tokio::runtime::Handle::try_current().is_ok() && !UPKEEP.swap(true, Ordering::SeqCst) {
+        tokio::spawn(async {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                install().run_upkeep();
+            }
+        });
+    }
+    handle
+}
+
+/// The Prometheus text of every family.
+pub fn render() -> String {
+    install().render()
+}
+
+/// `# HELP` lines.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use names::*;
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by route template, method and status."
+    );
+    describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request latency.");
+    describe_counter!(
+        GRAPHQL_OPERATIONS,
+        "GraphQL operations by type and outcome code."
+    );
+    describe_counter!(SQL_STATEMENTS, "SQL statements run since start.");
+    describe_histogram!(SQL_DURATION, Unit::Seconds, "SQL statement latency.");
+    describe_gauge!(DB_POOL_SIZE, "Connections the database pool holds.");
+    describe_gauge!(DB_POOL_IDLE, "Idle connections of the database pool.");
+    describe_gauge!(DB_POOL_MAX, "Largest size of the database pool.");
+    describe_counter!(
+        DB_UNAVAILABLE,
+        "Database operations that failed because the database could not be reached."
+    );
+    describe_gauge!(WEBSOCKETS_OPEN, "Websockets open.");
+    describe_gauge!(SUBSCRIPTIONS_ACTIVE, "Subscription streams listening.");
+    describe_counter!(EVENTS_DELIVERED, "Build events delivered to subscriptions.");
+    describe_counter!(
+        CATCH_UPS,
+        "Subscriptions read from history: replays (afterEventId) and streams that fell behind."
+    );
+    describe_gauge!(BUILDS, "Builds by status.");
+    describe_gauge!(
+        QUEUE_OLDEST_AGE,
+        Unit::Seconds,
+        "Age of the oldest pending build (0 when none)."
+    );
+}
+
+/// Sends the log lines to standard error in `format`, filtered by `RUST_LOG` (default
+/// `packer_gateway=info,tower_http=warn`).
+pub fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "packer_gateway=info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// A gauge that counts what is alive: incremented now, decremented when dropped.
+pub struct Live(&'static str);
+
+impl Live {
+    /// Increments `gauge` until the returned value is dropped.
+    pub fn track(gauge: &'static str) -> Live {
+        metrics::gauge!(gauge).increment(1.0);
+        Live(gauge)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
+}
