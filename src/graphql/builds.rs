@@ -23,7 +23,7 @@ use crate::{
     error::Error,
     graphql_filter, graphql_order,
     registry::{
-        builds::{BuildField, BuildSort, status_color},
+        builds::{self, Along, BuildField, BuildSort, status_color},
         id::Id,
         lifecycle::{self, QueueRequest},
         page::PageArgs,
@@ -273,15 +273,37 @@ impl BuildQuery {
     ) -> Result<Connection<ImageBuild>> {
         let filter = filter_of(filter, ImageBuildFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
-        let page = read::list::<image_build::Entity>(
+        // The to-one relations the nodes ask for come in the page's own statement, and go to
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
+        let along = Along {
+            definitions: asks("definition"),
+            creators: asks("createdBy"),
+        };
+        let request = request(ctx);
+        let result = builds::list_along(
             db(ctx),
-            &request(ctx).scope,
+            &request.scope,
             &filter,
             sort(order_by),
             &args,
+            along,
         )
         .await?;
-        Ok(Connection::of(page, ImageBuild::from))
+        let loaders = &request.loaders;
+        loaders
+            .definitions
+            .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)))
+            .await;
+        loaders
+            .users
+            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)))
+            .await;
+        Ok(Connection::of(result.page, ImageBuild::from))
     }
 }
 

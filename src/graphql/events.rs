@@ -18,7 +18,7 @@ use crate::{
     error::Error,
     event_filter, graphql_filter,
     registry::{
-        events::{self, EventField},
+        events::{self, EventField, LogAlong},
         id::Id,
         page::PageArgs,
     },
@@ -112,7 +112,28 @@ impl EventQuery {
     ) -> Result<Connection<BuildEvent>> {
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
-        let page = events::log(db(ctx), &request(ctx).scope, &filter, &args).await?;
-        Ok(Connection::of(page, BuildEvent::from))
+        // The to-one relations the nodes ask for come in the page's own statement, and go to
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
+        let along = LogAlong {
+            builds: asks("build"),
+            actors: asks("actor"),
+        };
+        let request = request(ctx);
+        let result = events::log_along(db(ctx), &request.scope, &filter, &args, along).await?;
+        let loaders = &request.loaders;
+        loaders
+            .builds
+            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)))
+            .await;
+        loaders
+            .users
+            .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)))
+            .await;
+        Ok(Connection::of(result.page, BuildEvent::from))
     }
 }

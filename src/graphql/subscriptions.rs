@@ -1,9 +1,11 @@
 //! The subscription root (SPEC §3.3): `buildStatusChanged`, and the `BuildStatusEvent` it pushes.
 //!
 //! Every event is answered from the hub's shared [`Change`]: `build` and `actor` are the rows the
-//! fetcher read once for every subscriber, and the build's definition is fed into the
-//! subscriber's loaders, so `build { definition { … } }` runs no statement either. The loaders are
-//! cleared before each event: each one is answered as a fresh request would be.
+//! fetcher read once for every subscriber, and the build, its definition and the rows the
+//! payload's relations point at (allowed tenants, creator, endpoints, cluster) are fed into the
+//! subscriber's loaders as its scope may read them (see [`feed`]), so a nested payload runs no
+//! statement per subscriber. The loaders are cleared before each event: each one is answered as
+//! a fresh request would be.
 
 use std::sync::Arc;
 
@@ -12,10 +14,11 @@ use entity::{build_event, image_build, image_definition};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    builds::ImageBuild, enums::BuildStatus, events, ids, logs::BuildLogLine, reference::User,
-    request, scalars::DateTime,
+    builds::ImageBuild, enums::BuildStatus, events, ids, loaders::Loaders, logs::BuildLogLine,
+    reference::User, request, scalars::DateTime,
 };
 use crate::{
+    auth::Scope,
     error::Error,
     events::{Change, ChangeFilter, Position, logs::LogTails},
     registry::id::{Id, Named},
@@ -127,12 +130,7 @@ impl Subscription {
         let changes = events(ctx).subscribe(request.scope.clone(), filter, after, position);
         Ok(changes.then(move |change| async move {
             let change = change?;
-            request.loaders.clear();
-            request
-                .loaders
-                .definitions
-                .feed_one(Id::of(&change.definition), change.definition.clone())
-                .await;
+            feed(&request.loaders, &request.scope, &change).await;
             Ok(BuildStatusEvent(change))
         }))
     }
@@ -150,5 +148,44 @@ impl Subscription {
         let tails = ctx.data_unchecked::<LogTails>();
         let lines = tails.tail(request(ctx).scope.clone(), build, after_seq.unwrap_or(0));
         Ok(lines.map(|line| Ok(BuildLogLine::from(line?))))
+    }
+}
+
+/// Answers `change` as a fresh request would, from what the hub read once for every subscriber:
+/// the loaders forget the previous event and learn the build, its definition and — when `scope`
+/// may read them — the users, tenants, endpoints and cluster the payload points at, so a payload
+/// such as `build { createdBy definition { allowedTenants proxmoxEndpoint } }` runs no statement.
+async fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
+    loaders.clear();
+    loaders
+        .builds
+        .feed_one(Id::of(&change.build), change.build.clone())
+        .await;
+    loaders
+        .definitions
+        .feed_one(Id::of(&change.definition), change.definition.clone())
+        .await;
+    if let Ok(Some(actor)) = change.actor(scope) {
+        loaders.users.feed_one(Id::of(actor), actor.clone()).await;
+    }
+    let Some(related) = change.related(scope) else {
+        return;
+    };
+    loaders
+        .tenant_lists
+        .feed_one(change.tenants_owner(), related.allowed_tenants.clone())
+        .await;
+    if let Some(user) = &related.created_by {
+        loaders.users.feed_one(Id::of(user), user.clone()).await;
+    }
+    loaders
+        .endpoints
+        .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())))
+        .await;
+    if let Some(cluster) = &related.cluster {
+        loaders
+            .clusters
+            .feed_one(Id::of(cluster), cluster.clone())
+            .await;
     }
 }

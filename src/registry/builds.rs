@@ -1,14 +1,18 @@
 //! Image builds: their fields, sort keys and visibility. Their lifecycle is [`super::lifecycle`].
 
-use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant};
-use sea_orm::sea_query::{Expr, Func};
+use entity::{enums::BuildStatus, image_build, image_definition, image_definition_tenant, user};
+use sea_orm::{
+    DatabaseConnection, QueryResult, Select,
+    sea_query::{Expr, Func},
+};
 
 use super::{
-    page::Sort,
-    read::{Audience, Readable},
+    filter::Filter,
+    page::{Page, PageArgs, Sort},
+    read::{self, Audience, Readable},
     visibility,
 };
-use crate::{auth::Scope, filter_fields, sort_fields};
+use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
 
 /// The filterable fields of a build (SPEC §3.1), declared once: see `registry::filter`.
 #[macro_export]
@@ -107,6 +111,89 @@ impl Readable for image_build::Entity {
             desc: true,
         }]
     }
+}
+
+/// What a page of builds reads along, in its own statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Along {
+    /// Each build's definition.
+    pub definitions: bool,
+    /// Each build's creator (for a scope that may read users).
+    pub creators: bool,
+}
+
+/// A page of builds and the rows its builds point at, read in one statement.
+pub struct PageAlong {
+    /// The page.
+    pub page: Page<image_build::Model>,
+    /// The definitions of its builds, when asked for (a definition is visible with its builds).
+    pub definitions: Vec<image_definition::Model>,
+    /// The creators of its builds, when asked for and readable.
+    pub creators: Vec<user::Model>,
+}
+
+/// The table aliases of the relations joined into a page of builds.
+const DEFINITION: &str = "pgw_definition";
+const CREATOR: &str = "pgw_creator";
+
+/// One page of the visible builds matching `filter`, in `sort`, with the to-one relations
+/// `along` asks for LEFT JOINed into the page's statement: the relations of a page cost no
+/// statement of their own. Creators are joined only when `scope` may read users.
+pub async fn list_along(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<BuildField>,
+    sort: Vec<Sort<BuildSort>>,
+    args: &PageArgs,
+    along: Along,
+) -> Result<PageAlong, Error> {
+    let definitions = along.definitions;
+    let creators = along.creators && read::may_read::<user::Entity>(scope).is_ok();
+    let join = |mut select: Select<image_build::Entity>| {
+        if definitions {
+            select = read::join_one::<_, image_definition::Entity>(
+                select,
+                image_build::Column::DefinitionId,
+                image_definition::Column::Id,
+                DEFINITION,
+            );
+        }
+        if creators {
+            select = read::join_one::<_, user::Entity>(
+                select,
+                image_build::Column::CreatedById,
+                user::Column::Id,
+                CREATOR,
+            );
+        }
+        select
+    };
+    let also = |row: &QueryResult| {
+        let definition = if definitions {
+            read::joined_row::<image_definition::Entity>(row, DEFINITION)?
+        } else {
+            None
+        };
+        let creator = if creators {
+            read::joined_row::<user::Entity>(row, CREATOR)?
+        } else {
+            None
+        };
+        Ok((definition, creator))
+    };
+    let (page, rows) =
+        read::list_also::<image_build::Entity, _>(db, scope, filter, sort, args, join, also)
+            .await?;
+    let mut result = PageAlong {
+        page,
+        definitions: Vec::new(),
+        creators: Vec::new(),
+    };
+    for (definition, creator) in rows {
+        result.definitions.extend(definition);
+        result.creators.extend(creator);
+    }
+    Ok(result)
 }
 
 /// The badge colour of a status (SPEC §1.2), for every UI.

@@ -15,18 +15,21 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::{
-    build_event, enums::BuildStatus, image_build, image_definition, image_definition_tenant, user,
+    build_event, cluster, enums::BuildStatus, image_build, image_definition, proxmox_endpoint,
+    tenant, user,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
     sea_query::{Expr, Query},
 };
 
 use super::{
     filter::Filter,
+    id::Id,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable, visible},
+    relations::{self, Owner},
     visibility,
 };
 use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
@@ -166,7 +169,10 @@ impl ChangeFilter {
 
 /// One committed status change with everything a subscriber needs to answer for it without
 /// another statement: the build (as read after the change committed), its definition and the
-/// definition's allowed tenants (for visibility), and the actor.
+/// definition's allowed tenants (for visibility), the actor, and the to-one relations of the
+/// build and its definition (creator, endpoints, target cluster) — read once by the hub for
+/// every subscriber, and handed to a subscriber only as its scope may read them
+/// ([`Change::actor`], [`Change::related`]).
 #[derive(Clone, Debug)]
 pub struct Change {
     /// The event row.
@@ -180,6 +186,22 @@ pub struct Change {
     /// The user that caused the change, if any and if it still exists (read it with
     /// [`Change::actor`], which applies the reader's scope).
     actor: Option<user::Model>,
+    /// Reference data and users the payload points at (read it with [`Change::related`]).
+    related: Related,
+}
+
+/// The reference rows and users a change's payload points at: what `build { createdBy
+/// proxmoxEndpoint definition { allowedTenants proxmoxEndpoint targetCluster } }` answers.
+#[derive(Clone, Debug, Default)]
+pub struct Related {
+    /// The definition's allowed tenants, by name (as `allowedTenants` lists them).
+    pub allowed_tenants: Vec<tenant::Model>,
+    /// The user who queued the build, if any and if it still exists.
+    pub created_by: Option<user::Model>,
+    /// The build's and the definition's endpoints (one row when they are the same).
+    pub endpoints: Vec<proxmox_endpoint::Model>,
+    /// The definition's target cluster, if any.
+    pub cluster: Option<cluster::Model>,
 }
 
 impl Change {
@@ -197,6 +219,25 @@ impl Change {
         read::may_read::<user::Entity>(scope)?;
         Ok(Some(actor))
     }
+
+    /// The reference rows and users of the payload, when `scope` may read every one of them —
+    /// tenants, users, endpoints and clusters are for authenticated readers, all of their rows
+    /// (see their [`Readable`]) — and `None` otherwise (an anonymous reader, whose reads of them
+    /// answer `UNAUTHENTICATED` without a statement). Only for a change [`visible_to`] `scope`.
+    ///
+    /// [`visible_to`]: Change::visible_to
+    pub fn related(&self, scope: &Scope) -> Option<&Related> {
+        let readable = read::may_read::<tenant::Entity>(scope).is_ok()
+            && read::may_read::<user::Entity>(scope).is_ok()
+            && read::may_read::<proxmox_endpoint::Entity>(scope).is_ok()
+            && read::may_read::<cluster::Entity>(scope).is_ok();
+        (readable && self.visible_to(scope)).then_some(&self.related)
+    }
+
+    /// The owner of the definition's `allowedTenants`, as the tenant-list loader keys it.
+    pub fn tenants_owner(&self) -> Owner {
+        Owner::Definition(Id::of(&self.definition))
+    }
 }
 
 /// The event log (`buildEvents`): the events `scope` may see, in the order they were committed.
@@ -210,6 +251,86 @@ pub async fn log(
 ) -> Result<Page<build_event::Model>, Error> {
     scope.require_authenticated()?;
     read::list::<build_event::Entity>(db, scope, filter, Vec::new(), args).await
+}
+
+/// What a page of the event log reads along, in its own statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogAlong {
+    /// Each event's build (visible with its events).
+    pub builds: bool,
+    /// Each event's actor (for a scope that may read users).
+    pub actors: bool,
+}
+
+/// A page of the event log and the rows its events point at, read in one statement.
+pub struct LogPage {
+    /// The page.
+    pub page: Page<build_event::Model>,
+    /// The builds of its events, when asked for.
+    pub builds: Vec<image_build::Model>,
+    /// The actors of its events, when asked for and readable.
+    pub actors: Vec<user::Model>,
+}
+
+/// [`log`], with the to-one relations `along` asks for (and `scope` may read) LEFT JOINed into
+/// the page's statement.
+pub async fn log_along(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<EventField>,
+    args: &PageArgs,
+    along: LogAlong,
+) -> Result<LogPage, Error> {
+    const BUILD: &str = "pgw_build";
+    const ACTOR: &str = "pgw_actor";
+    scope.require_authenticated()?;
+    let builds = along.builds;
+    let actors = along.actors && read::may_read::<user::Entity>(scope).is_ok();
+    let join = |mut select: Select<build_event::Entity>| {
+        if builds {
+            select = read::join_one::<_, image_build::Entity>(
+                select,
+                build_event::Column::BuildId,
+                image_build::Column::Id,
+                BUILD,
+            );
+        }
+        if actors {
+            select = read::join_one::<_, user::Entity>(
+                select,
+                build_event::Column::ActorId,
+                user::Column::Id,
+                ACTOR,
+            );
+        }
+        select
+    };
+    let also = |row: &QueryResult| {
+        let build = if builds {
+            read::joined_row::<image_build::Entity>(row, BUILD)?
+        } else {
+            None
+        };
+        let actor = if actors {
+            read::joined_row::<user::Entity>(row, ACTOR)?
+        } else {
+            None
+        };
+        Ok((build, actor))
+    };
+    let (page, rows) =
+        read::list_also::<build_event::Entity, _>(db, scope, filter, Vec::new(), args, join, also)
+            .await?;
+    let mut result = LogPage {
+        page,
+        builds: Vec::new(),
+        actors: Vec::new(),
+    };
+    for (build, actor) in rows {
+        result.builds.extend(build);
+        result.actors.extend(actor);
+    }
+    Ok(result)
 }
 
 /// Up to `limit` events after `after` visible to `scope` and matching `filter`, in id order:
@@ -241,11 +362,12 @@ pub async fn latest_event_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
     Ok(latest.flatten().unwrap_or(0))
 }
 
-/// The [`Change`]s of `events` that `scope` may see, in their order, in at most four statements
-/// whatever their number (builds, definitions, allowed tenants, actors). Events whose build or
-/// definition no longer exists are skipped. The hub reads them once for every subscriber, as the
-/// service, and checks each subscriber's scope in memory ([`Change::visible_to`],
-/// [`Change::actor`]).
+/// The [`Change`]s of `events` that `scope` may see, in their order, in at most six statements
+/// whatever their number (builds, definitions, allowed tenants, users — actors and creators
+/// together —, endpoints, clusters). Events whose build or definition no longer exists are
+/// skipped. The hub reads them once for every subscriber, as the service, and checks each
+/// subscriber's scope in memory ([`Change::visible_to`], [`Change::actor`],
+/// [`Change::related`]).
 pub async fn changes(
     db: &DatabaseConnection,
     scope: &Scope,
@@ -270,43 +392,101 @@ pub async fn changes(
         .into_iter()
         .map(|d| (d.id, d))
         .collect();
-    let mut allowed: HashMap<i32, Vec<i32>> = HashMap::new();
-    for link in image_definition_tenant::Entity::find()
-        .filter(image_definition_tenant::Column::DefinitionId.is_in(definition_ids))
-        .all(db)
-        .await?
-    {
-        allowed
-            .entry(link.definition_id)
-            .or_default()
-            .push(link.tenant_id);
-    }
-    let actor_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.actor_id).collect();
-    let actors: HashMap<i32, user::Model> = if actor_ids.is_empty() {
+    let owners: Vec<Owner> = definitions
+        .values()
+        .map(|d| Owner::Definition(Id::of(d)))
+        .collect();
+    let tenants = if owners.is_empty() {
         HashMap::new()
     } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(actor_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect()
+        // The tenants decide visibility, so they are read whoever reads (an anonymous reader's
+        // replay too, who may not read tenants themselves): `Change::related` hands them out
+        // only to a scope that may read them, as it does the users, endpoints and clusters.
+        relations::tenants_of(db, &Scope::service(), &owners).await?
     };
+    let user_ids: BTreeSet<i32> = events
+        .iter()
+        .filter_map(|e| e.actor_id)
+        .chain(builds.values().filter_map(|b| b.created_by_id))
+        .collect();
+    let users: HashMap<i32, user::Model> =
+        rows_by_id::<user::Entity, _>(db, user::Column::Id, user_ids, |u: &user::Model| u.id)
+            .await?;
+    let endpoint_ids: BTreeSet<i32> = builds
+        .values()
+        .map(|b| b.proxmox_endpoint_id)
+        .chain(definitions.values().map(|d| d.proxmox_endpoint_id))
+        .collect();
+    let endpoints = rows_by_id::<proxmox_endpoint::Entity, _>(
+        db,
+        proxmox_endpoint::Column::Id,
+        endpoint_ids,
+        |e: &proxmox_endpoint::Model| e.id,
+    )
+    .await?;
+    let cluster_ids: BTreeSet<i32> = definitions
+        .values()
+        .filter_map(|d| d.target_cluster_id)
+        .collect();
+    let clusters = rows_by_id::<cluster::Entity, _>(
+        db,
+        cluster::Column::Id,
+        cluster_ids,
+        |c: &cluster::Model| c.id,
+    )
+    .await?;
     Ok(events
         .into_iter()
         .filter_map(|event| {
             let build = builds.get(&event.build_id)?.clone();
             let definition = definitions.get(&build.definition_id)?.clone();
-            let allowed_tenants = allowed.get(&definition.id).cloned().unwrap_or_default();
-            let actor = event.actor_id.and_then(|id| actors.get(&id).cloned());
+            let allowed = tenants
+                .get(&Owner::Definition(Id::of(&definition)))
+                .cloned()
+                .unwrap_or_default();
+            let actor = event.actor_id.and_then(|id| users.get(&id).cloned());
+            let related = Related {
+                created_by: build.created_by_id.and_then(|id| users.get(&id).cloned()),
+                endpoints: BTreeSet::from([
+                    build.proxmox_endpoint_id,
+                    definition.proxmox_endpoint_id,
+                ])
+                .into_iter()
+                .filter_map(|id| endpoints.get(&id).cloned())
+                .collect(),
+                cluster: definition
+                    .target_cluster_id
+                    .and_then(|id| clusters.get(&id).cloned()),
+                allowed_tenants: allowed,
+            };
             Some(Change {
                 event,
                 build,
                 definition,
-                allowed_tenants,
+                allowed_tenants: related.allowed_tenants.iter().map(|t| t.id).collect(),
                 actor,
+                related,
             })
         })
+        .collect())
+}
+
+/// The rows of `E` with these ids by id, one statement (none for no id). Only for [`changes`],
+/// which reads as the service.
+async fn rows_by_id<E: EntityTrait, C: ColumnTrait>(
+    db: &DatabaseConnection,
+    column: C,
+    ids: BTreeSet<i32>,
+    id: fn(&E::Model) -> i32,
+) -> Result<HashMap<i32, E::Model>, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(column.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (id(&row), row))
         .collect())
 }

@@ -9,15 +9,18 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, Select,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect,
+    RelationDef, Select,
+    sea_query::{Alias, Expr, ExprTrait},
 };
 
 use super::{
     filter::{Filter, FilterField, compile},
     id::{self, Id, primary_key},
-    page::{OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_offset},
+    page::{
+        OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_also, fetch_offset,
+    },
 };
 use crate::{auth::Scope, error::Error};
 
@@ -88,6 +91,53 @@ where
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
+}
+
+/// Like [`list`], with what `join` adds to the page's statement read from each row by `also`
+/// (see [`fetch_also`]): the to-one relations of a page in the page's own statement.
+pub async fn list_also<E: Readable, X>(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<E::Field>,
+    sort: Vec<Sort<E::Sort>>,
+    args: &PageArgs,
+    join: impl FnOnce(Select<E>) -> Select<E>,
+    also: impl Fn(&QueryResult) -> Result<X, DbErr>,
+) -> Result<(Page<E::Model>, Vec<X>), Error>
+where
+    E::Model: FromQueryResult + Sync + Send,
+{
+    let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
+    fetch_also(db, query.select, &query.sort, args, join, also).await
+}
+
+/// `select` with the rows of `R` LEFT JOINed as `alias` on `from = to` (a to-one relation: the
+/// rows of `select` stay as they are), every column of `R` selected as `<alias>_<column>`; read
+/// them back with [`joined_row`]. Only for a relation the reader may read with its parent (the
+/// caller checks the relation's [`Audience`]; the rows of `R` are those the parent points at).
+pub fn join_one<E: EntityTrait, R: EntityTrait>(
+    select: Select<E>,
+    from: E::Column,
+    to: R::Column,
+    alias: &str,
+) -> Select<E> {
+    let relation: RelationDef = E::belongs_to(R::default()).from(from).to(to).into();
+    let mut select = select.join_as(JoinType::LeftJoin, relation, Alias::new(alias));
+    for column in R::Column::iter() {
+        select = select.expr_as(
+            column.select_as(Expr::col((Alias::new(alias), column))),
+            format!("{alias}_{}", column.as_str()),
+        );
+    }
+    select
+}
+
+/// The row of `R` that [`join_one`] joined as `alias` into `row`, if any.
+pub fn joined_row<R: EntityTrait>(row: &QueryResult, alias: &str) -> Result<Option<R::Model>, DbErr>
+where
+    R::Model: FromQueryResult,
+{
+    R::Model::from_query_result_optional(row, &format!("{alias}_"))
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them

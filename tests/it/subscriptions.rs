@@ -230,8 +230,13 @@ async fn another_instance_delivers_events_committed_on_this_one() {
 
 // --- cost ------------------------------------------------------------------------------------
 
-const CHEAP: &str = "subscription {
-  buildStatusChanged { eventId status build { id status outputName definition { name } } }
+/// A nested payload: every to-one relation of the build and its definition, the tenant list and
+/// the actor. The hub reads them once per event for every subscriber.
+const NESTED: &str = "subscription {
+  buildStatusChanged { eventId status actor { username }
+    build { id status outputName createdBy { username } proxmoxEndpoint { name }
+      definition { name allowedTenants { slug } proxmoxEndpoint { name } targetCluster { name } } }
+  }
 }";
 
 /// SQL statements run while `subscribers` established subscribers receive three events, one at
@@ -250,7 +255,7 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     for _ in 0..subscribers {
         let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
         client.init(&app.admin).await;
-        client.subscribe("1", CHEAP, json!({})).await;
+        client.subscribe("1", NESTED, json!({})).await;
         clients.push(client);
     }
     app.wait_for_subscribers(subscribers).await;
@@ -270,7 +275,20 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     for client in &mut clients {
         let received = client.next_event("1").await;
         assert_eq!(received["eventId"], event_gid(event));
-        assert_eq!(received["build"]["definition"]["name"], "Ubuntu 24.04");
+        assert_eq!(received["actor"]["username"], "admin");
+        let build = &received["build"];
+        assert_eq!(build["definition"]["name"], "Ubuntu 24.04");
+        assert_eq!(build["createdBy"]["username"], "admin");
+        assert!(build["proxmoxEndpoint"]["name"].is_string(), "{build}");
+        assert!(
+            build["definition"]["proxmoxEndpoint"]["name"].is_string(),
+            "{build}"
+        );
+        assert!(
+            build["definition"]["targetCluster"]["name"].is_string(),
+            "{build}"
+        );
+        assert_eq!(build["definition"]["allowedTenants"], json!([]));
     }
     let statements = app.statements() - before;
     eprintln!("{subscribers} subscribers: {statements} statements for three events");
@@ -282,4 +300,101 @@ async fn statements_per_event_do_not_grow_with_subscribers() {
     let one = statements_for_three_events(1).await;
     let fifty = statements_for_three_events(50).await;
     assert_eq!(one, fifty, "1 subscriber: {one} statements, 50: {fifty}");
+}
+
+/// `copies` subscribers of each of three principals — an administrator, a VIEWER of tenant one,
+/// a VIEWER of tenant two — sharing one hub while builds of four definitions (tenant one, tenant
+/// two, both, everyone) are queued: each subscriber receives exactly the events its principal may
+/// see, in order, with the nested payload as its scope reads it. Returns the statements run.
+async fn statements_for_mixed_visibility(copies: usize) -> u64 {
+    let app = TestApp::with_args(&["--event-poll-interval", "3600"]).await;
+    let world = app.world().await;
+    let seed = app.seed();
+    let mut definitions = Vec::new();
+    for (name, tenants) in [
+        ("Only One", vec![world.t1]),
+        ("Only Two", vec![world.t2]),
+        ("Both", vec![world.t1, world.t2]),
+        ("Everyone", vec![]),
+    ] {
+        let id = seed
+            .definition(name, world.endpoint, world.cluster, &tenants, |_| {})
+            .await;
+        definitions.push((name, id));
+    }
+    let (_, one) = app.user(Role::Viewer, &[world.t1], false).await;
+    let (_, two) = app.user(Role::Viewer, &[world.t2], false).await;
+    for token in [&app.admin, &one, &two] {
+        app.as_user(token, "{ me { id } }", json!({})).await;
+        app.settle().await;
+    }
+
+    let server = app.serve().await;
+    // (principal, client, the definitions it may see)
+    let mut clients = Vec::new();
+    for _ in 0..copies {
+        for (token, sees) in [
+            (
+                &app.admin,
+                &["Only One", "Only Two", "Both", "Everyone"][..],
+            ),
+            (&one, &["Only One", "Both", "Everyone"][..]),
+            (&two, &["Only Two", "Both", "Everyone"][..]),
+        ] {
+            let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
+            client.init(token).await;
+            client.subscribe("1", NESTED, json!({})).await;
+            clients.push((client, sees));
+        }
+    }
+    app.wait_for_subscribers(3 * copies).await;
+    // A first event everybody sees, before the measurement (the factory is enabled once).
+    let everyone = definitions[3].1;
+    let (_, first) = app.queue(everyone).await;
+    for (client, _) in &mut clients {
+        assert_eq!(client.next_event("1").await["eventId"], event_gid(first));
+    }
+
+    // One event at a time, each read by every subscriber that may see it before the next is
+    // queued: the hub reads each in a batch of its own, whatever the number of subscribers.
+    let before = app.statements();
+    for (name, definition) in &definitions {
+        let (_, event) = app.queue(*definition).await;
+        for (client, sees) in &mut clients {
+            if !sees.contains(name) {
+                continue;
+            }
+            // Events arrive in id order: an event delivered that should not have been would
+            // arrive here first.
+            let received = client.next_event("1").await;
+            assert_eq!(received["eventId"], event_gid(event), "{name}: {received}");
+            let definition = &received["build"]["definition"];
+            assert_eq!(definition["name"], *name);
+            let slugs: Vec<&str> = definition["allowedTenants"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|t| t["slug"].as_str().expect("a slug"))
+                .collect();
+            let expected: &[&str] = match *name {
+                "Only One" => &["tenant-one"],
+                "Only Two" => &["tenant-two"],
+                "Both" => &["tenant-one", "tenant-two"],
+                _ => &[],
+            };
+            assert_eq!(slugs, expected, "{received}");
+            assert_eq!(received["build"]["createdBy"]["username"], "admin");
+            assert_eq!(received["actor"]["username"], "admin");
+        }
+    }
+    let statements = app.statements() - before;
+    eprintln!("{copies} × 3 subscribers: {statements} statements for four events");
+    statements
+}
+
+#[tokio::test]
+async fn subscribers_of_different_tenants_share_one_event_and_its_statements() {
+    let one = statements_for_mixed_visibility(1).await;
+    let ten = statements_for_mixed_visibility(10).await;
+    assert_eq!(one, ten, "3 subscribers: {one} statements, 30: {ten}");
 }

@@ -25,7 +25,7 @@ use crate::{
     error::Error,
     graphql_filter, graphql_order,
     registry::{
-        definitions::{DefinitionField, DefinitionSort},
+        definitions::{self, Along, DefinitionField, DefinitionSort},
         filter::{Filter, Lookup, Scalar},
         id::Id,
         page::PageArgs,
@@ -279,14 +279,36 @@ impl DefinitionQuery {
     ) -> Result<Connection<ImageDefinition>> {
         let filter = filter_of(filter, ImageDefinitionFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
-        let page = read::list::<image_definition::Entity>(
+        // The to-one relations the nodes ask for come in the page's own statement, and go to
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
+        let along = Along {
+            endpoints: asks("proxmoxEndpoint"),
+            clusters: asks("targetCluster"),
+        };
+        let request = request(ctx);
+        let result = definitions::list_along(
             db(ctx),
-            &request(ctx).scope,
+            &request.scope,
             &filter,
             sort(order_by),
             &args,
+            along,
         )
         .await?;
-        Ok(Connection::of(page, ImageDefinition::from))
+        let loaders = &request.loaders;
+        loaders
+            .endpoints
+            .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)))
+            .await;
+        loaders
+            .clusters
+            .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)))
+            .await;
+        Ok(Connection::of(result.page, ImageDefinition::from))
     }
 }

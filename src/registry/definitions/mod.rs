@@ -4,18 +4,21 @@
 mod draft;
 
 use entity::{
+    cluster,
     enums::{BuilderType, OsFamily, ProvisionerRecipe},
-    image_build, image_definition, image_definition_tenant,
+    image_build, image_definition, image_definition_tenant, proxmox_endpoint,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryResult, Select, sea_query::Expr,
 };
 use serde_json::Value as Json;
 
 use super::{
     Ctx,
+    filter::Filter,
     id::Id,
-    page::Sort,
+    page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
     tx::begin_write,
     visibility,
@@ -103,6 +106,86 @@ definition_filter!(
 );
 definition_sort!(sort_fields, /// The sortable fields of a definition.
 );
+
+/// What a page of definitions reads along, in its own statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Along {
+    /// Each definition's endpoint (for a scope that may read endpoints).
+    pub endpoints: bool,
+    /// Each definition's target cluster (for a scope that may read clusters).
+    pub clusters: bool,
+}
+
+/// A page of definitions and the reference rows they point at, read in one statement.
+pub struct PageAlong {
+    /// The page.
+    pub page: Page<image_definition::Model>,
+    /// The endpoints of its definitions, when asked for and readable.
+    pub endpoints: Vec<proxmox_endpoint::Model>,
+    /// The target clusters of its definitions, when asked for and readable.
+    pub clusters: Vec<cluster::Model>,
+}
+
+/// One page of the visible definitions matching `filter`, in `sort`, with the to-one relations
+/// `along` asks for (and `scope` may read) LEFT JOINed into the page's statement.
+pub async fn list_along(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &Filter<DefinitionField>,
+    sort: Vec<Sort<DefinitionSort>>,
+    args: &PageArgs,
+    along: Along,
+) -> Result<PageAlong, Error> {
+    const ENDPOINT: &str = "pgw_endpoint";
+    const CLUSTER: &str = "pgw_cluster";
+    let endpoints = along.endpoints && read::may_read::<proxmox_endpoint::Entity>(scope).is_ok();
+    let clusters = along.clusters && read::may_read::<cluster::Entity>(scope).is_ok();
+    let join = |mut select: Select<image_definition::Entity>| {
+        if endpoints {
+            select = read::join_one::<_, proxmox_endpoint::Entity>(
+                select,
+                image_definition::Column::ProxmoxEndpointId,
+                proxmox_endpoint::Column::Id,
+                ENDPOINT,
+            );
+        }
+        if clusters {
+            select = read::join_one::<_, cluster::Entity>(
+                select,
+                image_definition::Column::TargetClusterId,
+                cluster::Column::Id,
+                CLUSTER,
+            );
+        }
+        select
+    };
+    let also = |row: &QueryResult| {
+        let endpoint = if endpoints {
+            read::joined_row::<proxmox_endpoint::Entity>(row, ENDPOINT)?
+        } else {
+            None
+        };
+        let cluster = if clusters {
+            read::joined_row::<cluster::Entity>(row, CLUSTER)?
+        } else {
+            None
+        };
+        Ok((endpoint, cluster))
+    };
+    let (page, rows) =
+        read::list_also::<image_definition::Entity, _>(db, scope, filter, sort, args, join, also)
+            .await?;
+    let mut result = PageAlong {
+        page,
+        endpoints: Vec::new(),
+        clusters: Vec::new(),
+    };
+    for (endpoint, cluster) in rows {
+        result.endpoints.extend(endpoint);
+        result.clusters.extend(cluster);
+    }
+    Ok(result)
+}
 
 impl Readable for image_definition::Entity {
     type Field = DefinitionField;

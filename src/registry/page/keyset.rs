@@ -1,8 +1,8 @@
 //! Keyset pages: the compiled ordering, the cursor conditions, and one page of a list.
 
 use sea_orm::{
-    DatabaseConnection, EntityName, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Value,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Expr, ExprTrait, Order},
 };
 
@@ -70,6 +70,42 @@ where
     }
     let rows = select.limit(args.size + 1).all(db).await?;
     Ok(plan.page(rows, total))
+}
+
+/// Like [`fetch`], in the same statement: `join` adds joins and columns to the page's query (it
+/// must keep its rows: LEFT JOINs of to-one relations), and `also` reads what they add from each
+/// row. The rows of `also` are in no particular order. The total count is not joined.
+pub async fn fetch_also<F: SortField, X>(
+    db: &DatabaseConnection,
+    select: Select<F::Entity>,
+    sort: &[Sort<F>],
+    args: &PageArgs,
+    join: impl FnOnce(Select<F::Entity>) -> Select<F::Entity>,
+    also: impl Fn(&QueryResult) -> Result<X, DbErr>,
+) -> Result<(Page<<F::Entity as EntityTrait>::Model>, Vec<X>), Error>
+where
+    <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
+{
+    let total = TotalCount {
+        db: db.clone(),
+        statement: select.clone().into_query(),
+    };
+    let plan = Plan::new(select, sort, args)?;
+    let mut select = plan.select.clone();
+    for (expr, order) in plan.order() {
+        select = select.order_by(expr, order);
+    }
+    let select = join(select.limit(args.size + 1));
+    let results = db.query_all(&select.into_query()).await?;
+    let mut rows = Vec::with_capacity(results.len());
+    let mut extra = Vec::with_capacity(results.len());
+    for result in &results {
+        rows.push(<F::Entity as EntityTrait>::Model::from_query_result(
+            result, "",
+        )?);
+        extra.push(also(result)?);
+    }
+    Ok((plan.page(rows, total), extra))
 }
 
 /// A page query with its cursor conditions applied and its keys compiled.

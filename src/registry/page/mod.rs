@@ -20,7 +20,7 @@ mod keyset;
 mod offset;
 mod partition;
 
-pub use keyset::fetch;
+pub use keyset::{fetch, fetch_also};
 pub use offset::{MAX_OFFSET_PAGE, OffsetArgs, OffsetPage, fetch_offset};
 pub use partition::{count_partitioned, fetch_partitioned};
 

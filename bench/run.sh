@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# bench/run.sh — packer-gateway and PostGraphile 4.14.1 side by side, in one run, on the SAME
+# PostgreSQL tables (ours, created by our migrations), the same data, the same logical queries and
+# the same load tool; then live fan-out at 100, 1,000 and 10,000 subscribers. Prints the table of
+# issue 9 with both servers' figures and their ratio.
+#
+#   bench/run.sh              # everything: build, data set, both servers, figures, stop
+#   DUR=3s FANOUT="100" bench/run.sh   # a seconds-long smoke (what CI may run)
+#
+# Knobs: WORK=/tmp/pgw-bench (private PostgreSQL data, logs, token), DUR=10s (each wrk run),
+# CONC=32 (connections), FANOUT="100 1000 10000", EVENTS=10 (events per fan-out run),
+# BIN (default: cargo build --release into $CARGO_TARGET_DIR or target/), PG4 (PostGraphile's
+# install directory, default ~/.cache/postgraphile-4.14.1), PORT_PG=55432, PORT_OURS=18080,
+# PORT_V4=15050, KEEP=1 (leave everything running at the end).
+# Needs: PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin) with pg_stat_statements,
+# node >= 20 + npm, root (initdb runs as the postgres user). Installs wrk (apt) and PostGraphile
+# 4.14.1 + ws (npm, under ~/.cache and $WORK) when missing. Binds 127.0.0.1 only; stops every
+# process it started on exit.
+#
+# A benchmark, not a test: no figure is asserted. Timings on a shared, loaded machine are noisy;
+# statement counts are exact.
+# Adapted from the reference harness of issue 9 (../shared/bench/sidebyside.sh).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+WORK=${WORK:-/tmp/pgw-bench}
+PG4=${PG4:-$HOME/.cache/postgraphile-4.14.1}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PORT_PG=${PORT_PG:-55432}; PORT_OURS=${PORT_OURS:-18080}; PORT_V4=${PORT_V4:-15050}
+DUR=${DUR:-10s}; CONC=${CONC:-32}; FANOUT=${FANOUT:-100 1000 10000}; EVENTS=${EVENTS:-10}
+export PGHOST=127.0.0.1 PGPORT=$PORT_PG PGUSER=postgres PGDATABASE=packer
+DBURL="postgres://postgres@127.0.0.1:$PORT_PG/packer"
+OURS=http://127.0.0.1:$PORT_OURS/graphql; V4=http://127.0.0.1:$PORT_V4/graphql
+mkdir -p "$WORK"/{pg,q,node}
+
+say() { printf '\n== %s\n' "$*" >&2; }
+runpg() { su postgres -s /bin/bash -c "cd /tmp && $1"; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+wait_http() { for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer at $1" >&2; return 1; }
+
+binary() {
+  if [ -z "${BIN:-}" ]; then
+    say "building the release binary"
+    (cd "$ROOT" && cargo build --release --quiet)
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/packer-gateway
+  fi
+  [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+}
+
+install_tools() {
+  command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  if [ ! -x "$PG4/node_modules/.bin/postgraphile" ]; then
+    say "installing PostGraphile 4.14.1 into $PG4"
+    mkdir -p "$PG4" && (cd "$PG4" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error \
+      postgraphile@4.14.1 @graphile-contrib/pg-simplify-inflector@6 >/dev/null)
+  fi
+  [ -d "$WORK/node/node_modules/ws" ] || (cd "$WORK/node" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error ws@8 >/dev/null)
+  cp "$HERE/fanout.mjs" "$WORK/node/"
+}
+
+pg_start() {
+  if [ -f "$WORK/pg/data/postmaster.pid" ] && kill -0 "$(head -1 "$WORK/pg/data/postmaster.pid")" 2>/dev/null; then return; fi
+  if [ ! -d "$WORK/pg/data" ]; then
+    chown postgres "$WORK/pg"; chmod 700 "$WORK/pg"
+    runpg "$PGBIN/initdb -D $WORK/pg/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
+  fi
+  runpg "$PGBIN/pg_ctl -D $WORK/pg/data -l $WORK/pg/server.log -w start -o \"-c listen_addresses=127.0.0.1 -c port=$PORT_PG -c unix_socket_directories=/tmp -c shared_buffers=256MB -c max_connections=200 -c shared_preload_libraries=pg_stat_statements\"" >/dev/null
+}
+
+# The data set of issue 9: 50 tenants, 10 clusters, 5 endpoints, 200 users, 1,000 definitions
+# with 2,000 tenant links, 100,000 builds — in our tables, created by our migrations.
+setup() {
+  pg_start
+  psql -d postgres -tAc "select 1 from pg_database where datname='packer'" | grep -q 1 || psql -d postgres -qc "create database packer"
+  if ! psql -tAc "select count(*) from image_definition" 2>/dev/null | grep -qx 1000; then
+    say "migrating and seeding (100,000 builds)"
+    "$BIN" serve --listen "127.0.0.1:$PORT_OURS" --database-url "$DBURL" > "$WORK/first-start.log" 2>&1 & p=$!
+    wait_http "http://127.0.0.1:$PORT_OURS/healthz"; kill "$p"; wait "$p" || true
+    t=$(grep -o 'pgw_[A-Za-z0-9_-]*' "$WORK/first-start.log" | head -1 || true); [ -n "$t" ] && echo "$t" > "$WORK/token"
+    psql -q -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO tenant(name, slug, description, created, last_updated) SELECT 'Tenant '||g, 'tenant-'||g, '', now(), now() FROM generate_series(1,50) g;
+INSERT INTO cluster(name, cluster_type, tenant_id, description, created, last_updated) SELECT 'cluster-'||g, 'proxmox', NULL, '', now(), now() FROM generate_series(1,10) g;
+INSERT INTO proxmox_endpoint(name, domain, ip_address, port, mode, verify_ssl, allow_writes, enabled, tenant_id, created, last_updated)
+  SELECT 'pve-'||g, 'pve-'||g||'.example.invalid', NULL, 8006, 'cluster', true, true, true, NULL, now(), now() FROM generate_series(1,5) g;
+INSERT INTO "user"(username, first_name, last_name, email, is_active, role, created, last_updated)
+  SELECT 'user'||g, '', '', 'user'||g||'@example.invalid', true, 'operator', now(), now() FROM generate_series(1,200) g;
+INSERT INTO image_definition(name, slug, description, enabled, builder_type, proxmox_endpoint_id, target_cluster_id, target_node,
+  source_template_vmid, iso_url, iso_checksum, iso_storage, default_storage, default_bridge, os_family, os_release, default_ciuser,
+  provisioner_recipe, default_variables, created, last_updated)
+  SELECT 'image-def-'||lpad(g::text,4,'0'), 'image-def-'||lpad(g::text,4,'0'), 'Packer definition number '||g, true, 'proxmox-clone',
+    1 + g % 5, 1 + g % 10, 'pve1', 9000, NULL, '', '', 'local-lvm', 'vmbr0',
+    (ARRAY['ubuntu','debian','rocky','almalinux'])[1 + g % 4], '24.04', 'ubuntu', 'ubuntu-base', '{}'::jsonb,
+    now() - (g||' hours')::interval, now() - (g||' minutes')::interval FROM generate_series(1,1000) g;
+INSERT INTO image_definition_tenant(definition_id, tenant_id)
+  SELECT d, 1 + ((d*7 + k*13) % 50) FROM generate_series(1,1000) d, generate_series(0,2) k WHERE k < 1 + d % 3;
+INSERT INTO image_build(definition_id, status, backend_build_id, proxmox_endpoint_id, target_node, output_vmid, output_name,
+  image_version, variables, timeout_seconds, started_at, completed_at, created_by_id, netbox_job_id, cloud_image_template_id,
+  backend_response, error, rebuild_of_id, created, last_updated)
+  SELECT 1 + (g*7919) % 1000, (ARRAY['pending','running','completed','completed','completed','failed'])[1 + g % 6], '',
+    1 + ((1 + (g*7919) % 1000) % 5), 'pve1', 9000 + g % 1000, 'image-'||g, '2026.11.'||(g % 28), '{}'::jsonb, NULL,
+    now() - ((100001-g)||' minutes')::interval, now() - ((100001-g)||' minutes')::interval + interval '17 minutes',
+    1 + (g*31) % 200, NULL, NULL, '{}'::jsonb, '', NULL,
+    now() - ((100001-g)||' minutes')::interval, now() FROM generate_series(1,100000) g;
+ANALYZE;
+SQL
+  fi
+  if [ ! -s "$WORK/token" ]; then
+    "$BIN" token create --user admin --database-url "$DBURL" 2>&1 | grep -o 'pgw_[A-Za-z0-9_-]*' | head -1 > "$WORK/token"
+  fi
+  psql -qc "create extension if not exists pg_stat_statements"
+}
+
+start() {
+  if ! alive "$WORK/ours.pid"; then
+    "$BIN" serve --listen "127.0.0.1:$PORT_OURS" --database-url "$DBURL" > "$WORK/ours.log" 2>&1 & echo $! > "$WORK/ours.pid"
+  fi
+  if ! alive "$WORK/v4.pid"; then
+    (cd "$PG4" && NODE_ENV=production GRAPHILE_TURBO=1 exec node node_modules/.bin/postgraphile -c "$DBURL" --host 127.0.0.1 --port "$PORT_V4" \
+      --schema public --append-plugins @graphile-contrib/pg-simplify-inflector --disable-query-log --legacy-relations omit \
+      --disable-default-mutations > "$WORK/v4.log" 2>&1) & echo $! > "$WORK/v4.pid"
+  fi
+  wait_http "http://127.0.0.1:$PORT_OURS/healthz"; wait_http "$V4"
+}
+
+stop() {
+  [ "${KEEP:-0}" = 1 ] && return
+  for n in ours v4; do alive "$WORK/$n.pid" && kill "$(cat "$WORK/$n.pid")" 2>/dev/null || true; rm -f "$WORK/$n.pid"; done
+  [ -f "$WORK/pg/data/postmaster.pid" ] && runpg "$PGBIN/pg_ctl -D $WORK/pg/data -m fast -w stop" >/dev/null 2>&1 || true
+}
+
+# The same logical queries: a page of builds with nested relations, and one build by id.
+list_query() { # server size
+  if [ "$1" = ours ]; then
+    echo "{ imageBuilds(first: $2, orderBy: [{field: ID, direction: DESC}]) { nodes { id status outputVmid startedAt completedAt definition { id name allowedTenants { name } } createdBy { username } } } }"
+  else
+    echo "{ imageBuilds(first: $2, orderBy: ID_DESC) { nodes { id status outputVmid startedAt completedAt definition { id name imageDefinitionTenantsByDefinitionId { nodes { tenant { name } } } } createdBy { username } } } }"
+  fi
+}
+OURS_B='query($id: ID!) { imageBuild(id: $id) { id status outputVmid startedAt completedAt error } }'
+V4_B='query($id: Int!) { imageBuild(id: $id) { id status outputVmid startedAt completedAt error } }'
+
+queries() {
+  for n in ours v4; do
+    python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$(list_query $n 50)" > "$WORK/q/$n-a.json"
+  done
+  cat > "$WORK/q/post.lua" <<'LUA'
+local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
+wrk.method = "POST"; wrk.body = f:read("*a"); f:close()
+wrk.headers["Content-Type"] = "application/json"
+local t = os.getenv("TOKEN"); if t and #t > 0 then wrk.headers["Authorization"] = "Bearer " .. t end
+LUA
+  cat > "$WORK/q/byid.lua" <<'LUA'
+local q = os.getenv("QUERY"); local t = os.getenv("TOKEN")
+wrk.method = "POST"; wrk.headers["Content-Type"] = "application/json"
+if t and #t > 0 then wrk.headers["Authorization"] = "Bearer " .. t end
+math.randomseed(os.time())
+local qe = q:gsub('"', '\\"')
+request = function()
+  local id = math.random(1, 100000)
+  local v = (os.getenv("IDSTR") == "1") and ('"' .. id .. '"') or tostring(id)
+  return wrk.format(nil, nil, nil, '{"query":"' .. qe .. '","variables":{"id":' .. v .. '}}')
+end
+LUA
+}
+
+declare -A FIG
+# wrk one server, one shape (a: list, b: by id), at `conc` connections: sets FIG[name,kind,conc,rps|p50]
+one() {
+  local name=$1 kind=$2 conc=$3 url=$V4 tok="" out threads=1
+  [ "$name" = ours ] && { url=$OURS; tok=$(cat "$WORK/token"); }
+  [ "$conc" -ge 2 ] && threads=2
+  if [ "$kind" = a ]; then
+    out=$(BODY_FILE="$WORK/q/$name-a.json" TOKEN="$tok" wrk -t$threads -c"$conc" -d"$DUR" --latency -s "$WORK/q/post.lua" "$url")
+  else
+    local q=$V4_B is=0; [ "$name" = ours ] && { q=$OURS_B; is=1; }
+    out=$(QUERY="$q" IDSTR=$is TOKEN="$tok" wrk -t$threads -c"$conc" -d"$DUR" --latency -s "$WORK/q/byid.lua" "$url")
+  fi
+  if echo "$out" | grep -q 'Non-2xx'; then echo "$name $kind: non-2xx answers: $(echo "$out" | grep Non-2xx)" >&2; fi
+  FIG[$name,$kind,$conc,rps]=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  FIG[$name,$kind,$conc,p50]=$(echo "$out" | awk '$1=="50%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 } printf "%.2f", v }')
+  printf '%-5s %s conc=%-3s %8s req/s  p50 %s ms\n' "$name" "$kind" "$conc" "${FIG[$name,$kind,$conc,rps]}" "${FIG[$name,$kind,$conc,p50]}" >&2
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
+
+sql_calls() { psql -qtAc "select coalesce(sum(calls),0) from pg_stat_statements where query !~* 'pg_stat_statements|^(BEGIN|COMMIT|ROLLBACK|SET|SHOW|DISCARD|DEALLOCATE)'"; }
+
+# statements per request, 20 requests of each shape, pg_stat_statements
+sqlcount() {
+  local n=$1 url=$V4 tok="" body
+  [ "$n" = ours ] && { url=$OURS; tok=$(cat "$WORK/token"); }
+  for size in 10 50 100; do
+    body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$(list_query "$n" "$size")")
+    psql -qtAc "select pg_stat_statements_reset()" >/dev/null
+    for _ in $(seq 1 20); do curl -s -o /dev/null "$url" -H 'content-type: application/json' ${tok:+-H "authorization: Bearer $tok"} --data-binary "$body"; done
+    sleep 0.3
+    FIG[$n,sql,$size]=$(python3 -c "print(round($(sql_calls)/20, 1))")
+  done
+  psql -qtAc "select pg_stat_statements_reset()" >/dev/null
+  for i in $(seq 1 20); do
+    if [ "$n" = ours ]; then body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": {"id": sys.argv[2]}}))' "$OURS_B" "$((i*17))")
+    else body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": {"id": int(sys.argv[2])}}))' "$V4_B" "$((i*17))"); fi
+    curl -s -o /dev/null "$url" -H 'content-type: application/json' ${tok:+-H "authorization: Bearer $tok"} --data-binary "$body"
+  done
+  sleep 0.3
+  FIG[$n,sql,id]=$(python3 -c "print(round($(sql_calls)/20, 1))")
+}
+
+ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.1f×' % (float(a)/float(b)) if a and b and float(b) else '')" "$1" "$2" 2>/dev/null || true; }
+
+main() {
+  trap stop EXIT
+  binary; install_tools; setup; start; queries
+  local tok; tok=$(cat "$WORK/token")
+  say "sanity: both answer the list with 50 nodes"
+  for n in ours v4; do
+    url=$OURS; t=$tok; [ $n = v4 ] && { url=$V4; t=; }
+    curl -s "$url" -H 'content-type: application/json' ${t:+-H "authorization: Bearer $t"} --data-binary @"$WORK/q/$n-a.json" \
+      | python3 -c "import json,sys; r=json.load(sys.stdin); n=r['data']['imageBuilds']['nodes']; assert len(n)==50, r; print('$n: 50 nodes, first', n[0]['definition']['name'])" >&2
+  done
+  FIG[ours,rss,idle]=$(rss_kb ours); FIG[v4,rss,idle]=$(rss_kb v4)
+  say "statements per request (pg_stat_statements)"
+  sqlcount ours; sqlcount v4
+  say "load: wrk -c$CONC, $DUR each, interleaved"
+  DUR=2s one ours a 8 >/dev/null 2>&1; DUR=2s one v4 a 8 >/dev/null 2>&1
+  one ours a "$CONC"; one v4 a "$CONC"; one ours b "$CONC"; one v4 b "$CONC"
+  one ours a 1; one v4 a 1; one ours b 1; one v4 b 1
+  FIG[ours,rss,load]=$(rss_kb ours); FIG[v4,rss,load]=$(rss_kb v4)
+  local fan=()
+  for n in $FANOUT; do
+    say "fan-out: $n subscribers, $EVENTS events"
+    ulimit -n 65536 2>/dev/null || true
+    local r
+    r=$(cd "$WORK/node" && RSS_PID=$(cat "$WORK/ours.pid") SQL_RESET="psql -qtAc 'select pg_stat_statements_reset()'" \
+      SQL_COUNT="psql -qtAc \"select coalesce(sum(calls),0) from pg_stat_statements where query !~* 'pg_stat_statements|^(BEGIN|COMMIT|ROLLBACK|SET|SHOW|DISCARD|DEALLOCATE)'\"" \
+      node fanout.mjs "ws://127.0.0.1:$PORT_OURS/graphql" "$OURS" "$tok" "$n" "$EVENTS") || r='{}'
+    echo "$r" >&2; fan+=("$r")
+  done
+
+  say "results (one run; timings on a shared machine are noisy, statement counts exact)"
+  printf '| measured side by side, one run | packer-gateway | PostGraphile 4.14.1 | ratio |\n|---|---|---|---|\n'
+  printf '| list: 50 newest builds with definition, allowedTenants, createdBy; req/s at %s connections | %s | %s | %s |\n' "$CONC" "${FIG[ours,a,$CONC,rps]}" "${FIG[v4,a,$CONC,rps]}" "$(ratio "${FIG[ours,a,$CONC,rps]}" "${FIG[v4,a,$CONC,rps]}")"
+  printf '| by id: one build by a random id; req/s at %s connections | %s | %s | %s |\n' "$CONC" "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}" "$(ratio "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}")"
+  printf '| list at 1 connection, p50 (ms) | %s | %s | %s |\n' "${FIG[ours,a,1,p50]}" "${FIG[v4,a,1,p50]}" "$(ratio "${FIG[v4,a,1,p50]}" "${FIG[ours,a,1,p50]}")"
+  printf '| by id at 1 connection, p50 (ms) | %s | %s | %s |\n' "${FIG[ours,b,1,p50]}" "${FIG[v4,b,1,p50]}" "$(ratio "${FIG[v4,b,1,p50]}" "${FIG[ours,b,1,p50]}")"
+  for size in 10 50 100; do
+    printf '| SQL statements per list request, page of %s | %s | %s | |\n' "$size" "${FIG[ours,sql,$size]}" "${FIG[v4,sql,$size]}"
+  done
+  printf '| SQL statements per by-id request | %s | %s | |\n' "${FIG[ours,sql,id]}" "${FIG[v4,sql,id]}"
+  printf '| RSS idle / after load (MB) | %s / %s | %s / %s | |\n' "$(( ${FIG[ours,rss,idle]} / 1024 ))" "$(( ${FIG[ours,rss,load]} / 1024 ))" "$(( ${FIG[v4,rss,idle]} / 1024 ))" "$(( ${FIG[v4,rss,load]} / 1024 ))"
+  for r in "${fan[@]}"; do
+    python3 - "$r" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1] or '{}')
+if not r: print('| fan-out: failed (see above) | | | |'); sys.exit()
+print(f"| fan-out, {r['subscribers']} subscribers ({r['failed']} failed), {r['events']} events: delivered to all {r['delivered_all']}; "
+      f"SQL per event {r['sql_per_event']}; p50 of median / last subscriber {r['sub_p50_ms']} / {r['last_ms_p50']} ms (worst last {r['last_ms_max']} ms); "
+      f"RSS {r.get('rss_mb')} MB | | | |")
+PY
+  done
+}
+main "$@"
