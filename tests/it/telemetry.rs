@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// One scrape: every sample by its series (`name{labels}` as the exposition writes it).
-struct Scrape(BTreeMap<String, f64>);
+pub struct Scrape(BTreeMap<String, f64>);
 
 impl Scrape {
     /// The sample of `series`, 0 when absent.
@@ -30,7 +30,7 @@ impl Scrape {
     }
 
     /// The sum of the samples of `name` whose labels contain every one of `labels`.
-    fn sum(&self, name: &str, labels: &[&str]) -> f64 {
+    pub fn sum(&self, name: &str, labels: &[&str]) -> f64 {
         self.0
             .iter()
             .filter(|(series, _)| {
@@ -42,7 +42,7 @@ impl Scrape {
     }
 }
 
-async fn scrape(app: &TestApp) -> (Scrape, String) {
+pub async fn scrape(app: &TestApp) -> (Scrape, String) {
     let request = Request::builder()
         .uri("/metrics")
         .body(Body::empty())

@@ -26,7 +26,10 @@ use stand_in::{
     CLUSTER_TYPES, CLUSTERS, ENDPOINTS, NetBox, TEMPLATES, TENANTS, USERS, V1_TOKEN, V2_TOKEN,
 };
 
-use crate::support::{TestApp, code};
+use crate::{
+    support::{TestApp, code},
+    telemetry::scrape,
+};
 
 const HOOK_SECRET: &str = "hook-secret-for-tests";
 
@@ -316,10 +319,31 @@ async fn a_deleted_tenant_goes_unless_something_references_it() {
 
     netbox.delete(TENANTS, 2);
     netbox.delete(TENANTS, 3);
+    let (before, _) = scrape(&app).await;
     let report = pass(&app).await;
     let tenants = summary(&report, Kind::Tenants);
     assert_eq!(tenants.deleted, 1, "{report:?}");
     assert_eq!(tenants.kept, ["NB Tenant C"]);
+    // The pass moved its metrics (SPEC §10): the recorder is the process's, shared by the tests
+    // running beside this one, so the counters grew by at least this pass's counts.
+    let (after, body) = scrape(&app).await;
+    let grew = |name: &str, labels: &[&str]| after.sum(name, labels) - before.sum(name, labels);
+    let objects = "packer_gateway_netbox_sync_objects_total";
+    assert!(
+        grew(objects, &["type=\"tenants\"", "change=\"deleted\""]) >= 1.0,
+        "{body}"
+    );
+    assert!(
+        grew(objects, &["type=\"tenants\"", "change=\"kept\""]) >= 1.0,
+        "{body}"
+    );
+    let passes = "packer_gateway_netbox_sync_passes_total";
+    assert!(
+        grew(passes, &["type=\"tenants\"", "outcome=\"ok\""]) >= 1.0,
+        "{body}"
+    );
+    let success = "packer_gateway_netbox_sync_last_success_timestamp_seconds";
+    assert!(after.sum(success, &["type=\"tenants\""]) > 0.0, "{body}");
     assert!(tenant_of(&app, 2).await.is_none());
     assert!(tenant_of(&app, 3).await.is_some());
     // The endpoint that belonged to B stays, without a tenant.
