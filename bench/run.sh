@@ -112,7 +112,10 @@ SQL
 
 start() {
   if ! alive "$WORK/ours.pid"; then
-    "$BIN" serve --listen "127.0.0.1:$PORT_OURS" --database-url "$DBURL" > "$WORK/ours.log" 2>&1 & echo $! > "$WORK/ours.pid"
+    # Every fan-out subscriber uses the one admin token: lift the per-principal and total socket
+    # caps (defaults 100 and 10,000, see the README's hostile-traffic section) above the largest run.
+    "$BIN" serve --listen "127.0.0.1:$PORT_OURS" --database-url "$DBURL" \
+      --ws-max-sockets-per-principal 20000 --ws-max-sockets 20000 > "$WORK/ours.log" 2>&1 & echo $! > "$WORK/ours.pid"
   fi
   if ! alive "$WORK/v4.pid"; then
     (cd "$PG4" && NODE_ENV=production GRAPHILE_TURBO=1 exec node node_modules/.bin/postgraphile -c "$DBURL" --host 127.0.0.1 --port "$PORT_V4" \
