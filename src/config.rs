@@ -153,6 +153,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PACKER_GATEWAY_ANONYMOUS_READ")]
     pub anonymous_read: bool,
 
+    /// Do not serve `/metrics` (it needs no credentials: switch it off where the port is
+    /// reachable by those who should not read it).
+    #[arg(long, env = "PACKER_GATEWAY_NO_METRICS")]
+    pub no_metrics: bool,
+
     /// Seconds between two runs of the build timeout reaper.
     #[arg(long, env = "PACKER_GATEWAY_REAPER_INTERVAL", default_value_t = 30)]
     pub reaper_interval: u64,

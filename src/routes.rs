@@ -21,14 +21,15 @@ use crate::{
 /// The routes of the service, inside the edge.
 pub fn router(app: App) -> Router {
     let timeout = Duration::from_secs(app.config.limits.request_timeout);
-    let pages = Router::new()
+    let mut pages = Router::new()
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/assets/{file}", get(graphiql::asset))
         .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .merge(dashboard::routes())
-        .with_state(app.clone());
+        .route("/readyz", get(health::ready));
+    if !app.config.no_metrics {
+        pages = pages.route("/metrics", get(health::metrics));
+    }
+    let pages = pages.merge(dashboard::routes()).with_state(app.clone());
     let graphql = http::door(
         http::admission::admitted(graphql::compat::routes(app.clone()), &app).merge(pages),
         graphql::compat::render,

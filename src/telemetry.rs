@@ -63,11 +63,25 @@ pub mod names {
     pub const BUILDS: &str = "packer_gateway_builds";
     /// Gauge: age of the oldest pending build (0 when none is pending).
     pub const QUEUE_OLDEST_AGE: &str = "packer_gateway_queue_oldest_pending_age_seconds";
+    /// Builds handed to their backend by a dispatcher (`backend`).
+    pub const DISPATCH_SUBMISSIONS: &str = "packer_gateway_dispatch_submissions_total";
+    /// Builds of a dead dispatcher adopted (`backend`).
+    pub const DISPATCH_ADOPTIONS: &str = "packer_gateway_dispatch_adoptions_total";
+    /// Builds the backend failed (`backend`, `reason`: rejected, unavailable, build, lost, local).
+    pub const DISPATCH_FAILURES: &str = "packer_gateway_dispatch_failures_total";
+    /// A backend's work on a build, from hand-over to outcome (`backend`, `outcome`: completed,
+    /// failed, stopped).
+    pub const DISPATCH_BACKEND_DURATION: &str = "packer_gateway_dispatch_backend_duration_seconds";
 }
 
 /// Latency buckets, in seconds: from a statement served from memory to the request timeout.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0,
+];
+
+/// Buckets of a backend's work on a build, in seconds: from a refusal to a long ISO install.
+const BUILD_BUCKETS: [f64; 10] = [
+    1.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -79,6 +93,13 @@ pub fn install() -> &'static PrometheusHandle {
     let handle = HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .and_then(|builder| {
+                // A full match wins over the suffix.
+                builder.set_buckets_for_metric(
+                    Matcher::Full(names::DISPATCH_BACKEND_DURATION.into()),
+                    &BUILD_BUCKETS,
+                )
+            })
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -139,6 +160,20 @@ fn describe() {
         QUEUE_OLDEST_AGE,
         Unit::Seconds,
         "Age of the oldest pending build (0 when none)."
+    );
+    describe_counter!(
+        DISPATCH_SUBMISSIONS,
+        "Builds handed to their backend by a dispatcher."
+    );
+    describe_counter!(DISPATCH_ADOPTIONS, "Builds of a dead dispatcher adopted.");
+    describe_counter!(
+        DISPATCH_FAILURES,
+        "Builds the backend failed, by reason (rejected, unavailable, build, lost, local)."
+    );
+    describe_histogram!(
+        DISPATCH_BACKEND_DURATION,
+        Unit::Seconds,
+        "A backend's work on a build, from hand-over to outcome."
     );
 }
 

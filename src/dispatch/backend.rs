@@ -31,6 +31,45 @@ pub trait Backend: Send + Sync + 'static {
     fn adopt<'a>(&'a self, job: &'a Job, work: &'a Work) -> BoxFuture<'a, Outcome>;
 }
 
+/// The kind of a backend's failure: bounded, for the label `reason` of
+/// `packer_gateway_dispatch_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// The backend refused the build: a 4xx, an endpoint or a definition it cannot take, a
+    /// template packer does not validate.
+    Rejected,
+    /// The backend did not answer, answered 5xx, kept rate-limiting or broke its protocol.
+    Unavailable,
+    /// The build ran and failed there.
+    Build,
+    /// The build was lost: the backend no longer knows it, or its dispatcher stopped.
+    Lost,
+    /// This host could not prepare the work (credentials, working directory, the packer binary).
+    Local,
+}
+
+impl Why {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Why::Rejected => "rejected",
+            Why::Unavailable => "unavailable",
+            Why::Build => "build",
+            Why::Lost => "lost",
+            Why::Local => "local",
+        }
+    }
+
+    /// The kind of an HTTP refusal: 5xx is the backend's trouble, anything else a refusal.
+    pub fn of_status(status: u16) -> Why {
+        if status >= 500 {
+            Why::Unavailable
+        } else {
+            Why::Rejected
+        }
+    }
+}
+
 /// How a backend's work on a build ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -45,6 +84,8 @@ pub enum Outcome {
     Failed {
         /// Why, in the backend's words (scrubbed).
         reason: String,
+        /// Why, as a kind (the label of the failures metric).
+        why: Why,
     },
     /// The work was stopped because the build is no longer running (cancelled, timed out).
     Stopped,

@@ -47,8 +47,9 @@ use crate::{
     error::Error,
     events::{ChangeFilter, Position},
     registry::lifecycle::{self, dispatch},
+    telemetry::names,
 };
-pub use backend::{Backend, Discard, Job, Log, LogSink, Outcome, Scrubber, TAIL, Work};
+pub use backend::{Backend, Discard, Job, Log, LogSink, Outcome, Scrubber, TAIL, Why, Work};
 pub use stored::{StoredLogs, TEMPLATE_FILE, Templates};
 
 /// How a dispatcher runs.
@@ -476,11 +477,26 @@ async fn drive(shared: Arc<Shared>, job: Job, adopted: bool, stop: CancellationT
         log: Log::new(id, shared.scrubber.clone(), shared.sink.clone()),
         record: Box::new(record),
     };
+    let backend = shared.backend.name();
+    let started = std::time::Instant::now();
     let outcome = if adopted {
+        metrics::counter!(names::DISPATCH_ADOPTIONS, "backend" => backend).increment(1);
         shared.backend.adopt(&job, &work).await
     } else {
+        metrics::counter!(names::DISPATCH_SUBMISSIONS, "backend" => backend).increment(1);
         shared.backend.run(&job, &work).await
     };
+    let ended = match &outcome {
+        Outcome::Completed { .. } => "completed",
+        Outcome::Failed { why, .. } => {
+            metrics::counter!(names::DISPATCH_FAILURES, "backend" => backend, "reason" => why.label())
+                .increment(1);
+            "failed"
+        }
+        Outcome::Stopped => "stopped",
+    };
+    metrics::histogram!(names::DISPATCH_BACKEND_DURATION, "backend" => backend, "outcome" => ended)
+        .record(started.elapsed().as_secs_f64());
     tracing::debug!(build = id, ?outcome, "the backend's work ended");
     let app = &shared.app;
     let now = app.clock.now();
@@ -494,7 +510,7 @@ async fn drive(shared: Arc<Shared>, job: Job, adopted: bool, stop: CancellationT
                 .await
                 .map(|_| ())
         }
-        Outcome::Failed { reason } => {
+        Outcome::Failed { reason, .. } => {
             let mut error = shared.scrubber.text(&reason);
             let tail = work.log.tail();
             if !tail.is_empty() {

@@ -26,7 +26,7 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::backend::{Backend, Job, Outcome, Work};
+use super::backend::{Backend, Job, Outcome, Why, Work};
 use crate::config::Secret;
 
 /// What adoption says (SPEC §7.1).
@@ -111,15 +111,18 @@ impl Packer {
     }
 
     async fn run_in(&self, dir: &Path, job: &Job, work: &Work) -> Outcome {
-        let failed = |reason: String| Outcome::Failed { reason };
+        let failed = |why: Why, reason: String| Outcome::Failed { reason, why };
         let Some(credentials) = self.credentials.get(&job.endpoint.name) else {
-            return failed(format!(
-                "no Proxmox credentials for endpoint `{}` in the credentials file",
-                job.endpoint.name
-            ));
+            return failed(
+                Why::Local,
+                format!(
+                    "no Proxmox credentials for endpoint `{}` in the credentials file",
+                    job.endpoint.name
+                ),
+            );
         };
         if let Err(reason) = self.prepare(dir, job).await {
-            return failed(reason);
+            return failed(Why::Local, reason);
         }
         let env = [
             ("PROXMOX_URL", credentials.url.as_str()),
@@ -139,9 +142,14 @@ impl Packer {
             match self.step(dir, args, &env, work, step == "build").await {
                 Step::Exited(0, artifact) => vmid = artifact.or(vmid),
                 Step::Exited(code, _) => {
-                    return failed(format!("packer {step} exited with {code}"));
+                    let why = if step == "build" {
+                        Why::Build
+                    } else {
+                        Why::Rejected
+                    };
+                    return failed(why, format!("packer {step} exited with {code}"));
                 }
-                Step::NotStarted(reason) => return failed(reason),
+                Step::NotStarted(reason) => return failed(Why::Local, reason),
                 Step::Stopped => return Outcome::Stopped,
             }
         }
@@ -286,6 +294,7 @@ impl Backend for Packer {
         Box::pin(async {
             Outcome::Failed {
                 reason: ORPHANED.to_owned(),
+                why: Why::Lost,
             }
         })
     }

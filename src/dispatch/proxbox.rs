@@ -15,9 +15,12 @@ use sea_orm::ActiveEnum;
 use serde_json::{Map, Value as Json, json};
 
 use super::{
-    backend::{Backend, Job, Outcome, Work},
+    backend::{Backend, Job, Outcome, Why, Work},
     sse,
 };
+
+/// A failure of a request to proxbox-api: its kind and its reason.
+type Failure = (Why, String);
 
 /// What a dispatcher that lost a build's stream says (SPEC §7.1).
 pub const LOST: &str = "dispatcher lost the build (backend no longer knows it)";
@@ -89,14 +92,17 @@ impl Proxbox {
         &self,
         what: &str,
         make: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, Failure> {
         let (mut tries, mut limited) = (0, 0);
         loop {
             let failure = match make().send().await {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     limited += 1;
                     if limited > RATE_LIMITED {
-                        return Err(format!("proxbox-api kept rate-limiting {what}"));
+                        return Err((
+                            Why::Unavailable,
+                            format!("proxbox-api kept rate-limiting {what}"),
+                        ));
                     }
                     let wait = retry_after(&response).unwrap_or(self.retry_delay);
                     tracing::info!(?wait, "proxbox-api rate-limited {what}: waiting");
@@ -111,7 +117,7 @@ impl Proxbox {
             };
             tries += 1;
             if tries >= TRIES {
-                return Err(failure);
+                return Err((Why::Unavailable, failure));
             }
             tracing::info!("{failure}; retrying");
             tokio::time::sleep(self.retry_delay * 2u32.pow(tries - 1)).await;
@@ -119,7 +125,7 @@ impl Proxbox {
     }
 
     /// proxbox-api's id of `job`'s endpoint (cached).
-    async fn endpoint_id(&self, job: &Job) -> Result<i64, String> {
+    async fn endpoint_id(&self, job: &Job) -> Result<i64, Failure> {
         let endpoint = &job.endpoint;
         let host = endpoint
             .domain
@@ -127,9 +133,12 @@ impl Proxbox {
             .filter(|d| !d.is_empty())
             .or_else(|| endpoint.ip_address.clone().filter(|ip| !ip.is_empty()))
             .ok_or_else(|| {
-                format!(
-                    "endpoint `{}` has neither a domain nor an IP address",
-                    endpoint.name
+                (
+                    Why::Rejected,
+                    format!(
+                        "endpoint `{}` has neither a domain nor an IP address",
+                        endpoint.name
+                    ),
                 )
             })?;
         let url = format!("https://{host}:{}", endpoint.port);
@@ -144,12 +153,18 @@ impl Proxbox {
             })
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Err(format!("proxbox-api knows no Proxmox endpoint at {url}"));
+            return Err((
+                Why::Rejected,
+                format!("proxbox-api knows no Proxmox endpoint at {url}"),
+            ));
         }
         let body = refused_or_json(response, "the endpoint lookup").await?;
-        let id = body["id"]
-            .as_i64()
-            .ok_or_else(|| format!("proxbox-api's endpoint at {url} has no id"))?;
+        let id = body["id"].as_i64().ok_or_else(|| {
+            (
+                Why::Unavailable,
+                format!("proxbox-api's endpoint at {url} has no id"),
+            )
+        })?;
         self.endpoints
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -169,7 +184,7 @@ impl Proxbox {
     async fn run_job(&self, job: &Job, work: &Work) -> Outcome {
         let submitted = async {
             let endpoint_id = self.endpoint_id(job).await?;
-            let body = submission(job, endpoint_id)?;
+            let body = submission(job, endpoint_id).map_err(|reason| (Why::Rejected, reason))?;
             let response = self
                 .send("the build submission", || {
                     self.client
@@ -178,15 +193,17 @@ impl Proxbox {
                 })
                 .await?;
             let body = refused_or_json(response, "the build").await?;
-            body["build_id"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| "proxbox-api answered the submission without a build_id".to_owned())
+            body["build_id"].as_str().map(str::to_owned).ok_or_else(|| {
+                (
+                    Why::Unavailable,
+                    "proxbox-api answered the submission without a build_id".to_owned(),
+                )
+            })
         };
         let build_id = tokio::select! {
             submitted = submitted => match submitted {
                 Ok(id) => id,
-                Err(reason) => return Outcome::Failed { reason },
+                Err((why, reason)) => return Outcome::Failed { reason, why },
             },
             () = work.stop.cancelled() => return Outcome::Stopped,
         };
@@ -210,15 +227,19 @@ impl Proxbox {
                         "proxbox-api did not open the build's stream: {}",
                         without_url(&err)
                     ),
+                    why: Why::Unavailable,
                 };
             }
         };
         if let Err(reason) = refused(&response, "the build's stream") {
-            let reason = match response.status() {
-                StatusCode::NOT_FOUND => LOST.to_owned(),
-                _ => reason_of(response, reason).await,
+            let (reason, why) = match response.status() {
+                StatusCode::NOT_FOUND => (LOST.to_owned(), Why::Lost),
+                status => (
+                    reason_of(response, reason).await,
+                    Why::of_status(status.as_u16()),
+                ),
             };
-            return Outcome::Failed { reason };
+            return Outcome::Failed { reason, why };
         }
         let mut bytes = response.bytes_stream();
         let mut reader = sse::Reader::default();
@@ -272,7 +293,7 @@ impl Proxbox {
             Ok(response) => {
                 tracing::warn!(build_id, status = %response.status(), "proxbox-api refused the cancel");
             }
-            Err(reason) => tracing::warn!(build_id, "{reason}"),
+            Err((_, reason)) => tracing::warn!(build_id, "{reason}"),
         }
     }
 
@@ -283,6 +304,7 @@ impl Proxbox {
         if build_id.is_empty() {
             return Outcome::Failed {
                 reason: LOST.to_owned(),
+                why: Why::Lost,
             };
         }
         let path = format!("/cloud/image-factory/builds/{build_id}");
@@ -294,6 +316,7 @@ impl Proxbox {
                 Ok(response) if response.status() == StatusCode::NOT_FOUND => {
                     return Outcome::Failed {
                         reason: LOST.to_owned(),
+                        why: Why::Lost,
                     };
                 }
                 Ok(response) if response.status().is_success() => {}
@@ -301,11 +324,13 @@ impl Proxbox {
                     let reason = refused(&response, "the build lookup")
                         .err()
                         .unwrap_or_default();
+                    let why = Why::of_status(response.status().as_u16());
                     return Outcome::Failed {
                         reason: reason_of(response, reason).await,
+                        why,
                     };
                 }
-                Err(reason) => return Outcome::Failed { reason },
+                Err((why, reason)) => return Outcome::Failed { reason, why },
             }
             tokio::select! {
                 () = tokio::time::sleep(self.poll) => {}
@@ -394,6 +419,7 @@ impl Progress {
         match self.status.as_deref() {
             None => Outcome::Failed {
                 reason: "backend stream ended early".to_owned(),
+                why: Why::Unavailable,
             },
             Some("completed") => match self.completed {
                 Some(response) => {
@@ -409,15 +435,18 @@ impl Progress {
                 }
                 None => Outcome::Failed {
                     reason: "proxbox-api said completed without the build's report".to_owned(),
+                    why: Why::Unavailable,
                 },
             },
             Some("cancelled") => Outcome::Failed {
                 reason: "proxbox-api cancelled the build".to_owned(),
+                why: Why::Build,
             },
             Some(_) => Outcome::Failed {
                 reason: self
                     .failed
                     .unwrap_or_else(|| "packer build failed".to_owned()),
+                why: Why::Build,
             },
         }
     }
@@ -504,14 +533,17 @@ fn refused(response: &Response, what: &str) -> Result<(), String> {
 }
 
 /// The JSON body of a successful answer, or the reason of a refusal with its `detail`/`reason`.
-async fn refused_or_json(response: Response, what: &str) -> Result<Json, String> {
+async fn refused_or_json(response: Response, what: &str) -> Result<Json, Failure> {
     if let Err(reason) = refused(&response, what) {
-        return Err(reason_of(response, reason).await);
+        let why = Why::of_status(response.status().as_u16());
+        return Err((why, reason_of(response, reason).await));
     }
-    response
-        .json::<Json>()
-        .await
-        .map_err(|_| format!("proxbox-api answered {what} with something else than JSON"))
+    response.json::<Json>().await.map_err(|_| {
+        (
+            Why::Unavailable,
+            format!("proxbox-api answered {what} with something else than JSON"),
+        )
+    })
 }
 
 /// `reason` followed by the `detail` (or `reason`) of the answer's body.

@@ -300,3 +300,23 @@ async fn json_logs_carry_the_request_id_and_no_colour() {
     child.kill().await.ok();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn no_metrics_switches_the_page_off() {
+    let app = TestApp::with_args(&["--no-metrics"]).await;
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, _) = app.send(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let request = Request::builder()
+        .uri("/healthz")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        app.send(request).await.0,
+        StatusCode::OK,
+        "the other pages stay"
+    );
+}

@@ -16,7 +16,10 @@ use packer_gateway::dispatch::{self, Dispatcher, LogSink};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 
-use crate::support::{BUILD, TestApp, key_of, postgres};
+use crate::{
+    support::{BUILD, TestApp, key_of, postgres},
+    telemetry::scrape,
+};
 use standin::{Plan, Standin};
 
 /// proxbox-api's key: it must never appear in a log line, an error or an API answer.
@@ -216,15 +219,29 @@ fn no_secret(what: &str, text: &str) {
     );
 }
 
+/// The dispatch metrics (SPEC §9).
+const SUBMISSIONS: &str = "packer_gateway_dispatch_submissions_total";
+const ADOPTIONS: &str = "packer_gateway_dispatch_adoptions_total";
+const FAILURES: &str = "packer_gateway_dispatch_failures_total";
+const DURATION_COUNT: &str = "packer_gateway_dispatch_backend_duration_seconds_count";
+
 #[tokio::test]
 async fn a_build_completes_end_to_end_with_its_log_and_catalog_entry() {
     let lines: Vec<String> = (1..=5)
         .map(|i| format!("==> proxmox-clone.image: step {i}"))
         .collect();
     let rig = Rig::new(Plan::Complete { lines }, 1).await;
+    let (before, _) = scrape(&rig.app).await;
     let id = rig.queue().await;
     let build = rig.wait_status(id, BuildStatus::Completed).await;
     assert!(!build.backend_build_id.is_empty());
+    // The dispatch metrics moved (the recorder is the process's: at least by this build).
+    let (after, body) = scrape(&rig.app).await;
+    let grew = |name: &str, labels: &[&str]| after.sum(name, labels) - before.sum(name, labels);
+    let proxbox = "backend=\"proxbox\"";
+    assert!(grew(SUBMISSIONS, &[proxbox]) >= 1.0, "{body}");
+    let completed = ["backend=\"proxbox\"", "outcome=\"completed\""];
+    assert!(grew(DURATION_COUNT, &completed) >= 1.0, "{body}");
     assert_eq!(build.backend_response["status"], "completed");
     assert_eq!(
         build.backend_response["build_id"],
@@ -355,6 +372,7 @@ async fn an_unknown_endpoint_or_an_iso_url_fails_the_build_clearly() {
     let elsewhere = seed
         .definition("Elsewhere", endpoint, cluster, &[], |_| {})
         .await;
+    let (before, _) = scrape(&rig.app).await;
     let body = rig
         .app
         .queue_build(
@@ -371,6 +389,12 @@ async fn an_unknown_endpoint_or_an_iso_url_fails_the_build_clearly() {
     assert_eq!(
         build.error,
         "proxbox-api knows no Proxmox endpoint at https://10.0.0.9:8006"
+    );
+    let (after, body) = scrape(&rig.app).await;
+    let rejected = ["backend=\"proxbox\"", "reason=\"rejected\""];
+    assert!(
+        after.sum(FAILURES, &rejected) - before.sum(FAILURES, &rejected) >= 1.0,
+        "{body}"
     );
 
     rig.app
@@ -469,6 +493,7 @@ async fn a_dead_dispatchers_build_is_adopted_and_failed_when_the_backend_forgot_
     let flags = flags(&standin);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let second = app.second_instance(&flags).await;
+    let (before, _) = scrape(&second).await;
     let _adopter = start(&second, &lines);
     // Nobody adopts a lease that has not expired.
     second.app.clock.advance(chrono::Duration::seconds(31));
@@ -494,6 +519,11 @@ async fn a_dead_dispatchers_build_is_adopted_and_failed_when_the_backend_forgot_
         "never reopened"
     );
     assert_eq!(standin.submissions().len(), 1, "never submitted twice");
+    let (after, body) = scrape(&second).await;
+    let grew = |name: &str, labels: &[&str]| after.sum(name, labels) - before.sum(name, labels);
+    assert!(grew(ADOPTIONS, &["backend=\"proxbox\""]) >= 1.0, "{body}");
+    let lost = ["backend=\"proxbox\"", "reason=\"lost\""];
+    assert!(grew(FAILURES, &lost) >= 1.0, "{body}");
 }
 
 #[tokio::test]
