@@ -148,15 +148,20 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         }
     }
     spawn_reaper(&app, std::time::Duration::from_secs(reaper_interval.max(1)));
-    let _dispatcher = start_dispatcher(&app, database_url)?;
+    let dispatcher = start_dispatcher(&app, database_url)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!("listening on http://{bound} — GraphiQL at http://{bound}/graphiql");
-    routes::serve(listener, app, shutdown_signal())
+    let served = routes::serve(listener, app, shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    // The HTTP side has stopped; the dispatcher's builds get the same grace (SPEC §9).
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.shutdown().await;
+    }
+    served
 }
 
 /// The dispatcher `--dispatch` asks for: its builds' log lines stored by the registry's batched
@@ -185,7 +190,7 @@ async fn dispatch_only(database_url: &str, args: ServeArgs) -> Result<(), String
     let dispatcher = start_dispatcher(&app, database_url)?;
     shutdown_signal().await;
     if let Some(dispatcher) = dispatcher {
-        dispatcher.kill();
+        dispatcher.shutdown().await;
     }
     Ok(())
 }

@@ -68,6 +68,10 @@ pub struct Options {
 pub struct Dispatcher {
     owner: String,
     rounds: Arc<AtomicU64>,
+    /// Asks the loop to stop (SPEC §9's shutdown).
+    stop: CancellationToken,
+    /// The shutdown grace (`--shutdown-grace`).
+    grace: Duration,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -88,7 +92,30 @@ impl Dispatcher {
     pub fn kill(self) {
         self.task.abort();
     }
+
+    /// Shuts it down (SPEC §9): it takes no more builds, waits up to the shutdown grace for the
+    /// builds it runs, then fails what still runs (`dispatcher shut down`) and stops that work
+    /// at the backend — a build is never left `running` with nobody following it.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let (grace, mut task) = (self.grace, self.task);
+        // The loop's own bound is the grace plus the backend's stop (its kill grace); this one
+        // is a backstop against a backend that never returns.
+        if tokio::time::timeout(grace + SHUTDOWN_BACKSTOP, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the dispatcher did not stop in time; abandoning its builds");
+            task.abort();
+        }
+    }
 }
+
+/// How long [`Dispatcher::shutdown`] waits beyond its grace.
+const SHUTDOWN_BACKSTOP: Duration = Duration::from_secs(60);
+
+/// What a build still running when its dispatcher shuts down fails with (SPEC §9).
+pub const SHUT_DOWN: &str = "dispatcher shut down";
 
 /// Starts the dispatcher that `app`'s configuration asks for (`--dispatch`), writing log lines
 /// to `sink`; `None` with `--dispatch none`. The error is a message for the operator. The
@@ -203,10 +230,14 @@ pub fn spawn(
         options,
         rounds: rounds.clone(),
     });
-    let task = tokio::spawn(run(shared));
+    let stop = CancellationToken::new();
+    let grace = app.config.subscriptions.shutdown_grace + app.config.dispatch.dispatch_kill_grace;
+    let task = tokio::spawn(run(shared, stop.clone()));
     Dispatcher {
         owner,
         rounds,
+        stop,
+        grace,
         task,
     }
 }
@@ -242,7 +273,7 @@ struct Loop {
     factory_off: bool,
 }
 
-async fn run(shared: Arc<Shared>) {
+async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     tracing::info!(
         owner = shared.options.owner,
         backend = shared.backend.name(),
@@ -290,8 +321,10 @@ async fn run(shared: Arc<Shared>) {
                 }
                 state.dispatch().await;
             }
+            () = stop.cancelled() => break,
         }
     }
+    state.shut_down().await;
 }
 
 fn subscribe(
@@ -306,6 +339,49 @@ fn subscribe(
 }
 
 impl Loop {
+    /// Waits up to the shutdown grace for the builds it runs; then fails each one still running
+    /// and stops its backend work (whose report, arriving for a build no longer running, is
+    /// dropped), waiting for that as long as the backend's stop may take.
+    async fn shut_down(&mut self) {
+        let grace = self.shared.app.config.subscriptions.shutdown_grace;
+        let finished = async {
+            while let Some(ended) = self.tasks.join_next().await {
+                if let Ok(id) = ended {
+                    self.running.remove(&id);
+                }
+            }
+        };
+        if tokio::time::timeout(grace, finished).await.is_ok() {
+            return;
+        }
+        let app = &self.shared.app;
+        for (&id, stop) in &self.running {
+            match dispatch::fail(
+                &app.db,
+                &app.events,
+                app.clock.now(),
+                id,
+                SHUT_DOWN.to_owned(),
+                None,
+            )
+            .await
+            {
+                Ok(_) | Err(Error::InvalidTransition { .. }) => {}
+                Err(err) => {
+                    tracing::warn!(build = id, error = ?err, "cannot fail the build at shutdown")
+                }
+            }
+            stop.cancel();
+        }
+        let stopped = async { while self.tasks.join_next().await.is_some() {} };
+        let kill_grace =
+            self.shared.app.config.dispatch.dispatch_kill_grace + Duration::from_secs(5);
+        if tokio::time::timeout(kill_grace, stopped).await.is_err() {
+            tracing::warn!("some backend work did not stop in time");
+            self.tasks.abort_all();
+        }
+    }
+
     /// Claims pending builds, oldest first, until none is left or the limit is reached.
     async fn dispatch(&mut self) {
         let shared = self.shared.clone();

@@ -120,6 +120,8 @@ impl PackerRig {
             "30".to_owned(),
             "--dispatch-kill-grace".to_owned(),
             "5".to_owned(),
+            "--shutdown-grace".to_owned(),
+            "0.2".to_owned(),
         ];
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let app = TestApp::with_args(&flags).await;
@@ -291,6 +293,38 @@ async fn a_failing_packer_fails_the_build_with_its_last_lines_and_no_token() {
         )
         .await;
     assert!(!shown.to_string().contains(TOKEN));
+}
+
+/// SPEC §9: a dispatcher shutting down waits its grace, then fails what still runs and stops it
+/// at the backend; nothing is left `running` with nobody following it.
+#[tokio::test]
+async fn a_dispatcher_shutting_down_fails_what_still_runs_and_stops_it() {
+    let mut rig = PackerRig::new("hang").await;
+    let id = rig.queue().await;
+    rig.wait_status(id, BuildStatus::Running).await;
+    wait_for("packer waiting", || async {
+        rig.lines
+            .of(id)
+            .iter()
+            .any(|l| l.contains("Waiting for SSH"))
+    })
+    .await;
+    rig.dispatcher
+        .take()
+        .expect("the dispatcher")
+        .shutdown()
+        .await;
+    let build = rig.build(id).await;
+    assert_eq!(build.status, BuildStatus::Failed);
+    assert_eq!(build.error, dispatch::SHUT_DOWN);
+    assert!(
+        rig.lines
+            .of(id)
+            .iter()
+            .any(|l| l.contains("Cancelling build after receiving terminated")),
+        "packer got SIGTERM"
+    );
+    assert_eq!(rig.app.count("build_lease").await, 0, "the lease released");
 }
 
 #[tokio::test]
