@@ -19,7 +19,7 @@ use std::{
 
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -27,7 +27,7 @@ use tokio::{
 };
 
 use super::backend::{Backend, Job, Outcome, Why, Work};
-use crate::config::Secret;
+use crate::{config::Secret, registry::template};
 
 /// What adoption says (SPEC §7.1).
 pub const ORPHANED: &str = "dispatcher stopped while the build was running";
@@ -165,13 +165,7 @@ impl Packer {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| format!("cannot create the working directory: {e}"))?;
-        let mut variables = match &job.definition.default_variables {
-            Json::Object(map) => map.clone(),
-            _ => Map::new(),
-        };
-        if let Json::Object(overrides) = &job.build.variables {
-            variables.extend(overrides.clone());
-        }
+        let variables = template::effective(&job.definition, Some(&job.build));
         let variables = serde_json::to_string_pretty(&Json::Object(variables))
             .map_err(|e| format!("cannot write the variables: {e}"))?;
         let all = files

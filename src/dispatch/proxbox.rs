@@ -12,12 +12,13 @@ use entity::enums::BuilderType;
 use futures_util::{StreamExt, future::BoxFuture};
 use reqwest::{RequestBuilder, Response, StatusCode, header};
 use sea_orm::ActiveEnum;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use super::{
     backend::{Backend, Job, Outcome, Why, Work},
     sse,
 };
+use crate::registry::template;
 
 /// A failure of a request to proxbox-api: its kind and its reason.
 type Failure = (Why, String);
@@ -456,30 +457,8 @@ impl Progress {
 /// variables in the typed fields. An ISO definition with only `iso_url` cannot go to proxbox-api.
 pub fn submission(job: &Job, endpoint_id: i64) -> Result<Json, String> {
     let (build, definition) = (&job.build, &job.definition);
-    let mut variables = match &definition.default_variables {
-        Json::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    if let Json::Object(overrides) = &build.variables {
-        variables.extend(overrides.clone());
-    }
-    let text = |key: &str, default: &str| -> Json {
-        Json::String(
-            variables
-                .get(key)
-                .and_then(Json::as_str)
-                .unwrap_or(default)
-                .to_owned(),
-        )
-    };
-    let number = |key: &str, default: i64| -> Json {
-        json!(variables.get(key).and_then(Json::as_i64).unwrap_or(default))
-    };
-    let vm_storage = text("vm_storage", &definition.default_storage);
-    let cloud_init_storage = variables
-        .get("cloud_init_storage")
-        .and_then(Json::as_str)
-        .map_or(vm_storage.clone(), |s| Json::String(s.to_owned()));
+    // The typed fields, with the defaults the Packer template uses too.
+    let variables = template::Variables::of(definition, Some(build));
     let mut body = json!({
         "endpoint_id": endpoint_id,
         "target_node": build.target_node,
@@ -489,12 +468,12 @@ pub fn submission(job: &Job, endpoint_id: i64) -> Result<Json, String> {
         "os_family": definition.os_family.to_value(),
         "os_release": definition.os_release,
         "image_version": build.image_version,
-        "vm_storage": vm_storage,
-        "cloud_init_storage": cloud_init_storage,
-        "bridge": text("bridge", &definition.default_bridge),
-        "memory_mb": number("memory_mb", 2048),
-        "cores": number("cores", 2),
-        "cpu_type": text("cpu_type", "host"),
+        "vm_storage": variables.vm_storage,
+        "cloud_init_storage": variables.cloud_init_storage,
+        "bridge": variables.bridge,
+        "memory_mb": variables.memory_mb,
+        "cores": variables.cores,
+        "cpu_type": variables.cpu_type,
         "provisioner_recipe": definition.provisioner_recipe.to_value(),
         "variables": {},
         "force": false,

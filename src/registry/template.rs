@@ -20,7 +20,7 @@ use hcl::{
     expr::{FuncCall, Traversal, Variable},
 };
 use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, QueryFilter};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{id::Id, read};
 use crate::{auth::Scope, error::Error};
@@ -72,11 +72,8 @@ impl Variables {
     /// `vm_storage` defaults to `default_storage`, `cloud_init_storage` to `vm_storage`, `bridge`
     /// to `default_bridge`.
     pub fn of(definition: &image_definition::Model, build: Option<&image_build::Model>) -> Self {
-        let pick = |key: &str| -> Option<&Value> {
-            build
-                .and_then(|b| b.variables.get(key))
-                .or_else(|| definition.default_variables.get(key))
-        };
+        let variables = effective(definition, build);
+        let pick = |key: &str| variables.get(key);
         let text = |key: &str| pick(key).and_then(Value::as_str).map(str::to_owned);
         let int = |key: &str| pick(key).and_then(Value::as_i64);
         let vm_storage = text("vm_storage").unwrap_or_else(|| definition.default_storage.clone());
@@ -94,6 +91,22 @@ impl Variables {
             ssh_username: definition.default_ciuser.clone(),
         }
     }
+}
+
+/// The effective variables (SPEC §1.6) of `build` of `definition`, or of `definition` alone: its
+/// `default_variables` overlaid with the build's `variables` (what a backend is given as they are).
+pub fn effective(
+    definition: &image_definition::Model,
+    build: Option<&image_build::Model>,
+) -> Map<String, Value> {
+    let mut variables = match &definition.default_variables {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(overrides)) = build.map(|b| &b.variables) {
+        variables.extend(overrides.clone());
+    }
+    variables
 }
 
 /// The HCL2 template of `definition`, or of `build` of it (SPEC §7.4).
