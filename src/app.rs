@@ -98,6 +98,7 @@ impl App {
                     .logs
                     .log_secrets
                     .iter()
+                    .chain(&config.dispatch.proxbox_api_key)
                     .map(|s| s.expose().to_owned()),
             ),
         );
