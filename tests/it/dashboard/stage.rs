@@ -1,286 +1,33 @@
-//! The dashboard (SPEC §8): served from the binary (headers, caching, nothing from elsewhere),
-//! and used in Debian's chromium, headless and cut off from every host but 127.0.0.1, by
-//! `tests/tools/dashboard.mjs` (playwright-core, pinned in tests/tools). Each test below seeds a
-//! fresh database, serves the real router on a socket — behind a small proxy that can drop every
-//! connection — and runs one case of the script, answering what it asks: a GraphQL request sent
-//! by "another client" as some role, a wait for the page's subscription, a dropped connection.
-//! Without node, playwright-core or chromium the browser tests print a loud skip and pass, unless
-//! `PACKER_GATEWAY_REQUIRE_TOOLS=1` (which `.ci/run` sets). Screenshots of every case are written
-//! under `target/tmp/dashboard-screenshots/` (or `$PACKER_GATEWAY_SCREENSHOTS`); the test prints
-//! their paths.
+//! The stage: a seeded service on a socket (behind a [`Proxy`]), and the browser script.
 
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::Arc,
     time::Duration,
 };
 
-use axum::{
-    body::Body,
-    http::{Method, Request, StatusCode, header},
-};
 use entity::{
-    build_event,
     enums::{BuildStatus, OsFamily, Role},
-    image_build, image_definition, plugin_settings,
+    image_build, image_definition,
 };
 use packer_gateway::registry::demo;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::Set;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
-    net::{TcpListener, TcpStream},
-    sync::watch,
-};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use super::proxy::Proxy;
 use crate::outside_tools::{available, tools};
 use crate::support::{Server, TestApp, at, gid, key_of};
 
-// --- served from the binary -----------------------------------------------------------------
-
-#[tokio::test]
-async fn the_dashboard_is_served_from_the_binary_with_its_headers() {
-    let app = TestApp::new().await;
-    let get = |uri: &str| {
-        Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .body(Body::empty())
-            .expect("a request")
-    };
-
-    let (status, headers, page) = app.send(get("/")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
-    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    let policy = headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("ASCII");
-    for directive in [
-        "default-src 'none'",
-        "connect-src 'self'",
-        "style-src 'self'",
-        "frame-ancestors 'none'",
-    ] {
-        assert!(policy.contains(directive), "{directive} in {policy}");
-    }
-    assert!(
-        !policy.contains("unsafe-inline") && !policy.contains("http"),
-        "{policy}"
-    );
-
-    // Every file the page names is served under one versioned folder, cached for good.
-    let version = regex::Regex::new(r"dashboard/([0-9a-f]{16})/js/main\.js")
-        .expect("a regex")
-        .captures(&page)
-        .expect("a versioned folder in the page")[1]
-        .to_owned();
-    for (file, content_type) in [
-        ("js/main.js", "text/javascript; charset=utf-8"),
-        ("app.css", "text/css; charset=utf-8"),
-        ("icon.svg", "image/svg+xml"),
-        ("vendor/preact/preact.mjs", "text/javascript; charset=utf-8"),
-        (
-            "vendor/graphql-ws/client.js",
-            "text/javascript; charset=utf-8",
-        ),
-        ("vendor/htm/LICENSE", "text/plain; charset=utf-8"),
-    ] {
-        assert!(
-            file.starts_with("vendor/") || page.contains(&format!("dashboard/{version}/{file}")),
-            "the page names {file}"
-        );
-        let (status, headers, body) = app.send(get(&format!("/dashboard/{version}/{file}"))).await;
-        assert_eq!(status, StatusCode::OK, "{file}");
-        assert_eq!(headers[header::CONTENT_TYPE], content_type, "{file}");
-        assert_eq!(
-            headers[header::CACHE_CONTROL],
-            "public, max-age=31536000, immutable"
-        );
-        assert!(!body.is_empty(), "{file}");
-    }
-    // Nothing in the page or its modules comes from another host.
-    for file in ["js/main.js", "js/live.js", "js/api.js", "app.css"] {
-        let (_, _, body) = app.send(get(&format!("/dashboard/{version}/{file}"))).await;
-        assert!(!body.contains("://"), "{file} names another host");
-    }
-    assert!(!page.contains("://"), "the page names another host");
-
-    // Another version, or a file that does not exist: 404.
-    for uri in [
-        "/dashboard/0000000000000000/js/main.js".to_owned(),
-        format!("/dashboard/{version}/js/nope.js"),
-        format!("/dashboard/{version}/../Cargo.toml"),
-    ] {
-        assert_eq!(app.send(get(&uri)).await.0, StatusCode::NOT_FOUND, "{uri}");
-    }
-
-    // `/` takes nothing from GraphiQL, GraphQL or REST.
-    let (status, headers, _) = app.send(get("/graphiql")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
-    let (status, body) = app
-        .post(Some(&app.admin.clone()), "{ me { username } }", json!({}))
-        .await;
-    assert_eq!(
-        (status, body["data"]["me"]["username"].clone()),
-        (StatusCode::OK, json!("admin"))
-    );
-    let rest = Request::builder()
-        .uri("/api/plugins/packer/settings/")
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
-        .body(Body::empty())
-        .expect("a request");
-    assert_eq!(app.send(rest).await.0, StatusCode::OK);
-}
-
-// --- in a browser ----------------------------------------------------------------------------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_signs_in_with_a_token_and_out_again() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("sign-in").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_shows_build_badges_in_the_seed_colours_newest_first() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("badges").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_build_queued_from_the_dashboard_appears() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("queue").await;
-    let build = image_build::Entity::find()
-        .filter(image_build::Column::OutputName.eq("browser-queued"))
-        .one(&stage.app.app.db)
-        .await
-        .expect("read builds")
-        .expect("the build queued from the page");
-    assert_eq!(build.status, BuildStatus::Pending);
-    assert_eq!(build.output_vmid, 9123);
-    assert_eq!(build.image_version, "2026.1");
-    assert_eq!(build.variables, json!({"cores": 4}));
-    assert_eq!(build.created_by_id, Some(stage.operator_id));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_follows_another_clients_changes_live_and_never_polls() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("live").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_build_is_cancelled_from_the_dashboard() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("cancel").await;
-    let id = stage.build(BuildStatus::Running);
-    let build = image_build::Entity::find_by_id(id)
-        .one(&stage.app.app.db)
-        .await
-        .expect("read the build")
-        .expect("the build");
-    assert_eq!(build.status, BuildStatus::Cancelled);
-    let last = build_event::Entity::find()
-        .filter(build_event::Column::BuildId.eq(id))
-        .order_by_desc(build_event::Column::Id)
-        .one(&stage.app.app.db)
-        .await
-        .expect("read the events")
-        .expect("an event");
-    assert_eq!(
-        (last.to_status, last.actor_id),
-        (BuildStatus::Cancelled, Some(stage.operator_id))
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_shows_validation_errors_next_to_their_fields() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    let builds = stage.app.count("image_build").await;
-    stage.run("validation").await;
-    assert_eq!(
-        stage.app.count("image_build").await,
-        builds,
-        "nothing was queued"
-    );
-    let settings = plugin_settings::Entity::find()
-        .one(&stage.app.app.db)
-        .await
-        .expect("read the settings")
-        .expect("the settings");
-    assert_eq!(settings.image_factory_max_concurrent_builds, 100);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_sees_no_action_in_the_dashboard() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("viewer").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_misses_nothing_across_a_dropped_connection() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("reconnect").await;
-}
-
-/// Today `packerTemplate` and `log` do not exist yet (another branch adds them): the panels hide.
-/// Once they exist, the same test requires the panels to show them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_shows_the_template_and_the_log_when_the_service_has_them() {
-    let Some(stage) = Stage::seeded().await else {
-        return;
-    };
-    stage.run("panels").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_searches_filters_and_pages_its_lists() {
-    let Some(stage) = Stage::demo().await else {
-        return;
-    };
-    stage.run("filters").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_fits_a_desktop_and_a_phone_and_works_by_keyboard() {
-    let Some(stage) = Stage::demo().await else {
-        return;
-    };
-    stage.run("layout").await;
-}
-
-// --- the stage: a seeded service on a socket, and the browser script -------------------------
-
 /// A service on a real socket (behind a [`Proxy`]), tokens by role, and what the script needs to
 /// know of the seeded rows.
-struct Stage {
-    app: TestApp,
+pub(super) struct Stage {
+    pub(super) app: TestApp,
     _server: Server,
     proxy: Proxy,
     tokens: BTreeMap<&'static str, String>,
-    operator_id: i32,
+    pub(super) operator_id: i32,
     fixture: Value,
     chromium: PathBuf,
 }
@@ -288,7 +35,7 @@ struct Stage {
 impl Stage {
     /// Two definitions (one for every tenant, one for tenant One) and a build of the first in
     /// each status; the factory on, with room for 100 running builds and custom variables.
-    async fn seeded() -> Option<Stage> {
+    pub(super) async fn seeded() -> Option<Stage> {
         let chromium = browser()?;
         let app = TestApp::new().await;
         app.enable_factory(json!({
@@ -364,7 +111,7 @@ impl Stage {
     }
 
     /// The demo data (`--demo`): 20 definitions, 500 builds.
-    async fn demo() -> Option<Stage> {
+    pub(super) async fn demo() -> Option<Stage> {
         let chromium = browser()?;
         let app = TestApp::new().await;
         demo::load(&app.app.db, Some(app.admin_id))
@@ -418,7 +165,7 @@ impl Stage {
     }
 
     /// The id of the seeded build that was in `status`.
-    fn build(&self, status: BuildStatus) -> i32 {
+    pub(super) fn build(&self, status: BuildStatus) -> i32 {
         let name = match status {
             BuildStatus::Pending => "pending",
             BuildStatus::Running => "running",
@@ -434,7 +181,7 @@ impl Stage {
 
     /// Runs one case of the browser script to its end, answering what it asks; fails with the
     /// script's transcript when the case fails.
-    async fn run(&self, case: &str) {
+    pub(super) async fn run(&self, case: &str) {
         let screenshots = std::env::var_os("PACKER_GATEWAY_SCREENSHOTS")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -585,65 +332,4 @@ fn browser() -> Option<PathBuf> {
         return None;
     }
     found
-}
-
-/// A TCP proxy in front of the service, so that a test can drop the browser's connections —
-/// as a network does — and hold new ones until it lets them through again.
-struct Proxy {
-    addr: SocketAddr,
-    gate: Arc<watch::Sender<Gate>>,
-}
-
-#[derive(Clone, Copy)]
-struct Gate {
-    /// Bumped by every cut: connections of an older generation are dropped.
-    generation: u64,
-    /// New connections wait while this is set.
-    held: bool,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("an address");
-        let gate = Arc::new(
-            watch::channel(Gate {
-                generation: 0,
-                held: false,
-            })
-            .0,
-        );
-        let watched = gate.clone();
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let mut gate = watched.subscribe();
-                tokio::spawn(async move {
-                    let Ok(open) = gate.wait_for(|g| !g.held).await.map(|g| *g) else {
-                        return;
-                    };
-                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = gate.wait_for(|g| g.generation != open.generation) => {}
-                    }
-                });
-            }
-        });
-        Proxy { addr, gate }
-    }
-
-    /// Drops every open connection and holds new ones.
-    fn cut(&self) {
-        self.gate.send_modify(|gate| {
-            gate.generation += 1;
-            gate.held = true;
-        });
-    }
-
-    /// Lets connections through again.
-    fn restore(&self) {
-        self.gate.send_modify(|gate| gate.held = false);
-    }
 }
