@@ -1,5 +1,5 @@
 //! The build dispatcher (SPEC §7.1) with the `proxbox` backend (§7.2), run for real against a
-//! stand-in of proxbox-api (`standin.rs`) on a real database.
+//! stand-in of proxbox-api (`standin/`) on a real database.
 
 mod adoption;
 mod packer;

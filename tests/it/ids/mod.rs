@@ -2,7 +2,7 @@
 //! is the opaque global id of its object, unique across types; every argument that names a type
 //! takes it (and, for a transition period, the row's integer REST uses); another type's id is
 //! refused; `node(id:)` and `nodes(ids:)` find objects by it; REST keeps integers. Which objects
-//! `node` shows to whom is proven for every type in `authorization.rs`.
+//! `node` shows to whom is proven for every type in `authorization/`.
 
 mod doors;
 mod global;
