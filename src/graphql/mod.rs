@@ -24,6 +24,7 @@ pub mod lookups;
 pub mod netbox;
 pub mod node;
 pub mod patch;
+pub mod prefetch;
 pub mod reference;
 pub mod scalars;
 pub mod settings;
