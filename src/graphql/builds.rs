@@ -13,7 +13,6 @@ use super::{
     loaders::ArgsKey,
     logs::BuildLogLine,
     lookups::{OrderBy, filter_of, sort},
-    prefetch,
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
     request,
     scalars::{DateTime, Json},
@@ -275,12 +274,15 @@ impl BuildQuery {
         let filter = filter_of(filter, ImageBuildFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
         // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read; what else they ask for is read right after the page
-        // (`prefetch`), before any resolver waits on a loader.
-        let look = ctx.look_ahead();
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
         let along = Along {
-            definitions: prefetch::asks(&look, "definition"),
-            creators: prefetch::asks(&look, "createdBy"),
+            definitions: asks("definition"),
+            creators: asks("createdBy"),
         };
         let request = request(ctx);
         let result = builds::list_along(
@@ -295,20 +297,10 @@ impl BuildQuery {
         let loaders = &request.loaders;
         loaders
             .definitions
-            .feed_many(result.definitions.iter().map(|d| (Id::of(d), d.clone())))
-            .await;
+            .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)));
         loaders
             .users
-            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)))
-            .await;
-        if let Some(nodes) = prefetch::nodes(&look) {
-            let rows: Vec<&image_build::Model> = result.page.rows.iter().map(|(_, b)| b).collect();
-            let joined = prefetch::BuildsJoined {
-                definitions: along.definitions.then_some(result.definitions),
-                creators: along.creators,
-            };
-            prefetch::builds(ctx, &nodes, &rows, joined).await?;
-        }
+            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, ImageBuild::from))
     }
 }

@@ -10,7 +10,6 @@ use super::{
     enums::BuildStatus,
     ids,
     lookups::filter_of,
-    prefetch,
     reference::User,
     request,
     scalars::DateTime,
@@ -114,28 +113,25 @@ impl EventQuery {
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
         // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read; what their builds ask for is read right after the page
-        // (`prefetch`), before any resolver waits on a loader.
-        let look = ctx.look_ahead();
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
         let along = LogAlong {
-            builds: prefetch::asks(&look, "build"),
-            actors: prefetch::asks(&look, "actor"),
+            builds: asks("build"),
+            actors: asks("actor"),
         };
         let request = request(ctx);
         let result = events::log_along(db(ctx), &request.scope, &filter, &args, along).await?;
         let loaders = &request.loaders;
         loaders
-            .users
-            .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)))
-            .await;
-        if let Some(build) = prefetch::nodes(&look).map(|nodes| nodes.field("build")) {
-            let joined = prefetch::BuildsJoined::default();
-            prefetch::builds(ctx, &build, &result.builds, joined).await?;
-        }
-        loaders
             .builds
-            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)))
-            .await;
+            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)));
+        loaders
+            .users
+            .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, BuildEvent::from))
     }
 }

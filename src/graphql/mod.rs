@@ -8,6 +8,7 @@
 //! ([`filters`]); ids are parsed and rendered in one place ([`ids`]): global ids, with which
 //! [`node`] finds any object.
 
+pub mod batch;
 pub mod builds;
 pub mod compat;
 pub mod connection;
@@ -24,7 +25,6 @@ pub mod lookups;
 pub mod netbox;
 pub mod node;
 pub mod patch;
-pub mod prefetch;
 pub mod reference;
 pub mod scalars;
 pub mod settings;

@@ -16,7 +16,6 @@ use super::{
     ids,
     loaders::{ArgsKey, latest_build_query},
     lookups::{OrderBy, filter_of, sort},
-    prefetch,
     reference::{Cluster, ProxmoxEndpoint, Tenant},
     request,
     scalars::{DateTime, Json},
@@ -281,12 +280,15 @@ impl DefinitionQuery {
         let filter = filter_of(filter, ImageDefinitionFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
         // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read; what else they ask for is read right after the page
-        // (`prefetch`), before any resolver waits on a loader.
-        let look = ctx.look_ahead();
+        // the loaders their fields read.
+        let asks = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
         let along = Along {
-            endpoints: prefetch::asks(&look, "proxmoxEndpoint"),
-            clusters: prefetch::asks(&look, "targetCluster"),
+            endpoints: asks("proxmoxEndpoint"),
+            clusters: asks("targetCluster"),
         };
         let request = request(ctx);
         let result = definitions::list_along(
@@ -301,18 +303,10 @@ impl DefinitionQuery {
         let loaders = &request.loaders;
         loaders
             .endpoints
-            .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)))
-            .await;
+            .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)));
         loaders
             .clusters
-            .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)))
-            .await;
-        if let Some(nodes) = prefetch::nodes(&look) {
-            let rows: Vec<&image_definition::Model> =
-                result.page.rows.iter().map(|(_, d)| d).collect();
-            let joined = prefetch::Joined { to_ones: true };
-            prefetch::definitions(ctx, &nodes, &rows, joined).await?;
-        }
+            .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)));
         Ok(Connection::of(result.page, ImageDefinition::from))
     }
 }
