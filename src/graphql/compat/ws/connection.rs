@@ -29,7 +29,7 @@ use tokio_stream::StreamMap;
 
 use super::{Protocol, close, truncate};
 use crate::{
-    admission::{Bucket, SocketSlot, take},
+    admission::{Bucket, SocketSlot, role_label, take},
     auth::Principal,
     config::{RateLimit, RateSubject},
     error::Error,
@@ -44,6 +44,7 @@ use crate::{
         error::codes,
     },
     http::{Credentials, codes as edge_codes, request_id},
+    telemetry::names,
 };
 
 /// What to do after a message.
@@ -173,10 +174,13 @@ impl Connection {
                         pong_deadline = None;
                         self.on_message(message).await
                     }
-                    Some(Err(err)) if too_big(&err) => Flow::Close(
-                        close::MESSAGE_TOO_BIG,
-                        "the message is larger than the limit".to_owned(),
-                    ),
+                    Some(Err(err)) if too_big(&err) => {
+                        refused("message_too_big");
+                        Flow::Close(
+                            close::MESSAGE_TOO_BIG,
+                            "the message is larger than the limit".to_owned(),
+                        )
+                    }
                     Some(Err(_)) | None => Flow::Drop,
                 },
                 Some((id, result)) = self.results.next() => self.on_result(id, result).await,
@@ -285,6 +289,7 @@ impl Connection {
                 if let Some(slot) = self.slot.as_mut()
                     && !admission.claim(slot, &principal, self.address)
                 {
+                    refused("sockets_per_principal");
                     return Flow::Close(
                         close::POLICY_VIOLATION,
                         "too many websockets open for these credentials".to_owned(),
@@ -390,6 +395,7 @@ impl Connection {
         let (bucket, limit) = &mut self.started;
         let socket = take(bucket, limit, now);
         if !socket.allowed {
+            refused("operation_rate");
             return Some(format!(
                 "this socket starts at most {} operations per second; retry after {} s",
                 socket.quota, socket.retry_after
@@ -397,6 +403,8 @@ impl Connection {
         }
         let verdict = self.door.app.admission.rate(principal, self.address)?;
         (!verdict.allowed).then(|| {
+            metrics::counter!(names::RATE_LIMITED, "door" => "websocket", "role" => role_label(principal))
+                .increment(1);
             format!(
                 "rate limit exceeded ({} operations, refilled over {} s); retry after {} s",
                 verdict.quota, verdict.window, verdict.retry_after
@@ -641,4 +649,9 @@ async fn changed(changes: Option<&mut watch::Receiver<i64>>) -> bool {
         Some(changes) => changes.changed().await.is_ok(),
         None => std::future::pending().await,
     }
+}
+
+/// Counts a refusal of the websocket's limits (`reason`, see [`names::WEBSOCKET_REFUSALS`]).
+fn refused(reason: &'static str) {
+    metrics::counter!(names::WEBSOCKET_REFUSALS, "reason" => reason).increment(1);
 }
