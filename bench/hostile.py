@@ -11,7 +11,7 @@ TOKEN (an admin token of that database; without, the database must be empty and 
 prints one), OVERLOAD (the overload client, bench/overload.rs built as an example), CONNECTIONS
 (1000) and SECONDS (20) of the overload, HONOR_RETRY_AFTER=1 (a refused client waits 1 s; by
 default it asks again at once), SOCKETS (5000) for the memory per websocket, SCALE (1: the other
-cases' short sizes), PORT (default 18080), CASES (a comma-separated subset of
+cases' short sizes), SERVER_ARGS (more flags for every server start), PORT (default 18080), CASES (a comma-separated subset of
 slow,overload,ws,rate).
 """
 
@@ -37,6 +37,7 @@ OVERLOAD = os.environ.get("OVERLOAD", "target/release/examples/overload")
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "1000"))
 SECONDS = float(os.environ.get("SECONDS", "20"))
 SOCKETS = int(os.environ.get("SOCKETS", "5000"))
+SERVER_ARGS = os.environ.get("SERVER_ARGS", "").split()
 HOST = "127.0.0.1"
 LIST = ("{ imageBuilds(first: 40) { nodes { id status definition { name allowedTenants { slug } "
         "targetCluster { name } } proxmoxEndpoint { name } createdBy { username } "
@@ -58,7 +59,7 @@ class Server:
     def __enter__(self):
         self.log = tempfile.TemporaryFile()
         args = [BIN, "--database-url", self.url, "--listen", f"{HOST}:{PORT}",
-                *([] if TOKEN else ["--demo"]), *self.extra]
+                *([] if TOKEN else ["--demo"]), *self.extra, *SERVER_ARGS]
         self.process = subprocess.Popen(args, stderr=self.log, stdout=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -333,6 +334,9 @@ def run_cases(server, token):
         time.sleep(30)
         after = server.rss_kb()
         row("RSS 30 s after the load (MB)", after // 1024, "< 100", after < 100 * 1024)
+        whole = server.rss_kb("VmHWM")
+        row("RSS high-water, load and the 30 s after (MB)", whole // 1024, "<= 250",
+            whole <= 250 * 1024)
     if "ws" in CASES:
         print("websockets")
         code, grown = asyncio.run(big_frame(server, token))
