@@ -1,5 +1,5 @@
 // Drives the dashboard (SPEC §8) in Debian's chromium, headless, with every host but 127.0.0.1
-// unreachable, for tests/it/dashboard.rs — one case per run: `node dashboard.mjs <case>`.
+// unreachable, for tests/it/dashboard/ — one case per run: `node dashboard.mjs <case>`.
 //
 // The Rust test serves the real router, seeds the database and passes, in the environment:
 //   DASHBOARD_URL          the service (through a proxy the test can cut), ending in `/`

@@ -8,8 +8,8 @@ use entity::enums::BuildStatus;
 use packer_gateway::dispatch::{self, Dispatcher, Job, packer::Renderer};
 use serde_json::json;
 
-use super::{Lines, wait_for};
-use crate::support::{TestApp, build_gid, key_of, unique};
+use super::rig::{self, Lines};
+use crate::support::{TestApp, build_gid, unique, wait_for};
 
 /// The Proxmox token: it must never appear in a log line, an error or the API.
 const TOKEN: &str = "c0ffee00-1234-5678-9abc-def012345678";
@@ -158,34 +158,37 @@ impl PackerRig {
     }
 
     async fn queue(&self) -> i32 {
-        let body = self
-            .app
-            .queue_build(
-                &self.app.admin,
-                json!({"definitionId": self.definition.to_string(), "outputVmid": 9100}),
-            )
-            .await;
-        body["data"]["queueImageBuild"]["id"]
-            .as_str()
-            .map(key_of)
-            .unwrap_or_else(|| panic!("queued: {body}"))
+        rig::queue(&self.app, self.definition).await
     }
 
     async fn build(&self, id: i32) -> entity::image_build::Model {
-        use sea_orm::EntityTrait;
-        entity::image_build::Entity::find_by_id(id)
-            .one(&self.app.app.db)
-            .await
-            .expect("read")
-            .expect("exists")
+        rig::build(&self.app, id).await
     }
 
     async fn wait_status(&self, id: i32, status: BuildStatus) -> entity::image_build::Model {
-        wait_for(&format!("build {id} {status:?}"), || async {
-            self.build(id).await.status == status
+        rig::wait_status(&self.app, id, status).await
+    }
+
+    /// Whether the fake packer of build `id` logged that SIGTERM cancelled it.
+    fn got_sigterm(&self, id: i32) -> bool {
+        self.lines
+            .of(id)
+            .iter()
+            .any(|l| l.contains("Cancelling build after receiving terminated"))
+    }
+
+    /// Queues a build and waits until the fake packer (`hang`) waits for SSH.
+    async fn waiting_for_ssh(&self) -> i32 {
+        let id = self.queue().await;
+        self.wait_status(id, BuildStatus::Running).await;
+        wait_for("packer waiting", || async {
+            self.lines
+                .of(id)
+                .iter()
+                .any(|l| l.contains("Waiting for SSH"))
         })
         .await;
-        self.build(id).await
+        id
     }
 
     fn workdir_of(&self, id: i32) -> PathBuf {
@@ -300,15 +303,7 @@ async fn a_failing_packer_fails_the_build_with_its_last_lines_and_no_token() {
 #[tokio::test]
 async fn a_dispatcher_shutting_down_fails_what_still_runs_and_stops_it() {
     let mut rig = PackerRig::new("hang").await;
-    let id = rig.queue().await;
-    rig.wait_status(id, BuildStatus::Running).await;
-    wait_for("packer waiting", || async {
-        rig.lines
-            .of(id)
-            .iter()
-            .any(|l| l.contains("Waiting for SSH"))
-    })
-    .await;
+    let id = rig.waiting_for_ssh().await;
     rig.dispatcher
         .take()
         .expect("the dispatcher")
@@ -317,47 +312,20 @@ async fn a_dispatcher_shutting_down_fails_what_still_runs_and_stops_it() {
     let build = rig.build(id).await;
     assert_eq!(build.status, BuildStatus::Failed);
     assert_eq!(build.error, dispatch::SHUT_DOWN);
-    assert!(
-        rig.lines
-            .of(id)
-            .iter()
-            .any(|l| l.contains("Cancelling build after receiving terminated")),
-        "packer got SIGTERM"
-    );
+    assert!(rig.got_sigterm(id), "packer got SIGTERM");
     assert_eq!(rig.app.count("build_lease").await, 0, "the lease released");
 }
 
 #[tokio::test]
 async fn a_cancelled_packer_build_gets_sigterm_and_stays_cancelled() {
     let rig = PackerRig::new("hang").await;
-    let id = rig.queue().await;
-    rig.wait_status(id, BuildStatus::Running).await;
-    wait_for("packer waiting", || async {
-        rig.lines
-            .of(id)
-            .iter()
-            .any(|l| l.contains("Waiting for SSH"))
-    })
-    .await;
-    let body = rig
-        .app
-        .lifecycle(&rig.app.admin, "cancelImageBuild", &id.to_string(), "")
-        .await;
-    assert_eq!(
-        body["data"]["cancelImageBuild"]["status"], "CANCELLED",
-        "{body}"
-    );
+    let id = rig.waiting_for_ssh().await;
+    rig::cancel(&rig.app, id).await;
     wait_for("the lease released", || async {
         rig.app.count("build_lease").await == 0
     })
     .await;
-    assert!(
-        rig.lines
-            .of(id)
-            .iter()
-            .any(|l| l.contains("Cancelling build after receiving terminated")),
-        "packer got SIGTERM"
-    );
+    assert!(rig.got_sigterm(id), "packer got SIGTERM");
     let build = rig.build(id).await;
     assert_eq!(build.status, BuildStatus::Cancelled);
 }

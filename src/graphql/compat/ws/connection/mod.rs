@@ -1,0 +1,285 @@
+//! One websocket connection: the state machine of both protocols (see the parent module for the
+//! rules), driven by one loop that waits on the socket, the operations' streams, the timers, the
+//! changes of credentials and the shutdown.
+//!
+//! The credentials are checked again in `credentials.rs`; the operations a socket runs, and
+//! their results, are in `operations.rs`.
+
+mod credentials;
+mod operations;
+
+use std::{collections::HashMap, net::IpAddr, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio::{
+    sync::watch,
+    time::{Instant, sleep_until, timeout},
+};
+use tokio_stream::StreamMap;
+
+use self::{
+    credentials::changed,
+    operations::{Operation, Results},
+};
+use super::{Protocol, close, truncate};
+use crate::{
+    admission::{Bucket, SocketSlot},
+    auth::Principal,
+    config::{RateLimit, RateSubject},
+    graphql::compat::Door,
+    http::Credentials,
+    telemetry::names,
+};
+
+/// What to do after a message.
+enum Flow {
+    Continue,
+    Close(u16, String),
+    /// The peer is gone (or dead): drop the connection without a close handshake.
+    Drop,
+}
+
+/// One socket and what runs on it.
+pub(super) struct Connection {
+    door: Door,
+    socket: WebSocket,
+    protocol: Protocol,
+    header_credentials: Credentials,
+    init_received: bool,
+    principal: Option<Principal>,
+    /// The credentials `principal` was authenticated with (a user's token), checked again on
+    /// every change of credentials and at the token's expiry.
+    credentials: Option<Credentials>,
+    /// Ticks on every change of credentials applied by this instance.
+    changes: Option<watch::Receiver<i64>>,
+    results: StreamMap<String, Results>,
+    operations: HashMap<String, Operation>,
+    write_timeout: Duration,
+    /// This socket among the open ones (and its principal's), until it is dropped.
+    slot: Option<SocketSlot>,
+    /// The client's address (the key of an anonymous reader's limits).
+    address: Option<IpAddr>,
+    /// Operations started per second on this socket.
+    started: (Bucket, RateLimit),
+}
+
+impl Connection {
+    /// A connection on `socket`; `header_credentials` are the upgrade request's.
+    pub(super) fn new(
+        door: Door,
+        socket: WebSocket,
+        protocol: Protocol,
+        header_credentials: Credentials,
+    ) -> Self {
+        let settings = &door.app.config.subscriptions;
+        let write_timeout = settings.ws_ping_interval + settings.ws_pong_timeout;
+        let per_second = f64::from(door.app.config.overload.ws_operations_per_second);
+        // A client may (re)start every subscription it is allowed at once, after a reconnection.
+        let most = door.app.config.limits.max_subscriptions as f64 + 1.0;
+        let limit = RateLimit {
+            subject: RateSubject::Others,
+            per_second,
+            burst: per_second.max(most),
+        };
+        let started = (Bucket::full(&limit, door.app.clock.now()), limit);
+        Connection {
+            slot: None,
+            address: None,
+            started,
+            door,
+            socket,
+            protocol,
+            header_credentials,
+            init_received: false,
+            principal: None,
+            credentials: None,
+            changes: None,
+            results: StreamMap::new(),
+            operations: HashMap::new(),
+            write_timeout,
+        }
+    }
+
+    /// Counts the connection in `slot`; `address` is the client's.
+    pub(super) fn with_slot(mut self, slot: SocketSlot, address: Option<IpAddr>) -> Self {
+        self.slot = Some(slot);
+        self.address = address;
+        self
+    }
+
+    /// Serves the socket until it closes.
+    pub(super) async fn run(mut self) {
+        let settings = self.door.app.config.subscriptions.clone();
+        let shutdown = self.door.app.shutdown.token().clone();
+        let clock = self.door.app.clock.clone();
+        let init_deadline = Instant::now() + settings.ws_init_timeout;
+        let mut next_ping = Instant::now() + settings.ws_ping_interval;
+        // Set by a ping when none is outstanding; cleared by anything the peer sends.
+        let mut pong_deadline: Option<Instant> = None;
+        let flow = loop {
+            let dead_at = pong_deadline;
+            let expires = self.principal.as_ref().and_then(Principal::expires);
+            let flow = tokio::select! {
+                () = shutdown.cancelled() => {
+                    Flow::Close(close::GOING_AWAY, "the server is shutting down".to_owned())
+                }
+                () = sleep_until(init_deadline), if self.principal.is_none() => Flow::Close(
+                    close::INIT_TIMEOUT,
+                    "Connection initialisation timeout".to_owned(),
+                ),
+                () = sleep_until(dead_at.unwrap_or(next_ping)), if dead_at.is_some() => {
+                    tracing::debug!("dropping a websocket peer that stopped answering pings");
+                    Flow::Drop
+                }
+                () = sleep_until(next_ping) => {
+                    let now = Instant::now();
+                    next_ping = now + settings.ws_ping_interval;
+                    pong_deadline.get_or_insert(now + settings.ws_pong_timeout);
+                    self.ping().await
+                }
+                frame = self.socket.next() => match frame {
+                    Some(Ok(message)) => {
+                        pong_deadline = None;
+                        self.on_message(message).await
+                    }
+                    Some(Err(err)) if too_big(&err) => {
+                        refused("message_too_big");
+                        Flow::Close(
+                            close::MESSAGE_TOO_BIG,
+                            "the message is larger than the limit".to_owned(),
+                        )
+                    }
+                    Some(Err(_)) | None => Flow::Drop,
+                },
+                Some((id, result)) = self.results.next() => self.on_result(id, result).await,
+                changed = changed(self.changes.as_mut()) => {
+                    if changed {
+                        self.recheck().await
+                    } else {
+                        self.changes = None;
+                        Flow::Continue
+                    }
+                }
+                () = clock.sleep_until(expires.unwrap_or(DateTime::<Utc>::MIN_UTC)),
+                    if expires.is_some() => self.recheck().await,
+            };
+            match flow {
+                Flow::Continue => {}
+                other => break other,
+            }
+        };
+        if let Flow::Close(code, reason) = flow {
+            self.close(code, &reason).await;
+        }
+    }
+
+    async fn ping(&mut self) -> Flow {
+        if self.send(Message::Ping(Default::default())).await.is_err() {
+            return Flow::Drop;
+        }
+        if self.protocol == Protocol::Legacy && self.principal.is_some() {
+            return self.send_json(json!({"type": "ka"})).await;
+        }
+        Flow::Continue
+    }
+
+    async fn on_message(&mut self, message: Message) -> Flow {
+        let text = match message {
+            Message::Text(text) => text.as_str().to_owned(),
+            Message::Binary(bytes) => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => text,
+                Err(_) => return self.malformed("the message is not UTF-8 text").await,
+            },
+            // The peer's pings are answered by the WebSocket layer; pongs only prove it alive.
+            Message::Ping(_) | Message::Pong(_) => return Flow::Continue,
+            // The WebSocket layer queues the answer to the close frame; flush it and end.
+            Message::Close(_) => {
+                let _ = timeout(self.write_timeout, self.socket.flush()).await;
+                return Flow::Drop;
+            }
+        };
+        let Ok(Json::Object(message)) = serde_json::from_str::<Json>(&text) else {
+            return self.malformed("the message is not a JSON object").await;
+        };
+        let Some(kind) = message.get("type").and_then(Json::as_str) else {
+            return self.malformed("the message has no `type`").await;
+        };
+        match (self.protocol, kind) {
+            (_, "connection_init") => self.on_init(message.get("payload")).await,
+            (Protocol::TransportWs, "ping") => self.send_json(json!({"type": "pong"})).await,
+            (Protocol::TransportWs, "pong") => Flow::Continue,
+            (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
+                self.on_subscribe(&message).await
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
+                self.on_complete(&message).await
+            }
+            (Protocol::Legacy, "connection_terminate") => Flow::Close(close::NORMAL, String::new()),
+            (_, other) => {
+                let reason = format!("unknown message type `{other}`");
+                self.malformed(&reason).await
+            }
+        }
+    }
+
+    async fn malformed(&mut self, reason: &str) -> Flow {
+        match self.protocol {
+            Protocol::TransportWs => Flow::Close(close::BAD_REQUEST, reason.to_owned()),
+            Protocol::Legacy => {
+                self.send_json(json!({"type": "connection_error", "payload": {"message": reason}}))
+                    .await
+            }
+        }
+    }
+
+    async fn send_json(&mut self, message: Json) -> Flow {
+        match self.send(Message::Text(message.to_string().into())).await {
+            Ok(()) => Flow::Continue,
+            Err(()) => Flow::Drop,
+        }
+    }
+
+    /// Sends one frame; a peer that does not take it in time is gone.
+    async fn send(&mut self, message: Message) -> Result<(), ()> {
+        match timeout(self.write_timeout, self.socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    /// Sends a close frame and waits briefly for the peer's, so that the handshake completes.
+    pub(super) async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: truncate(reason, 123).into(),
+        };
+        if self.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = self.socket.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Whether a read failed because the message is over the size limit (tungstenite refuses it
+/// from the frame's header, before reading its payload).
+fn too_big(err: &axum::Error) -> bool {
+    matches!(
+        std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// Counts a refusal of the websocket's limits (`reason`, see [`names::WEBSOCKET_REFUSALS`]).
+pub(super) fn refused(reason: &'static str) {
+    metrics::counter!(names::WEBSOCKET_REFUSALS, "reason" => reason).increment(1);
+}
