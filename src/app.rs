@@ -31,8 +31,8 @@ pub struct App {
     pub db: DatabaseConnection,
     /// The serve options (limits, anonymous access).
     pub config: Arc<ServeArgs>,
-    /// SQL statements run since start (for `/metrics` and the statement-count tests).
-    pub statements: Arc<AtomicU64>,
+    /// SQL statements run since start (for the statement-count tests).
+    pub statements: Arc<Statements>,
     /// The build-event hub: wake it after commits, subscribe to it.
     pub events: Events,
     /// The clock every request, write and background task reads (tests move it forward).
@@ -53,7 +53,7 @@ impl App {
     /// Connects to `database_url`, applies the migrations and starts the event hub.
     pub async fn new(database_url: &str, config: ServeArgs) -> Result<App, DbErr> {
         telemetry::install();
-        let statements = Arc::new(AtomicU64::new(0));
+        let statements = Arc::new(Statements::default());
         let db = connect(database_url, statements.clone()).await?;
         let clock = Clock::system();
         let tokens = &config.tokens;
@@ -98,6 +98,7 @@ impl App {
                     .logs
                     .log_secrets
                     .iter()
+                    .chain(&config.dispatch.proxbox_api_key)
                     .map(|s| s.expose().to_owned()),
             ),
         );
@@ -115,10 +116,24 @@ impl App {
         })
     }
 
-    /// SQL statements run since start.
+    /// SQL statements run since start, by requests and background work alike.
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::SeqCst)
+        self.statements.all.load(Ordering::SeqCst)
     }
+
+    /// SQL statements that requests ran themselves, while answering (see
+    /// [`telemetry::per_request`]); not those of the work they started in the background (a
+    /// token's `last_used`, the event hub waking up after a commit).
+    pub fn request_statement_count(&self) -> u64 {
+        self.statements.of_requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts of the SQL statements run through one pool.
+#[derive(Default)]
+pub struct Statements {
+    all: AtomicU64,
+    of_requests: AtomicU64,
 }
 
 /// Asks `netbox` for a catalog push (a pass of the templates) whenever a build completes — the
@@ -206,10 +221,10 @@ const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// SQLite files are created if missing and opened in WAL mode with foreign keys on, a busy
 /// timeout, and case-sensitive `LIKE` (so that `contains` means the same on both backends).
-/// Every statement run through the pool increments `statements`.
+/// Every statement run through the pool is counted in `statements`.
 pub async fn connect(
     database_url: &str,
-    statements: Arc<AtomicU64>,
+    statements: Arc<Statements>,
 ) -> Result<DatabaseConnection, DbErr> {
     let url = sqlite_create_if_missing(database_url);
     let mut options = ConnectOptions::new(url);
@@ -232,7 +247,10 @@ pub async fn connect(
         });
     let mut db = Database::connect(options).await?;
     db.set_metric_callback(move |info| {
-        statements.fetch_add(1, Ordering::SeqCst);
+        statements.all.fetch_add(1, Ordering::SeqCst);
+        if telemetry::count_for_request() {
+            statements.of_requests.fetch_add(1, Ordering::SeqCst);
+        }
         metrics::counter!(names::SQL_STATEMENTS).increment(1);
         metrics::histogram!(names::SQL_DURATION).record(info.elapsed.as_secs_f64());
     });

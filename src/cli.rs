@@ -1,7 +1,7 @@
 //! The commands of the binary: `serve` (the default), `dispatch`, `export-schema`, `user`,
 //! `token`, `render`.
 
-use std::sync::{Arc, atomic::AtomicU64};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::Role;
@@ -31,7 +31,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve(&database_url, args).await,
         Command::Dispatch(args) => dispatch_only(&database_url, args).await,
         Command::Render { definition, build } => {
-            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+            let db = connect(&database_url, Arc::default())
                 .await
                 .map_err(|e| e.to_string())?;
             let build = build
@@ -59,7 +59,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             tenants,
             email,
         }) => {
-            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+            let db = connect(&database_url, Arc::default())
                 .await
                 .map_err(|e| e.to_string())?;
             let role = Role::try_from_value(&role.to_lowercase())
@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             expires,
             description,
         }) => {
-            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+            let db = connect(&database_url, Arc::default())
                 .await
                 .map_err(|e| e.to_string())?;
             let owner = users::by_username(&db, &Scope::service(), &user)
@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Sync(SyncCommand::Netbox(args)) => sync_netbox(&database_url, &args).await,
         Command::Token(TokenCommand::Revoke { id }) => {
-            let db = connect(&database_url, Arc::new(AtomicU64::new(0)))
+            let db = connect(&database_url, Arc::default())
                 .await
                 .map_err(|e| e.to_string())?;
             users::revoke_token(&db, id).await.map_err(describe)?;
@@ -197,7 +197,7 @@ async fn dispatch_only(database_url: &str, args: ServeArgs) -> Result<(), String
 
 /// `sync netbox`: one pass of every type, a summary on standard output; fails when a type did.
 async fn sync_netbox(database_url: &str, args: &NetboxArgs) -> Result<(), String> {
-    let db = connect(database_url, Arc::new(AtomicU64::new(0)))
+    let db = connect(database_url, Arc::default())
         .await
         .map_err(|e| e.to_string())?;
     let clock = crate::clock::Clock::system();

@@ -18,6 +18,7 @@
 //! [`crate::http::health::metrics`] just before rendering.
 
 use std::{
+    cell::Cell,
     sync::{
         OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -42,6 +43,8 @@ pub mod names {
     pub const SQL_STATEMENTS: &str = "packer_gateway_sql_statements_total";
     /// Histogram of SQL statement latency.
     pub const SQL_DURATION: &str = "packer_gateway_sql_statement_duration_seconds";
+    /// Histogram of the SQL statements one HTTP request ran while answering, by `route`.
+    pub const SQL_PER_REQUEST: &str = "packer_gateway_sql_statements_per_request";
     /// Gauge: connections the pool holds.
     pub const DB_POOL_SIZE: &str = "packer_gateway_db_pool_connections";
     /// Gauge: idle connections of the pool.
@@ -162,6 +165,10 @@ fn describe() {
     );
     describe_counter!(SQL_STATEMENTS, "SQL statements run since start.");
     describe_histogram!(SQL_DURATION, Unit::Seconds, "SQL statement latency.");
+    describe_histogram!(
+        SQL_PER_REQUEST,
+        "SQL statements one HTTP request ran while answering (not its background work)."
+    );
     describe_gauge!(DB_POOL_SIZE, "Connections the database pool holds.");
     describe_gauge!(DB_POOL_IDLE, "Idle connections of the database pool.");
     describe_gauge!(DB_POOL_MAX, "Largest size of the database pool.");
@@ -252,4 +259,27 @@ impl Drop for Live {
     fn drop(&mut self) {
         metrics::gauge!(self.0).decrement(1.0);
     }
+}
+
+tokio::task_local! {
+    /// The statements of the request the current task is answering.
+    static REQUEST_STATEMENTS: Cell<u64>;
+}
+
+/// Runs `request`, counting the SQL statements it runs itself: those polled by its own task
+/// (every loader's batch is, see `graphql::batch`), not those of tasks it spawns.
+pub async fn per_request<F: Future>(request: F) -> (F::Output, u64) {
+    REQUEST_STATEMENTS
+        .scope(Cell::new(0), async {
+            let output = request.await;
+            (output, REQUEST_STATEMENTS.with(Cell::get))
+        })
+        .await
+}
+
+/// Counts a statement for the request the current task answers; false outside a request.
+pub fn count_for_request() -> bool {
+    REQUEST_STATEMENTS
+        .try_with(|count| count.set(count.get() + 1))
+        .is_ok()
 }

@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::registry::lifecycle::dispatch::Job;
+use crate::registry::logs::Secrets;
 
 /// How many of a build's last log lines a failure's `error` carries (SPEC §7.1).
 pub const TAIL: usize = 20;
@@ -108,59 +109,17 @@ impl LogSink for Discard {
     }
 }
 
-/// Replaces every configured secret by `***` (SPEC §7.5): applied to every line, error and
-/// response before it leaves a backend.
-#[derive(Clone, Debug, Default)]
-pub struct Scrubber {
-    secrets: Vec<String>,
-}
-
-impl Scrubber {
-    /// A scrubber of `secrets` (empty ones are ignored).
-    pub fn new(secrets: impl IntoIterator<Item = String>) -> Scrubber {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
-        // The longest first, so that a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        Scrubber { secrets }
-    }
-
-    /// `text` with every secret replaced.
-    pub fn text(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), "***");
-            }
-        }
-        text
-    }
-
-    /// `value` with every secret replaced in every string (keys included).
-    pub fn json(&self, value: Json) -> Json {
-        match value {
-            Json::String(s) => Json::String(self.text(&s)),
-            Json::Array(items) => Json::Array(items.into_iter().map(|v| self.json(v)).collect()),
-            Json::Object(map) => Json::Object(
-                map.into_iter()
-                    .map(|(k, v)| (self.text(&k), self.json(v)))
-                    .collect(),
-            ),
-            other => other,
-        }
-    }
-}
-
 /// One build's log: scrubs each line, keeps the last [`TAIL`] in memory, hands it to the sink.
 pub struct Log {
     build: i32,
-    scrubber: Arc<Scrubber>,
+    scrubber: Arc<Secrets>,
     sink: Arc<dyn LogSink>,
     tail: Mutex<VecDeque<String>>,
 }
 
 impl Log {
     /// The log of `build`.
-    pub fn new(build: i32, scrubber: Arc<Scrubber>, sink: Arc<dyn LogSink>) -> Log {
+    pub fn new(build: i32, scrubber: Arc<Secrets>, sink: Arc<dyn LogSink>) -> Log {
         Log {
             build,
             scrubber,
@@ -196,7 +155,7 @@ impl Log {
     }
 
     /// The scrubber of this log (for errors and responses).
-    pub fn scrubber(&self) -> &Scrubber {
+    pub fn scrubber(&self) -> &Secrets {
         &self.scrubber
     }
 }
@@ -225,11 +184,12 @@ mod tests {
 
     use serde_json::json;
 
-    use super::{Discard, Log, Scrubber, TAIL};
+    use super::{Discard, Log, TAIL};
+    use crate::registry::logs::Secrets;
 
     #[test]
     fn every_secret_is_scrubbed_from_text_and_json() {
-        let scrubber = Scrubber::new(["key-123".to_owned(), "key-1234".to_owned(), String::new()]);
+        let scrubber = Secrets::new(["key-123".to_owned(), "key-1234".to_owned(), String::new()]);
         assert_eq!(scrubber.text("a key-1234 and key-123."), "a *** and ***.");
         assert_eq!(
             scrubber.json(json!({"x": ["key-123"], "key-123": 1, "n": 2})),
@@ -241,7 +201,7 @@ mod tests {
     async fn the_log_keeps_the_last_lines_scrubbed() {
         let log = Log::new(
             1,
-            Arc::new(Scrubber::new(["s3cret".to_owned()])),
+            Arc::new(Secrets::new(["s3cret".to_owned()])),
             Arc::new(Discard),
         );
         for i in 0..(TAIL + 5) {

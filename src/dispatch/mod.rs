@@ -43,9 +43,10 @@ use self::run::run;
 use crate::{
     app::App,
     config::{self, Backend as Choice},
+    registry::logs::Secrets,
 };
 
-pub use backend::{Backend, Discard, Job, Log, LogSink, Outcome, Scrubber, TAIL, Why, Work};
+pub use backend::{Backend, Discard, Job, Log, LogSink, Outcome, TAIL, Why, Work};
 pub use stored::{StoredLogs, TEMPLATE_FILE, Templates};
 
 /// How a dispatcher runs.
@@ -147,7 +148,8 @@ pub fn start_with(
                 kill_grace: args.dispatch_kill_grace,
                 poll: args.dispatch_poll_interval,
             })?;
-            (Arc::new(backend), vec![key.expose().to_owned()])
+            // Its key is in the start-up list of secrets already (`App::logs`).
+            (Arc::new(backend), Vec::new())
         }
         Choice::Packer => {
             let renderer = renderer.ok_or(
@@ -176,7 +178,7 @@ pub fn start_with(
     Ok(Some(spawn(
         app,
         backend,
-        Arc::new(Scrubber::new(secrets)),
+        Arc::new(app.logs.secrets().with(secrets)),
         sink,
         options(args),
     )))
@@ -212,7 +214,7 @@ pub fn options(args: &config::Dispatch) -> Options {
 pub fn spawn(
     app: &App,
     backend: Arc<dyn Backend>,
-    scrubber: Arc<Scrubber>,
+    scrubber: Arc<Secrets>,
     sink: Arc<dyn LogSink>,
     options: Options,
 ) -> Dispatcher {
@@ -242,7 +244,7 @@ pub fn spawn(
 struct Shared {
     app: App,
     backend: Arc<dyn Backend>,
-    scrubber: Arc<Scrubber>,
+    scrubber: Arc<Secrets>,
     sink: Arc<dyn LogSink>,
     options: Options,
     /// Looks for pending builds done.

@@ -297,12 +297,10 @@ impl BuildQuery {
         let loaders = &request.loaders;
         loaders
             .definitions
-            .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)))
-            .await;
+            .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)));
         loaders
             .users
-            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)))
-            .await;
+            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, ImageBuild::from))
     }
 }

@@ -128,12 +128,10 @@ impl EventQuery {
         let loaders = &request.loaders;
         loaders
             .builds
-            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)))
-            .await;
+            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)));
         loaders
             .users
-            .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)))
-            .await;
+            .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, BuildEvent::from))
     }
 }

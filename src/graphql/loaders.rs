@@ -10,13 +10,14 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::Loader;
 use entity::{
     api_token, build_event, build_log_line, cloud_image_template, cluster, image_build,
     image_definition, proxmox_endpoint, tenant, user,
 };
 use sea_orm::{DatabaseConnection, FromQueryResult};
 
+use super::batch::{Batcher, Tick};
 use crate::{
     auth::Scope,
     error::Error,
@@ -35,33 +36,35 @@ use crate::{
 /// Every loader of one request.
 pub struct Loaders {
     /// Definitions by id.
-    pub definitions: DataLoader<ById<image_definition::Entity>, HashMapCache>,
+    pub definitions: Batcher<Id<image_definition::Entity>, ById<image_definition::Entity>>,
     /// Builds by id.
-    pub builds: DataLoader<ById<image_build::Entity>, HashMapCache>,
+    pub builds: Batcher<Id<image_build::Entity>, ById<image_build::Entity>>,
     /// Endpoints by id.
-    pub endpoints: DataLoader<ById<proxmox_endpoint::Entity>, HashMapCache>,
+    pub endpoints: Batcher<Id<proxmox_endpoint::Entity>, ById<proxmox_endpoint::Entity>>,
     /// Clusters by id.
-    pub clusters: DataLoader<ById<cluster::Entity>, HashMapCache>,
+    pub clusters: Batcher<Id<cluster::Entity>, ById<cluster::Entity>>,
     /// Tenants by id.
-    pub tenants: DataLoader<ById<tenant::Entity>, HashMapCache>,
+    pub tenants: Batcher<Id<tenant::Entity>, ById<tenant::Entity>>,
     /// Users by id.
-    pub users: DataLoader<ById<user::Entity>, HashMapCache>,
+    pub users: Batcher<Id<user::Entity>, ById<user::Entity>>,
     /// Catalog entries by id.
-    pub templates: DataLoader<ById<cloud_image_template::Entity>, HashMapCache>,
+    pub templates: Batcher<Id<cloud_image_template::Entity>, ById<cloud_image_template::Entity>>,
     /// Tenant lists by owner.
-    pub tenant_lists: DataLoader<TenantLists, HashMapCache>,
+    pub tenant_lists: Batcher<Owner, TenantLists>,
     /// Pages of builds by definition.
-    pub build_pages: DataLoader<BuildPages, HashMapCache>,
+    pub build_pages: Batcher<PageKey, BuildPages>,
     /// Counts of builds by definition.
-    pub build_counts: DataLoader<BuildCounts, HashMapCache>,
+    pub build_counts: Batcher<CountKey, BuildCounts>,
     /// Events by build.
-    pub events: DataLoader<Events, HashMapCache>,
+    pub events: Batcher<Id<image_build::Entity>, Events>,
     /// API tokens by user.
-    pub tokens: DataLoader<Tokens, HashMapCache>,
+    pub tokens: Batcher<Id<user::Entity>, Tokens>,
     /// Pages of log lines by build.
-    pub log_pages: DataLoader<LogPages, HashMapCache>,
+    pub log_pages: Batcher<LogPageKey, LogPages>,
     /// Counts of log lines by build.
-    pub log_counts: DataLoader<LogCounts, HashMapCache>,
+    pub log_counts: Batcher<Id<image_build::Entity>, LogCounts>,
+    /// When their batches run: [`Tick::drive`] runs the request's execution.
+    pub tick: Tick,
 }
 
 impl Loaders {
@@ -71,43 +74,42 @@ impl Loaders {
             db: db.clone(),
             scope: scope.clone(),
         };
-        fn make<L: Send + Sync + 'static>(loader: L) -> DataLoader<L, HashMapCache> {
-            DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
-        }
+        let tick = Tick::default();
         Loaders {
-            definitions: make(ById::new(&ctx)),
-            builds: make(ById::new(&ctx)),
-            endpoints: make(ById::new(&ctx)),
-            clusters: make(ById::new(&ctx)),
-            tenants: make(ById::new(&ctx)),
-            users: make(ById::new(&ctx)),
-            templates: make(ById::new(&ctx)),
-            tenant_lists: make(TenantLists(ctx.clone())),
-            build_pages: make(BuildPages(ctx.clone())),
-            build_counts: make(BuildCounts(ctx.clone())),
-            events: make(Events(ctx.clone())),
-            log_pages: make(LogPages(ctx.clone())),
-            log_counts: make(LogCounts(ctx.clone())),
-            tokens: make(Tokens(ctx)),
+            definitions: Batcher::new(ById::new(&ctx), &tick),
+            builds: Batcher::new(ById::new(&ctx), &tick),
+            endpoints: Batcher::new(ById::new(&ctx), &tick),
+            clusters: Batcher::new(ById::new(&ctx), &tick),
+            tenants: Batcher::new(ById::new(&ctx), &tick),
+            users: Batcher::new(ById::new(&ctx), &tick),
+            templates: Batcher::new(ById::new(&ctx), &tick),
+            tenant_lists: Batcher::new(TenantLists(ctx.clone()), &tick),
+            build_pages: Batcher::new(BuildPages(ctx.clone()), &tick),
+            build_counts: Batcher::new(BuildCounts(ctx.clone()), &tick),
+            events: Batcher::new(Events(ctx.clone()), &tick),
+            log_pages: Batcher::new(LogPages(ctx.clone()), &tick),
+            log_counts: Batcher::new(LogCounts(ctx.clone()), &tick),
+            tokens: Batcher::new(Tokens(ctx), &tick),
+            tick,
         }
     }
 
     /// Forgets everything loaded so far: a subscription answers each event as a new request.
     pub fn clear(&self) {
-        self.definitions.clear::<Id<image_definition::Entity>>();
-        self.builds.clear::<Id<image_build::Entity>>();
-        self.endpoints.clear::<Id<proxmox_endpoint::Entity>>();
-        self.clusters.clear::<Id<cluster::Entity>>();
-        self.tenants.clear::<Id<tenant::Entity>>();
-        self.users.clear::<Id<user::Entity>>();
-        self.templates.clear::<Id<cloud_image_template::Entity>>();
-        self.tenant_lists.clear::<Owner>();
-        self.build_pages.clear::<PageKey>();
-        self.build_counts.clear::<CountKey>();
-        self.events.clear::<Id<image_build::Entity>>();
-        self.tokens.clear::<Id<user::Entity>>();
-        self.log_pages.clear::<LogPageKey>();
-        self.log_counts.clear::<Id<image_build::Entity>>();
+        self.definitions.clear();
+        self.builds.clear();
+        self.endpoints.clear();
+        self.clusters.clear();
+        self.tenants.clear();
+        self.users.clear();
+        self.templates.clear();
+        self.tenant_lists.clear();
+        self.build_pages.clear();
+        self.build_counts.clear();
+        self.events.clear();
+        self.tokens.clear();
+        self.log_pages.clear();
+        self.log_counts.clear();
     }
 }
 

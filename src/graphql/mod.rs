@@ -8,6 +8,7 @@
 //! ([`filters`]); ids are parsed and rendered in one place ([`ids`]): global ids, with which
 //! [`node`] finds any object.
 
+pub mod batch;
 pub mod builds;
 pub mod compat;
 pub mod connection;

@@ -130,7 +130,7 @@ impl Subscription {
         let changes = events(ctx).subscribe(request.scope.clone(), filter, after, position);
         Ok(changes.then(move |change| async move {
             let change = change?;
-            feed(&request.loaders, &request.scope, &change).await;
+            feed(&request.loaders, &request.scope, &change);
             Ok(BuildStatusEvent(change))
         }))
     }
@@ -155,37 +155,30 @@ impl Subscription {
 /// the loaders forget the previous event and learn the build, its definition and — when `scope`
 /// may read them — the users, tenants, endpoints and cluster the payload points at, so a payload
 /// such as `build { createdBy definition { allowedTenants proxmoxEndpoint } }` runs no statement.
-async fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
+fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
     loaders.clear();
     loaders
         .builds
-        .feed_one(Id::of(&change.build), change.build.clone())
-        .await;
+        .feed_one(Id::of(&change.build), change.build.clone());
     loaders
         .definitions
-        .feed_one(Id::of(&change.definition), change.definition.clone())
-        .await;
+        .feed_one(Id::of(&change.definition), change.definition.clone());
     if let Ok(Some(actor)) = change.actor(scope) {
-        loaders.users.feed_one(Id::of(actor), actor.clone()).await;
+        loaders.users.feed_one(Id::of(actor), actor.clone());
     }
     let Some(related) = change.related(scope) else {
         return;
     };
     loaders
         .tenant_lists
-        .feed_one(change.tenants_owner(), related.allowed_tenants.clone())
-        .await;
+        .feed_one(change.tenants_owner(), related.allowed_tenants.clone());
     if let Some(user) = &related.created_by {
-        loaders.users.feed_one(Id::of(user), user.clone()).await;
+        loaders.users.feed_one(Id::of(user), user.clone());
     }
     loaders
         .endpoints
-        .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())))
-        .await;
+        .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())));
     if let Some(cluster) = &related.cluster {
-        loaders
-            .clusters
-            .feed_one(Id::of(cluster), cluster.clone())
-            .await;
+        loaders.clusters.feed_one(Id::of(cluster), cluster.clone());
     }
 }

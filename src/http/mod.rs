@@ -43,7 +43,11 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::Clients, error::Error, telemetry::names};
+use crate::{
+    config::Clients,
+    error::Error,
+    telemetry::{self, names},
+};
 pub use auth::Credentials;
 pub use failure::{Failure, Render, Rendering, codes};
 pub use request_id::RequestId;
@@ -108,8 +112,10 @@ async fn record(request: Request, next: Next) -> Response {
         _ => "other",
     };
     let start = std::time::Instant::now();
-    let response = next.run(request).await;
+    let (response, statements) = telemetry::per_request(next.run(request)).await;
     let status = response.status().as_u16().to_string();
+    #[expect(clippy::cast_precision_loss, reason = "a count of statements")]
+    metrics::histogram!(names::SQL_PER_REQUEST, "route" => route.clone()).record(statements as f64);
     metrics::histogram!(names::HTTP_DURATION, "route" => route.clone(), "method" => method)
         .record(start.elapsed().as_secs_f64());
     metrics::counter!(names::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)

@@ -76,6 +76,27 @@ async fn running_build(flags: &[&str]) -> (TestApp, i32, i32) {
     (app, definition, build)
 }
 
+/// One list of secrets (SPEC §7.5): the proxbox-api key is scrubbed from the lines a worker
+/// appends too, not only from the dispatcher's output.
+#[tokio::test]
+async fn the_proxbox_api_key_is_scrubbed_from_every_stored_line() {
+    let (app, _, build) = running_build(&["--proxbox-api-key", "pbx-key-7"]).await;
+    append_ok(
+        &app,
+        build,
+        json!([{"line": "X-Proxbox-API-Key: pbx-key-7"}]),
+    )
+    .await;
+    wait_for_lines(&app, build, 1).await;
+    let data = app
+        .data(LOG, json!({"id": build_gid(build), "first": 10}))
+        .await;
+    assert_eq!(
+        data["imageBuild"]["log"]["nodes"][0]["line"],
+        "X-Proxbox-API-Key: ***"
+    );
+}
+
 #[tokio::test]
 async fn lines_are_stored_in_order_scrubbed_and_capped_then_paged() {
     let (app, _, build) = running_build(&[
@@ -335,11 +356,9 @@ async fn nested_logs_cost_the_same_statements_for_one_build_or_many() {
             append_ok(&app, build, numbered(1, 5)).await;
         }
         app.app.logs.flush().await;
-        app.data(query, json!({})).await;
-        app.settle().await;
-        let before = app.statements();
+        let before = app.request_statements();
         let data = app.data(query, json!({})).await;
-        costs.push(app.statements() - before);
+        costs.push(app.request_statements() - before);
         for node in data["imageBuilds"]["nodes"].as_array().expect("nodes") {
             assert_eq!(node["log"]["totalCount"], 5);
             assert_eq!(node["log"]["nodes"].as_array().map(Vec::len), Some(3));

@@ -98,9 +98,9 @@ async fn warm_up(app: &TestApp) {
 
 /// The statements one request runs (authentication included) and its data.
 async fn measure(app: &TestApp, query: &str, variables: Value) -> (u64, Value) {
-    let before = app.statements();
+    let before = app.request_statements();
     let data = app.data(query, variables).await;
-    (app.statements() - before, data)
+    (app.request_statements() - before, data)
 }
 
 const BUILD_PAGE: &str = "query($first: Int) { imageBuilds(first: $first) { nodes {

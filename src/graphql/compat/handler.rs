@@ -174,7 +174,8 @@ async fn run(
         _ => {}
     }
     let operation = prepared.operation;
-    let response = prepared.schema.execute(prepared.request).await;
+    let execution = prepared.schema.execute(prepared.request);
+    let response = prepared.tick.drive(execution).await;
     let outcome = response
         .errors
         .first()

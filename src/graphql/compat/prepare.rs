@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    graphql::{AppSchema, RequestCtx, error::codes},
+    graphql::{AppSchema, RequestCtx, batch::Tick, error::codes},
     registry::rules,
 };
 
@@ -27,6 +27,8 @@ pub struct Prepared {
     pub operation: Option<OperationType>,
     /// The schema for the principal (without introspection for anonymous readers).
     pub schema: AppSchema,
+    /// When the request's loaders run their batches: the execution must be driven by it.
+    pub tick: Tick,
 }
 
 /// Checks and builds a request of `principal`; the refusal carries the code to report. A document
@@ -51,9 +53,9 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         .input_types
         .check(&document, operation_name.as_deref(), &variables)
         .map_err(|message| Refusal::new(codes::BAD_USER_INPUT, message))?;
-    let mut request = Request::new(query)
-        .variables(variables)
-        .data(RequestCtx::new(&door.app.db, principal));
+    let context = RequestCtx::new(&door.app.db, principal);
+    let tick = context.loaders.tick.clone();
+    let mut request = Request::new(query).variables(variables).data(context);
     request.set_parsed_query(document);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
@@ -68,6 +70,7 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         request,
         operation,
         schema,
+        tick,
     })
 }
 

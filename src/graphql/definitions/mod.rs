@@ -303,12 +303,10 @@ impl DefinitionQuery {
         let loaders = &request.loaders;
         loaders
             .endpoints
-            .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)))
-            .await;
+            .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)));
         loaders
             .clusters
-            .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)))
-            .await;
+            .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)));
         Ok(Connection::of(result.page, ImageDefinition::from))
     }
 }

@@ -122,7 +122,10 @@ impl NewLine {
     }
 }
 
-/// The secret values scrubbed from every line (SPEC §7.5): given at start-up.
+/// The secret values scrubbed from every stored line, and from every line, error and response
+/// a dispatcher's backend produces (SPEC §7.5): one list, built once at start-up (`--log-secret`,
+/// the proxbox-api key) and given to the log writer, which hands it to the dispatcher (which adds
+/// the Proxmox tokens of its packer backend).
 #[derive(Clone, Debug, Default)]
 pub struct Secrets(Vec<String>);
 
@@ -134,6 +137,31 @@ impl Secrets {
         values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         values.dedup();
         Secrets(values)
+    }
+
+    /// This list and `more` (empty ones ignored).
+    pub fn with(&self, more: impl IntoIterator<Item = String>) -> Self {
+        Secrets::new(self.0.iter().cloned().chain(more))
+    }
+
+    /// `text` with every secret value replaced by [`SCRUBBED`], as an owned string.
+    pub fn text(&self, text: &str) -> String {
+        self.scrub(text).into_owned()
+    }
+
+    /// `value` with every secret value replaced in every string (keys included).
+    pub fn json(&self, value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match value {
+            Json::String(s) => Json::String(self.text(&s)),
+            Json::Array(items) => Json::Array(items.into_iter().map(|v| self.json(v)).collect()),
+            Json::Object(map) => Json::Object(
+                map.into_iter()
+                    .map(|(k, v)| (self.text(&k), self.json(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// `line` with every secret value replaced by [`SCRUBBED`].

@@ -73,6 +73,12 @@ impl LogWriter {
         }
     }
 
+    /// The secrets scrubbed from every line (the dispatcher scrubs its backend's output with
+    /// them too).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// Queues `lines` of `build` (scrubbed and capped here, stamped with the clock's now). The
     /// lines are written with the next batch: call [`LogWriter::flush`] to wait for them.
     pub async fn append(&self, build: i32, lines: Vec<NewLine>) {

@@ -79,6 +79,11 @@ impl TestApp {
         self.app.statement_count()
     }
 
+    /// SQL statements requests ran so far while answering (not their background work).
+    pub fn request_statements(&self) -> u64 {
+        self.app.request_statement_count()
+    }
+
     /// Waits until the background `last_used` write of a token's use has landed (the only
     /// statement a request leaves behind it), so that a following count is exact.
     pub async fn settle(&self) {

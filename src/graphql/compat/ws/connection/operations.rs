@@ -237,9 +237,12 @@ impl Connection {
 
 /// The results of a prepared operation, then `None`; a subscription follows `position`.
 pub(super) fn execute(prepared: Prepared, position: Position) -> Results {
-    prepared
+    let stream = prepared
         .schema
-        .execute_stream(prepared.request.data(position))
+        .execute_stream(prepared.request.data(position));
+    prepared
+        .tick
+        .drive_stream(stream)
         .map(Some)
         .chain(stream::once(async { None }))
         .boxed()
