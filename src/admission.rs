@@ -55,6 +55,39 @@ pub struct Admission {
 pub struct Busy {
     /// Seconds after which a retry is sensible.
     pub retry_after: u64,
+    /// Which capacity was lacking.
+    pub reason: Shed,
+}
+
+/// Why a request was shed (the `reason` of `requests_shed_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shed {
+    /// Every place was taken and the line was full.
+    NoPlace,
+    /// No place freed up within the queue timeout.
+    QueueTimeout,
+    /// The most websockets were open (`--ws-max-sockets`).
+    WebsocketCap,
+}
+
+impl Shed {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Shed::NoPlace => "no_place",
+            Shed::QueueTimeout => "queue_timeout",
+            Shed::WebsocketCap => "websocket_cap",
+        }
+    }
+}
+
+/// The bounded label of a principal's role in metrics: its role, `anonymous` or `service`.
+pub fn role_label(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::User(caller) => policy_name(RateSubject::Role(caller.role)),
+        Principal::Anonymous => "anonymous",
+        Principal::Service => "service",
+    }
 }
 
 /// A place among the executing requests, given back when dropped.
@@ -93,20 +126,34 @@ impl Admission {
     /// A place to execute: at once when one is free, else after waiting in line — when the line
     /// is not full, and at most the queue timeout.
     pub async fn admit(&self) -> Result<Place, Busy> {
-        let busy = Busy { retry_after: 1 };
+        let busy = |reason| Busy {
+            retry_after: 1,
+            reason,
+        };
         if let Ok(place) = self.executing.clone().try_acquire_owned() {
             return Ok(place);
         }
         let waiting = self.queued.fetch_add(1, Ordering::SeqCst);
         let _leave = Leave(&self.queued);
         if waiting >= self.max_queued {
-            return Err(busy);
+            return Err(busy(Shed::NoPlace));
         }
         match tokio::time::timeout(self.queue_timeout, self.executing.clone().acquire_owned()).await
         {
             Ok(Ok(place)) => Ok(place),
-            _ => Err(busy),
+            _ => Err(busy(Shed::QueueTimeout)),
         }
+    }
+
+    /// Requests executing now (holding a place).
+    pub fn executing(&self) -> usize {
+        self.max_executing
+            .saturating_sub(self.executing.available_permits())
+    }
+
+    /// Requests waiting for a place now.
+    pub fn waiting(&self) -> usize {
+        self.queued.load(Ordering::SeqCst).min(self.max_queued)
     }
 
     /// Whether any rate limit is configured (without, the edge does not authenticate requests

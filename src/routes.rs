@@ -31,13 +31,14 @@ pub fn router(app: App) -> Router {
     }
     let pages = pages.merge(dashboard::routes()).with_state(app.clone());
     let graphql = http::door(
-        http::admission::admitted(graphql::compat::routes(app.clone()), &app).merge(pages),
+        http::admission::admitted(graphql::compat::routes(app.clone()), &app, "graphql")
+            .merge(pages),
         graphql::compat::render,
         timeout,
     );
     let clients = app.config.clients.clone();
     let rest = http::door(
-        http::admission::admitted(rest::routes(app.clone()), &app),
+        http::admission::admitted(rest::routes(app.clone()), &app, "rest"),
         rest::error::render,
         timeout,
     );

@@ -75,6 +75,27 @@ pub mod names {
     /// A backend's work on a build, from hand-over to outcome (`backend`, `outcome`: completed,
     /// failed, stopped).
     pub const DISPATCH_BACKEND_DURATION: &str = "packer_gateway_dispatch_backend_duration_seconds";
+    /// Counter: requests refused for lack of capacity (503 `SERVER_BUSY`), by `door` (graphql,
+    /// rest) and `reason` (`no_place`: every place and the line taken; `queue_timeout`: no place
+    /// freed in time; `websocket_cap`: `--ws-max-sockets` open).
+    pub const REQUESTS_SHED: &str = "packer_gateway_requests_shed_total";
+    /// Counter: requests and websocket operations refused by a principal's rate limit (429
+    /// `RATE_LIMITED`), by `door` (graphql, rest, websocket) and `role` (viewer, operator, worker,
+    /// admin, anonymous).
+    pub const RATE_LIMITED: &str = "packer_gateway_rate_limited_total";
+    /// Counter: what a websocket was refused, by `reason` (`message_too_big`: closed 1009;
+    /// `sockets_per_principal`: closed 1008; `operation_rate`: an operation refused for the
+    /// socket's `--ws-operations-per-second`).
+    pub const WEBSOCKET_REFUSALS: &str = "packer_gateway_websocket_refusals_total";
+    /// Gauge: requests of the doors executing (holding one of `--max-concurrent-requests`).
+    pub const REQUESTS_EXECUTING: &str = "packer_gateway_requests_executing";
+    /// Gauge: requests waiting for a place (at most `--max-queued-requests`).
+    pub const REQUESTS_WAITING: &str = "packer_gateway_requests_waiting";
+    /// Gauge: HTTP connections served (an upgraded websocket leaves them).
+    pub const CONNECTIONS_OPEN: &str = "packer_gateway_connections_open";
+    /// Counter: times the accept loop stopped accepting at `--max-connections` (the next clients
+    /// wait in the listen backlog).
+    pub const CONNECTIONS_AT_CAP: &str = "packer_gateway_connections_at_cap_total";
 }
 
 /// Latency buckets, in seconds: from a statement served from memory to the request timeout.
@@ -181,6 +202,25 @@ fn describe() {
         DISPATCH_BACKEND_DURATION,
         Unit::Seconds,
         "A backend's work on a build, from hand-over to outcome."
+    );
+    describe_counter!(
+        REQUESTS_SHED,
+        "Requests refused for lack of capacity (503 SERVER_BUSY), by door and reason."
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "Requests and websocket operations refused by a rate limit, by door and role."
+    );
+    describe_counter!(
+        WEBSOCKET_REFUSALS,
+        "Websocket refusals: closes 1009 and 1008, operations over the socket's rate."
+    );
+    describe_gauge!(REQUESTS_EXECUTING, "Requests executing.");
+    describe_gauge!(REQUESTS_WAITING, "Requests waiting for a place.");
+    describe_gauge!(CONNECTIONS_OPEN, "HTTP connections served.");
+    describe_counter!(
+        CONNECTIONS_AT_CAP,
+        "Times the accept loop stopped accepting at --max-connections."
     );
 }
 

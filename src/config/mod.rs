@@ -6,7 +6,9 @@ mod requests;
 mod values;
 
 pub use background::{Backend, Dispatch, Logs, NetboxArgs};
-pub use requests::{Clients, Limits, Overload, RateLimit, RateSubject, Subscriptions, Tokens};
+pub use requests::{
+    Clients, Limits, Overload, RateLimit, RateSubject, Subscriptions, Tokens, trusted_proxy,
+};
 pub use values::Secret;
 
 use std::net::SocketAddr;

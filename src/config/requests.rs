@@ -68,6 +68,21 @@ pub struct Overload {
     #[arg(long, env = "PACKER_GATEWAY_WS_OPERATIONS_PER_SECOND", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_operations_per_second: u32,
+    /// A reverse proxy whose `X-Forwarded-For` is trusted, as a CIDR block or an address
+    /// (`10.0.0.0/8`, `::1`); repeat the flag or separate with commas. None by default: the
+    /// client's address is the connection's peer. Behind trusted proxies it is the rightmost
+    /// address of `X-Forwarded-For` that is not a trusted proxy.
+    #[arg(long = "trusted-proxy", env = "PACKER_GATEWAY_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A `--trusted-proxy`: a CIDR block, or one address.
+pub fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an address nor a CIDR block (10.0.0.0/8)"))
 }
 
 /// Who a rate limit applies to.

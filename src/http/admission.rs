@@ -7,39 +7,39 @@
 //! The service's own pages (health, metrics, GraphiQL, the dashboard's files) are not admitted
 //! here: they must answer while the API is saturated.
 
-use std::{
-    convert::Infallible,
-    net::{IpAddr, SocketAddr},
-};
+use std::{convert::Infallible, net::IpAddr};
 
 use axum::{
     Router,
-    extract::{ConnectInfo, FromRequestParts, Request, State},
+    extract::{FromRequestParts, Request, State},
     http::{Extensions, request::Parts},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
 };
 
-use super::{Credentials, Failure, failure::rate_limit_fields};
-use crate::app::App;
+use super::{Credentials, Failure, auth::Resolved, failure::rate_limit_fields};
+use crate::{admission::role_label, app::App, telemetry::names};
 
-/// Wraps the routes of a door's API with admission control.
-pub fn admitted(routes: Router, app: &App) -> Router {
-    routes.layer(from_fn_with_state(app.clone(), admit))
+/// Wraps the routes of a door's API with admission control; `door` names it in metrics
+/// (`graphql`, `rest`).
+pub fn admitted(routes: Router, app: &App, door: &'static str) -> Router {
+    routes.layer(from_fn_with_state((app.clone(), door), admit))
 }
 
-/// The client's address, when the request came over a socket (`http::serve` records it).
+/// The client's address, when the request came over a socket (`http::serve` records it: the
+/// peer's, or the one a trusted proxy forwarded, see `http::forwarded`).
 pub fn client_address(request: &Request) -> Option<IpAddr> {
     address_of(request.extensions())
 }
 
 fn address_of(extensions: &Extensions) -> Option<IpAddr> {
     extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .get::<ClientAddress>()
+        .and_then(|client| client.0)
 }
 
-/// The client's address as an extractor (`None` for in-process requests).
+/// The client's address as an extractor (`None` for in-process requests); `http::serve` puts it
+/// in every request's extensions.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
@@ -51,14 +51,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-async fn admit(State(app): State<App>, request: Request, next: Next) -> Response {
+async fn admit(
+    State((app, door)): State<(App, &'static str)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let address = client_address(&request);
     // Authentication is from memory (a token this instance has not seen yet costs its one
-    // lookup, here rather than in the door); a request whose credentials fail is refused by its
-    // door. Without rate limits nothing is authenticated here.
+    // lookup, here rather than in the door); the principal is left in the request for the door
+    // (`Resolved`), and a request whose credentials fail is refused by its door. Without rate
+    // limits nothing is authenticated here.
     let verdict = if app.admission.rate_limited() {
         match Credentials::of(request.headers()).authenticate(&app).await {
-            Ok(principal) => app.admission.rate(&principal, address),
+            Ok(principal) => {
+                let verdict = app.admission.rate(&principal, address);
+                if verdict.is_some_and(|v| !v.allowed) {
+                    metrics::counter!(names::RATE_LIMITED, "door" => door, "role" => role_label(&principal))
+                        .increment(1);
+                }
+                request.extensions_mut().insert(Resolved(principal));
+                verdict
+            }
             Err(_) => None,
         }
     } else {
@@ -69,7 +82,11 @@ async fn admit(State(app): State<App>, request: Request, next: Next) -> Response
     }
     let mut response = match app.admission.admit().await {
         Ok(_place) => next.run(request).await,
-        Err(busy) => return Failure::Busy(busy).into_response(),
+        Err(busy) => {
+            metrics::counter!(names::REQUESTS_SHED, "door" => door, "reason" => busy.reason.label())
+                .increment(1);
+            return Failure::Busy(busy).into_response();
+        }
     };
     if let Some(verdict) = verdict {
         rate_limit_fields(response.headers_mut(), &verdict);

@@ -5,8 +5,13 @@
 //!
 //! A handler that must authenticate at a later point than its extractors run (GraphQL over GET,
 //! where a browser gets GraphiQL without credentials) extracts [`Credentials`] and calls
-//! [`Credentials::authenticate`]; the websocket keeps the upgrade's credentials for a
-//! `connection_init` that carries none.
+//! [`Credentials::principal`]; the websocket keeps the upgrade's credentials for a
+//! `connection_init` that carries none, and authenticates them afresh
+//! ([`Credentials::authenticate`]) at init and on every re-check.
+//!
+//! With rate limits on, the edge authenticates a request before its door
+//! (`http::admission`) and leaves the principal in the request's extensions ([`Resolved`]); the
+//! extractors take it from there, so a request is authenticated once.
 
 use std::convert::Infallible;
 
@@ -18,16 +23,25 @@ use axum::{
 use super::failure::Failure;
 use crate::{app::App, auth::Principal, error::Error};
 
-/// What a request presents as credentials: the value of its `Authorization` header, if any.
+/// What a request presents as credentials: the value of its `Authorization` header, if any, and
+/// the principal the edge already resolved from it ([`Resolved`]), if it did.
 #[derive(Clone, Debug, Default)]
-pub struct Credentials(Option<String>);
+pub struct Credentials {
+    authorization: Option<String>,
+    resolved: Option<Principal>,
+}
+
+/// The principal the edge authenticated for a request (with rate limits on, before its door):
+/// kept in the request's extensions so that the door does not authenticate it again.
+#[derive(Clone, Debug)]
+pub struct Resolved(pub Principal);
 
 impl Credentials {
     /// The credentials of a request's headers.
     pub fn of(headers: &HeaderMap) -> Self {
         // A value that is not visible ASCII is kept (lossily) rather than dropped, so that it is
         // refused as bad credentials instead of passing for none (anonymous access).
-        Credentials(
+        Credentials::new(
             headers
                 .get(header::AUTHORIZATION)
                 .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
@@ -36,14 +50,27 @@ impl Credentials {
 
     /// Credentials given some other way (a websocket's `connection_init` payload).
     pub fn new(authorization: Option<String>) -> Self {
-        Credentials(authorization)
+        Credentials {
+            authorization,
+            resolved: None,
+        }
     }
 
-    /// The principal they stand for: a user, anonymous when there are none and anonymous reading
-    /// is enabled, else `UNAUTHENTICATED`.
+    /// The principal of the request they came with: the one the edge resolved, else
+    /// [`Credentials::authenticate`].
+    pub async fn principal(&self, app: &App) -> Result<Principal, Error> {
+        match &self.resolved {
+            Some(principal) => Ok(principal.clone()),
+            None => self.authenticate(app).await,
+        }
+    }
+
+    /// The principal they stand for now: a user, anonymous when there are none and anonymous
+    /// reading is enabled, else `UNAUTHENTICATED`. Always asks the authenticator (a websocket
+    /// re-checks its credentials this way).
     pub async fn authenticate(&self, app: &App) -> Result<Principal, Error> {
         app.auth
-            .authenticate(self.0.as_deref(), app.config.anonymous_read)
+            .authenticate(self.authorization.as_deref(), app.config.anonymous_read)
             .await
     }
 }
@@ -52,12 +79,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Credentials::of(&parts.headers))
+        Ok(Credentials {
+            resolved: parts
+                .extensions
+                .get::<Resolved>()
+                .map(|resolved| resolved.0.clone()),
+            ..Credentials::of(&parts.headers)
+        })
     }
 }
 
-/// The authenticated principal of a request; refused (401) when its credentials are missing or
-/// bad.
+/// The authenticated principal of a request (the edge's, when it resolved one); refused (401)
+/// when its credentials are missing or bad.
 impl<S> FromRequestParts<S> for Principal
 where
     App: FromRef<S>,
@@ -67,6 +100,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = App::from_ref(state);
-        Ok(Credentials::of(&parts.headers).authenticate(&app).await?)
+        let Ok(credentials) = Credentials::from_request_parts(parts, state).await;
+        Ok(credentials.principal(&app).await?)
     }
 }

@@ -217,7 +217,7 @@ pub async fn render_failures(
         parts.headers.insert(name.clone(), value.clone());
     }
     match &failure {
-        Failure::Busy(Busy { retry_after }) => {
+        Failure::Busy(Busy { retry_after, .. }) => {
             parts
                 .headers
                 .insert(header::RETRY_AFTER, (*retry_after).into());

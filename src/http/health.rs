@@ -42,6 +42,8 @@ pub async fn ready(State(app): State<App>) -> Response {
 pub async fn metrics(State(app): State<App>) -> Response {
     record_pool(&app);
     metrics::gauge!(names::SUBSCRIPTIONS_ACTIVE).set(app.events.subscribers() as f64);
+    metrics::gauge!(names::REQUESTS_EXECUTING).set(app.admission.executing() as f64);
+    metrics::gauge!(names::REQUESTS_WAITING).set(app.admission.waiting() as f64);
     match tokio::time::timeout(DATABASE_WAIT, builds::census(&app.db, &Scope::service())).await {
         Ok(Ok(census)) => {
             for status in BuildStatus::iter() {

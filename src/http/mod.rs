@@ -22,6 +22,7 @@ pub mod body;
 pub mod cors;
 pub mod dashboard;
 pub mod failure;
+pub mod forwarded;
 pub mod graphiql;
 pub mod health;
 pub mod request_id;
@@ -64,12 +65,17 @@ pub fn door(routes: Router, render: Render, request_timeout: Duration) -> Router
 pub fn edge(router: Router, clients: &Clients) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
-            tracing::info_span!(
+            let span = tracing::info_span!(
                 "request",
                 method = %request.method(),
                 path = request.uri().path(),
                 request_id = RequestId::of(request.extensions()).0,
-            )
+                client = tracing::field::Empty,
+            );
+            if let Some(client) = admission::client_address(request) {
+                span.record("client", tracing::field::display(client));
+            }
+            span
         })
         // A failure is logged once, by the door that renders it.
         .on_failure(());

@@ -8,7 +8,9 @@
 //!   count when it is upgraded: `--ws-max-sockets` counts it from there.
 //! - A request head, and the pipelined requests read ahead, take at most `--max-head-bytes`;
 //!   hyper serves pipelined requests one after the other.
-//! - Each request carries the client's address (`ConnectInfo`), for per-address rate limits.
+//! - Each request carries the peer's address (`ConnectInfo`) and the client's
+//!   ([`ClientAddress`]: the peer's, or behind a `--trusted-proxy` the one it forwarded, see
+//!   [`forwarded`]), for per-address rate limits and the logs.
 //!
 //! On the shutdown signal the loop stops accepting, tells idle connections to close and the
 //! others to close after their response, tells the websockets to close (1001, through
@@ -22,11 +24,19 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
+use ipnet::IpNet;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::{app::Shutdown, config::Overload};
+use super::{admission::ClientAddress, forwarded};
+use crate::{
+    app::Shutdown,
+    config::Overload,
+    telemetry::{Live, names},
+};
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// Serves `router` on `listener` until `signal` completes (see the module docs).
 pub async fn serve(
@@ -44,6 +54,7 @@ pub async fn serve(
         .keep_alive(true)
         .max_buf_size(limits.max_head_bytes as usize);
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let trusted: Arc<[IpNet]> = limits.trusted_proxies.clone().into();
     let stop = CancellationToken::new();
     let connections = TaskTracker::new();
     {
@@ -55,6 +66,9 @@ pub async fn serve(
         });
     }
     loop {
+        if slots.available_permits() == 0 {
+            metrics::counter!(names::CONNECTIONS_AT_CAP).increment(1);
+        }
         let slot = tokio::select! {
             () = stop.cancelled() => break,
             slot = slots.clone().acquire_owned() => match slot {
@@ -76,11 +90,20 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let trusted = trusted.clone();
         let service = TowerToHyperService::new(router.clone().map_request(
             move |mut request: Request<Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(remote));
+                let forwarded = request.headers().get_all(X_FORWARDED_FOR);
+                let client = forwarded::client(
+                    remote.ip(),
+                    forwarded
+                        .iter()
+                        .map(|value| value.to_str().unwrap_or_default()),
+                    &trusted,
+                );
+                let extensions = request.extensions_mut();
+                extensions.insert(ConnectInfo::<SocketAddr>(remote));
+                extensions.insert(ClientAddress(Some(client)));
                 request
             },
         ));
@@ -90,6 +113,7 @@ pub async fn serve(
         let stop = stop.clone();
         connections.spawn(async move {
             let _slot = slot;
+            let _open = Live::track(names::CONNECTIONS_OPEN);
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,

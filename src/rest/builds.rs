@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 use super::{
     Base, Reply,
     body::{self, Fields},
-    ctx, params, principal,
+    ctx, params,
     refs::{Brief, Refs, kind, path_id},
     reply,
 };
@@ -162,8 +162,13 @@ async fn one(
 }
 
 /// `GET image-builds/`: the visible builds, newest first unless ordered otherwise.
-pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
-    let scope = principal(&app, &headers).await?.scope();
+pub async fn list(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let scope = principal.scope();
     let query = params::parse::<BuildField, BuildSort>(query.as_deref())?;
     let page = read::list_offset::<image_build::Entity>(
         &app.db,
@@ -187,8 +192,12 @@ pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): R
 }
 
 /// `GET image-builds/{id}/`.
-pub async fn detail(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = principal(&app, &headers).await?;
+pub async fn detail(
+    State(app): State<App>,
+    principal: Principal,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Reply {
     let row =
         read::get::<image_build::Entity>(&app.db, &principal.scope(), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::OK, row).await
@@ -196,8 +205,12 @@ pub async fn detail(State(app): State<App>, Path(path): Path<String>, headers: H
 
 /// `POST image-builds/`: queues a build (the gates of SPEC §2.2; `idempotency_key` makes a
 /// repeated request answer with the first build). 201 with the build.
-pub async fn queue(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    let principal = principal(&app, &headers).await?;
+pub async fn queue(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Reply {
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     fields.require(&["definition", "output_vmid"]);
     let definition = fields.reference("definition");
@@ -225,11 +238,11 @@ pub async fn queue(State(app): State<App>, headers: HeaderMap, body: Body) -> Re
 /// `PATCH image-builds/{id}/`: one status transition, with its fields.
 pub async fn transition(
     State(app): State<App>,
+    principal: Principal,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Reply {
-    let principal = principal(&app, &headers).await?;
     let id = path_id(&path)?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     let ctx = ctx(&app, &principal);
@@ -288,10 +301,10 @@ fn only(mut fields: Fields, status: BuildStatus) -> Result<(), Error> {
 /// parameters (no body is read). 201 with the new build.
 pub async fn rebuild(
     State(app): State<App>,
+    principal: Principal,
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Reply {
-    let principal = principal(&app, &headers).await?;
     let row = lifecycle::rebuild(ctx(&app, &principal), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::CREATED, row).await
 }

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 use super::{
     Base, Reply,
     body::{self, Fields},
-    ctx, params, principal,
+    ctx, params,
     refs::{Brief, Refs, kind, path_id},
     reply,
 };
@@ -118,8 +118,13 @@ async fn one(
 }
 
 /// `GET image-definitions/`: the visible definitions, by name unless ordered otherwise.
-pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
-    let scope = principal(&app, &headers).await?.scope();
+pub async fn list(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let scope = principal.scope();
     let query = params::parse::<DefinitionField, DefinitionSort>(query.as_deref())?;
     let page = read::list_offset::<image_definition::Entity>(
         &app.db,
@@ -143,16 +148,24 @@ pub async fn list(State(app): State<App>, headers: HeaderMap, RawQuery(query): R
 }
 
 /// `GET image-definitions/{id}/`.
-pub async fn detail(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = principal(&app, &headers).await?;
+pub async fn detail(
+    State(app): State<App>,
+    principal: Principal,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Reply {
     let row =
         read::get::<image_definition::Entity>(&app.db, &principal.scope(), path_id(&path)?).await?;
     one(&app, &principal, &headers, StatusCode::OK, row).await
 }
 
 /// `POST image-definitions/`: 201 with the new definition.
-pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    let principal = principal(&app, &headers).await?;
+pub async fn create(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Reply {
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     let patch = patch(&mut fields);
     fields.finish()?;
@@ -163,25 +176,33 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
 /// `PUT image-definitions/{id}/`: every field creation requires, the others unchanged if absent.
 pub async fn replace(
     State(app): State<App>,
+    principal: Principal,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Reply {
-    change(app, path, headers, body, true).await
+    change(app, principal, path, headers, body, true).await
 }
 
 /// `PATCH image-definitions/{id}/`: only the fields sent.
 pub async fn update(
     State(app): State<App>,
+    principal: Principal,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Reply {
-    change(app, path, headers, body, false).await
+    change(app, principal, path, headers, body, false).await
 }
 
-async fn change(app: App, path: String, headers: HeaderMap, body: Body, full: bool) -> Reply {
-    let principal = principal(&app, &headers).await?;
+async fn change(
+    app: App,
+    principal: Principal,
+    path: String,
+    headers: HeaderMap,
+    body: Body,
+    full: bool,
+) -> Reply {
     let id = path_id(&path)?;
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     if full {
@@ -194,8 +215,11 @@ async fn change(app: App, path: String, headers: HeaderMap, body: Body, full: bo
 }
 
 /// `DELETE image-definitions/{id}/`: 204; a definition with builds is a 409.
-pub async fn delete(State(app): State<App>, Path(path): Path<String>, headers: HeaderMap) -> Reply {
-    let principal = principal(&app, &headers).await?;
+pub async fn delete(
+    State(app): State<App>,
+    principal: Principal,
+    Path(path): Path<String>,
+) -> Reply {
     definitions::delete(ctx(&app, &principal), path_id(&path)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

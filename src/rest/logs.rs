@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use entity::build_log_line;
 use serde::Serialize;
 
-use super::{Base, Reply, principal, refs::kind, refs::path_id, reply};
+use super::{Base, Reply, refs::kind, refs::path_id, reply};
 use crate::{
     app::App,
+    auth::Principal,
     error::{Error, FieldErrors},
     registry::logs::{MAX_READ, lines_after},
 };
@@ -37,11 +38,12 @@ struct LogPage {
 /// `GET image-builds/{id}/log/`.
 pub async fn list(
     State(app): State<App>,
+    principal: Principal,
     Path(path): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Reply {
-    let scope = principal(&app, &headers).await?.scope();
+    let scope = principal.scope();
     let id = path_id(&path)?;
     let (after, limit) = params(query.as_deref())?;
     let (build, lines) = lines_after(&app.db, &scope, id, after, limit).await?;

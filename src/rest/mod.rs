@@ -34,7 +34,7 @@ use crate::{
     app::App,
     auth::Principal,
     error::Error,
-    http::{Credentials, Failure, codes},
+    http::{Failure, codes},
     registry,
 };
 
@@ -116,12 +116,6 @@ async fn method_not_allowed(request: Request) -> Failure {
         codes::BAD_REQUEST,
         format!("method {} is not allowed here", request.method()),
     )
-}
-
-/// The principal of a request (`Authorization: Token <t>` or `Bearer <t>`, as over GraphQL),
-/// through the edge's one reading of the credentials.
-pub async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, Error> {
-    Credentials::of(headers).authenticate(app).await
 }
 
 /// What a write hands to the registry.

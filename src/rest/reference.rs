@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     app::App,
-    auth::Scope,
+    auth::{Principal, Scope},
     error::Error,
     registry::read::{self, Readable},
 };
@@ -35,15 +35,22 @@ pub const KINDS: [&str; 5] = [
 /// The route of `GET <kind>/{id}/`.
 pub fn route(kind: &'static str) -> MethodRouter<App> {
     get(
-        move |State(app): State<App>, Path(path): Path<String>, headers: HeaderMap| {
-            detail(app, kind, path, headers)
-        },
+        move |State(app): State<App>,
+              principal: Principal,
+              Path(path): Path<String>,
+              headers: HeaderMap| { detail(app, principal, kind, path, headers) },
     )
 }
 
 /// The brief object `path` of `kind`, if the caller may see it.
-async fn detail(app: App, kind: &'static str, path: String, headers: HeaderMap) -> Reply {
-    let scope = super::principal(&app, &headers).await?.scope();
+async fn detail(
+    app: App,
+    principal: Principal,
+    kind: &'static str,
+    path: String,
+    headers: HeaderMap,
+) -> Reply {
+    let scope = principal.scope();
     let (db, path) = (&app.db, path.as_str());
     let (id, name) = match kind {
         kind::TENANTS => named::<tenant::Entity>(db, &scope, path, |t| t.name).await?,

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     app::App,
+    auth::Principal,
     registry::settings::{self, SettingsPatch},
 };
 
@@ -55,8 +56,8 @@ impl From<plugin_settings::Model> for Settings {
 }
 
 /// `GET settings/`.
-pub async fn detail(State(app): State<App>, headers: HeaderMap) -> Reply {
-    let scope = super::principal(&app, &headers).await?.scope();
+pub async fn detail(State(app): State<App>, principal: Principal) -> Reply {
+    let scope = principal.scope();
     reply(
         StatusCode::OK,
         Settings::from(settings::get(&app.db, &scope).await?),
@@ -64,17 +65,32 @@ pub async fn detail(State(app): State<App>, headers: HeaderMap) -> Reply {
 }
 
 /// `PUT settings/`: every setting.
-pub async fn replace(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    change(app, headers, body, true).await
+pub async fn replace(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Reply {
+    change(app, principal, headers, body, true).await
 }
 
 /// `PATCH settings/`: the settings sent.
-pub async fn update(State(app): State<App>, headers: HeaderMap, body: Body) -> Reply {
-    change(app, headers, body, false).await
+pub async fn update(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Reply {
+    change(app, principal, headers, body, false).await
 }
 
-async fn change(app: App, headers: HeaderMap, body: Body, full: bool) -> Reply {
-    let principal = super::principal(&app, &headers).await?;
+async fn change(
+    app: App,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+    full: bool,
+) -> Reply {
     let mut fields = Fields::new(body::object(&app, &headers, body).await?);
     if full {
         fields.require(&ALL);

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Generous: what must happen "within the timeout" happens well within this.
-const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 
 /// One `GET /healthz` on a connection of its own; the status line.
 async fn healthz(addr: std::net::SocketAddr) -> String {
@@ -114,7 +114,10 @@ async fn a_client_beyond_the_connection_cap_waits_until_a_connection_closes() {
 }
 
 /// A GraphQL POST as `token` (admin when `None`); status, headers and body.
-async fn list(app: &TestApp, token: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Value) {
+pub(crate) async fn list(
+    app: &TestApp,
+    token: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
     let token = token.unwrap_or(&app.admin).to_owned();
     let request = Request::builder()
         .method(Method::POST)
@@ -134,7 +137,10 @@ async fn list(app: &TestApp, token: Option<&str>) -> (StatusCode, axum::http::He
 }
 
 /// `GET /api/plugins/packer/image-builds/` as `token`.
-async fn rest_list(app: &TestApp, token: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+pub(crate) async fn rest_list(
+    app: &TestApp,
+    token: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
     let request = Request::builder()
         .uri("/api/plugins/packer/image-builds/")
         .header(header::AUTHORIZATION, format!("Token {token}"))
@@ -271,10 +277,10 @@ async fn rate_limits_are_off_by_default() {
     }
 }
 
-const QUERY: &str = "{ imageBuilds(first: 1) { totalCount } }";
+pub(crate) const QUERY: &str = "{ imageBuilds(first: 1) { totalCount } }";
 
 /// The answer to operation `id` (skipping nothing: the caller sends one at a time).
-async fn answer(client: &mut Client, id: &str) -> Value {
+pub(crate) async fn answer(client: &mut Client, id: &str) -> Value {
     let message = client.recv().await;
     assert_eq!(message["id"], id, "{message}");
     message

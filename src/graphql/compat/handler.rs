@@ -94,7 +94,7 @@ pub async fn get(
         return Ok(graphiql::page().await);
     }
     let media = negotiate(&headers).ok_or_else(not_acceptable)?;
-    let principal = credentials.authenticate(&door.app).await?;
+    let principal = credentials.principal(&door.app).await?;
     let params = Params::from_query(pairs)?;
     run(&door, principal, media, params, &request_id, Method::Get).await
 }

@@ -51,7 +51,7 @@ use axum::{extract::ws::WebSocketUpgrade, response::Response as HttpResponse};
 
 use super::Door;
 use crate::{
-    admission::Busy,
+    admission::{Busy, Shed},
     http::{Credentials, Failure},
     telemetry::{Live, names},
 };
@@ -108,11 +108,15 @@ pub fn upgrade(
     credentials: Credentials,
     address: Option<IpAddr>,
 ) -> Result<HttpResponse, Failure> {
-    let slot = door
-        .app
-        .admission
-        .socket()
-        .ok_or(Failure::Busy(Busy { retry_after: 1 }))?;
+    let Some(slot) = door.app.admission.socket() else {
+        let reason = Shed::WebsocketCap;
+        metrics::counter!(names::REQUESTS_SHED, "door" => "graphql", "reason" => reason.label())
+            .increment(1);
+        return Err(Failure::Busy(Busy {
+            retry_after: 1,
+            reason,
+        }));
+    };
     let limit = door.app.config.limits.body_limit;
     let upgrade = upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value as Json, json};
 use tokio::sync::watch;
 
-use super::{Connection, Flow, operations::execute};
+use super::{Connection, Flow, operations::execute, refused};
 use crate::{
     auth::Principal,
     error::Error,
@@ -60,6 +60,7 @@ impl Connection {
                 if let Some(slot) = self.slot.as_mut()
                     && !admission.claim(slot, &principal, self.address)
                 {
+                    refused("sockets_per_principal");
                     return Flow::Close(
                         close::POLICY_VIOLATION,
                         "too many websockets open for these credentials".to_owned(),

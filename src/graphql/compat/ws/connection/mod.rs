@@ -31,6 +31,7 @@ use crate::{
     config::{RateLimit, RateSubject},
     graphql::compat::Door,
     http::Credentials,
+    telemetry::names,
 };
 
 /// What to do after a message.
@@ -144,10 +145,13 @@ impl Connection {
                         pong_deadline = None;
                         self.on_message(message).await
                     }
-                    Some(Err(err)) if too_big(&err) => Flow::Close(
-                        close::MESSAGE_TOO_BIG,
-                        "the message is larger than the limit".to_owned(),
-                    ),
+                    Some(Err(err)) if too_big(&err) => {
+                        refused("message_too_big");
+                        Flow::Close(
+                            close::MESSAGE_TOO_BIG,
+                            "the message is larger than the limit".to_owned(),
+                        )
+                    }
                     Some(Err(_)) | None => Flow::Drop,
                 },
                 Some((id, result)) = self.results.next() => self.on_result(id, result).await,
@@ -273,4 +277,9 @@ fn too_big(err: &axum::Error) -> bool {
         std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
+}
+
+/// Counts a refusal of the websocket's limits (`reason`, see [`names::WEBSOCKET_REFUSALS`]).
+pub(super) fn refused(reason: &'static str) {
+    metrics::counter!(names::WEBSOCKET_REFUSALS, "reason" => reason).increment(1);
 }

@@ -9,9 +9,9 @@ use futures_util::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use super::{Connection, Flow};
+use super::{Connection, Flow, refused};
 use crate::{
-    admission::take,
+    admission::{role_label, take},
     auth::Principal,
     events::Position,
     graphql::{
@@ -24,6 +24,7 @@ use crate::{
         error::codes,
     },
     http::{codes as edge_codes, request_id},
+    telemetry::names,
 };
 
 /// The stream of one operation; `None` marks its end.
@@ -112,6 +113,7 @@ impl Connection {
         let (bucket, limit) = &mut self.started;
         let socket = take(bucket, limit, now);
         if !socket.allowed {
+            refused("operation_rate");
             return Some(format!(
                 "this socket starts at most {} operations per second; retry after {} s",
                 socket.quota, socket.retry_after
@@ -119,6 +121,8 @@ impl Connection {
         }
         let verdict = self.door.app.admission.rate(principal, self.address)?;
         (!verdict.allowed).then(|| {
+            metrics::counter!(names::RATE_LIMITED, "door" => "websocket", "role" => role_label(principal))
+                .increment(1);
             format!(
                 "rate limit exceeded ({} operations, refilled over {} s); retry after {} s",
                 verdict.quota, verdict.window, verdict.retry_after
