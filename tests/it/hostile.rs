@@ -17,7 +17,7 @@ use tokio::{
 
 use crate::{
     support::TestApp,
-    ws_client::{Client, TRANSPORT_WS, bearer},
+    ws_client::{Client, TRANSPORT_WS, bearer, refused_upgrade},
 };
 
 /// Generous: what must happen "within the timeout" happens well within this.
@@ -405,22 +405,9 @@ async fn websockets_are_capped_per_principal_and_in_total() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _third = Client::connect(&server, Some(TRANSPORT_WS), None).await;
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            server.ws_url(),
-        )
-        .expect("a request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        axum::http::HeaderValue::from_static(TRANSPORT_WS),
-    );
-    match tokio_tungstenite::connect_async(request).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        }
-        other => panic!("expected 503, got {:?}", other.map(|(_, r)| r.status())),
-    }
+    let response = refused_upgrade(&server).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     drop(first);
     server.shutdown().await;
 }

@@ -18,7 +18,7 @@ use crate::{
     hostile::{DEADLINE, QUERY, answer, list, rest_list},
     support::TestApp,
     telemetry::{Scrape, scrape},
-    ws_client::{Client, TRANSPORT_WS, bearer},
+    ws_client::{Client, TRANSPORT_WS, bearer, refused_upgrade},
 };
 
 const SHED: &str = "packer_gateway_requests_shed_total";
@@ -185,21 +185,8 @@ async fn websockets_beyond_the_total_are_counted_as_shed() {
     let (before, _) = scrape(&app).await;
     let mut first = Client::connect(&server, Some(TRANSPORT_WS), None).await;
     first.init(&app.admin).await;
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            server.ws_url(),
-        )
-        .expect("a request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        axum::http::HeaderValue::from_static(TRANSPORT_WS),
-    );
-    match tokio_tungstenite::connect_async(request).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        }
-        other => panic!("expected 503, got {:?}", other.map(|(_, r)| r.status())),
-    }
+    let response = refused_upgrade(&server).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let (after, _) = scrape(&app).await;
     let labels = ["door=\"graphql\"", "reason=\"websocket_cap\""];
     assert!(grew(&before, &after, SHED, &labels) >= 1.0);

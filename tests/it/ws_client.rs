@@ -26,6 +26,25 @@ pub const SUBSCRIPTION: &str = "subscription($filter: BuildStatusFilter, $after:
   }
 }";
 
+/// Asks for a graphql-transport-ws upgrade that the server must refuse; its HTTP response.
+pub async fn refused_upgrade(
+    server: &Server,
+) -> tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>> {
+    let mut request = server.ws_url().into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(TRANSPORT_WS),
+    );
+    match tokio::time::timeout(WAIT, connect_async(request)).await {
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => *response,
+        Ok(other) => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+        Err(_) => panic!("no answer to the upgrade in time"),
+    }
+}
+
 /// A websocket client speaking one of the two protocols.
 pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
