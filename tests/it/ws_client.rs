@@ -26,15 +26,33 @@ pub const SUBSCRIPTION: &str = "subscription($filter: BuildStatusFilter, $after:
   }
 }";
 
+/// The upgrade request to the server's websocket, offering `protocol` (none when `None`), with
+/// an optional `Authorization` header.
+fn upgrade(
+    server: &Server,
+    protocol: Option<&'static str>,
+    authorization: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = server.ws_url().into_client_request().expect("a request");
+    if let Some(protocol) = protocol {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+    }
+    if let Some(authorization) = authorization {
+        request.headers_mut().insert(
+            "Authorization",
+            HeaderValue::from_str(authorization).expect("a header"),
+        );
+    }
+    request
+}
+
 /// Asks for a graphql-transport-ws upgrade that the server must refuse; its HTTP response.
 pub async fn refused_upgrade(
     server: &Server,
 ) -> tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>> {
-    let mut request = server.ws_url().into_client_request().expect("a request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(TRANSPORT_WS),
-    );
+    let request = upgrade(server, Some(TRANSPORT_WS), None);
     match tokio::time::timeout(WAIT, connect_async(request)).await {
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => *response,
         Ok(other) => panic!(
@@ -58,18 +76,7 @@ impl Client {
         protocol: Option<&'static str>,
         authorization: Option<&str>,
     ) -> Client {
-        let mut request = server.ws_url().into_client_request().expect("a request");
-        if let Some(protocol) = protocol {
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-        }
-        if let Some(authorization) = authorization {
-            request.headers_mut().insert(
-                "Authorization",
-                HeaderValue::from_str(authorization).expect("a header"),
-            );
-        }
+        let request = upgrade(server, protocol, authorization);
         let (socket, response) = tokio::time::timeout(WAIT, connect_async(request))
             .await
             .expect("connect in time")
