@@ -62,6 +62,12 @@ pub mod names {
     /// Counter: subscription streams read from history, by `reason` (`replay`: `afterEventId`;
     /// `lagged`: fell behind the in-process channel).
     pub const CATCH_UPS: &str = "packer_gateway_subscription_catch_ups_total";
+    /// Gauge: subscription executions shared by the websocket subscribers of one visibility
+    /// asking the same (`graphql::compat::ws::fanout`).
+    pub const SHARED_SUBSCRIPTIONS: &str = "packer_gateway_subscription_shared_executions";
+    /// Counter: subscribers of a shared execution that lost their place (fell behind its buffer)
+    /// and went on alone.
+    pub const SHARED_LOST: &str = "packer_gateway_subscription_shared_lost_total";
     /// Gauge: builds by `status`.
     pub const BUILDS: &str = "packer_gateway_builds";
     /// Gauge: age of the oldest pending build (0 when none is pending).
@@ -182,6 +188,14 @@ fn describe() {
     describe_counter!(
         CATCH_UPS,
         "Subscriptions read from history: replays (afterEventId) and streams that fell behind."
+    );
+    describe_gauge!(
+        SHARED_SUBSCRIPTIONS,
+        "Subscription executions shared by the subscribers of one visibility."
+    );
+    describe_counter!(
+        SHARED_LOST,
+        "Subscribers that fell behind a shared execution and went on alone."
     );
     describe_gauge!(BUILDS, "Builds by status.");
     describe_gauge!(

@@ -106,6 +106,20 @@ impl Scope {
         }
     }
 
+    /// What decides what this scope reads, and nothing else: two scopes of the same visibility
+    /// read the same of everything. An administrator's id is left out (it sees every user's
+    /// private data); another user's is not (it sees its own).
+    pub fn visibility(&self) -> Scope {
+        let reader = match self.reader {
+            Reader::User { admin: true, .. } => Reader::User { id: 0, admin: true },
+            ref reader => reader.clone(),
+        };
+        Scope {
+            reader,
+            tenants: self.tenants.clone(),
+        }
+    }
+
     /// Whether the reader may see what is private to user `user` (its e-mail address and
     /// tokens): the user itself, administrators and the service.
     pub fn sees_private_of(&self, user: i32) -> bool {
@@ -140,5 +154,19 @@ mod tests {
         assert!(!Scope::anonymous().sees_private_of(0));
         assert!(Scope::anonymous().require_authenticated().is_err());
         assert!(Scope::service().require_authenticated().is_ok());
+    }
+
+    #[test]
+    fn administrators_share_a_visibility_and_other_users_keep_their_own() {
+        let admin = |id| Scope::user(id, true, None).visibility();
+        assert_eq!(admin(1), admin(2));
+        let worker = |id| Scope::user(id, false, None).visibility();
+        assert_ne!(worker(1), worker(2));
+        assert_eq!(worker(1), worker(1));
+        assert_ne!(
+            Scope::user(1, false, Some(vec![1])).visibility(),
+            Scope::user(1, false, Some(vec![2])).visibility()
+        );
+        assert_eq!(Scope::anonymous().visibility(), Scope::anonymous());
     }
 }

@@ -26,7 +26,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -77,6 +77,8 @@ struct Inner {
     head: Arc<AtomicI64>,
     /// How many times a subscriber fell behind the channel and was caught up from history.
     catch_ups: Arc<AtomicU64>,
+    /// Subscribers served by another's stream (see [`Events::listening`]).
+    sharing: AtomicUsize,
     _stop: DropGuard,
 }
 
@@ -135,6 +137,7 @@ impl Events {
                 changes,
                 head,
                 catch_ups: Arc::new(AtomicU64::new(0)),
+                sharing: AtomicUsize::new(0),
                 _stop: stop.drop_guard(),
             }),
         })
@@ -145,9 +148,29 @@ impl Events {
         self.inner.wake.send_modify(|generation| *generation += 1);
     }
 
-    /// How many subscribers are listening (each subscription stream counts one).
+    /// How many subscribers are listening: each subscription stream counts one, and so does
+    /// each subscriber served by another's stream.
     pub fn subscribers(&self) -> usize {
+        self.inner.changes.receiver_count() + self.inner.sharing.load(Ordering::SeqCst)
+    }
+
+    /// How many subscription streams the hub feeds: a stream shared by several subscribers counts
+    /// once.
+    pub fn streams(&self) -> usize {
         self.inner.changes.receiver_count()
+    }
+
+    /// Counts one subscriber served by another's stream (a transport sharing one subscription
+    /// among subscribers of the same visibility) until the guard is dropped.
+    pub fn listening(&self) -> Listening {
+        self.inner.sharing.fetch_add(1, Ordering::SeqCst);
+        Listening(self.clone())
+    }
+
+    /// The id of the latest event broadcast: a subscription started now without `after` starts
+    /// after it.
+    pub fn head(&self) -> i64 {
+        self.inner.head.load(Ordering::SeqCst)
     }
 
     /// How many times a subscriber fell behind the channel and was caught up from the history.
@@ -216,8 +239,18 @@ impl Position {
         Some(self.0.load(Ordering::SeqCst)).filter(|id| *id != i64::MIN)
     }
 
-    fn advance(&self, id: i64) {
+    /// Moves the position to `id`, unless it already stands further.
+    pub fn advance(&self, id: i64) {
         self.0.fetch_max(id, Ordering::SeqCst);
+    }
+}
+
+/// One subscriber counted by [`Events::subscribers`] without a stream of its own.
+pub struct Listening(Events);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.inner.sharing.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -9,7 +9,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, Result, Subscription as SubscriptionRoot};
+use async_graphql::{
+    Context, ID, InputObject, Object, Result, Subscription as SubscriptionRoot, Value, Variables,
+    parser::types::{OperationDefinition, Selection},
+};
 use entity::{build_event, image_build, image_definition};
 use futures_util::{Stream, StreamExt};
 
@@ -127,11 +130,18 @@ impl Subscription {
         // over where the previous run stood: it resumes there, whatever `afterEventId` said.
         let position = ctx.data_opt::<Position>().cloned().unwrap_or_default();
         let after = position.get().or(after);
+        let handed = ctx.data_opt::<Handed>().cloned();
         let changes = events(ctx).subscribe(request.scope.clone(), filter, after, position);
-        Ok(changes.then(move |change| async move {
-            let change = change?;
-            feed(&request.loaders, &request.scope, &change);
-            Ok(BuildStatusEvent(change))
+        Ok(changes.then(move |change| {
+            let handed = handed.clone();
+            async move {
+                let change = change?;
+                if let Some(handed) = handed {
+                    handed.0.advance(change.event.id);
+                }
+                feed(&request.loaders, &request.scope, &change);
+                Ok(BuildStatusEvent(change))
+            }
         }))
     }
 
@@ -149,6 +159,58 @@ impl Subscription {
         let lines = tails.tail(request(ctx).scope.clone(), build, after_seq.unwrap_or(0));
         Ok(lines.map(|line| Ok(BuildLogLine::from(line?))))
     }
+}
+
+/// The event whose payload an execution of `buildStatusChanged` resolves: set as each change is
+/// handed to the executor, so a transport that serves one execution to many subscribers knows
+/// which event each result answers (and where each subscriber stands).
+#[derive(Clone, Default)]
+pub struct Handed(Position);
+
+impl Handed {
+    /// The id of the event handed over last (`None` before the first).
+    pub fn get(&self) -> Option<i64> {
+        self.0.get()
+    }
+}
+
+/// Whether a subscription `operation` asks only for what happens from now on, the same for
+/// every subscriber of one visibility whenever it joins: its one root field is
+/// `buildStatusChanged`, with no directive and no `afterEventId` (a replay starts from the
+/// history, and so does `buildLog`). One execution may then serve all of them.
+pub fn from_now(operation: &OperationDefinition, variables: &Variables) -> bool {
+    let [selection] = &operation.selection_set.node.items[..] else {
+        return false;
+    };
+    let Selection::Field(field) = &selection.node else {
+        return false;
+    };
+    let field = &field.node;
+    if field.name.node != "buildStatusChanged" || !field.directives.is_empty() {
+        return false;
+    }
+    let Some(after) = field.get_argument("afterEventId") else {
+        return true;
+    };
+    // A variable stands for its value, or else its default (absent: null).
+    let after = after.node.clone().into_const_with(|name| {
+        let default = || {
+            operation
+                .variable_definitions
+                .iter()
+                .find(|definition| definition.node.name.node == name)
+                .and_then(|definition| definition.node.default_value.as_ref())
+                .map(|default| default.node.clone())
+        };
+        Ok::<_, ()>(
+            variables
+                .get(&name)
+                .cloned()
+                .or_else(default)
+                .unwrap_or(Value::Null),
+        )
+    });
+    after == Ok(Value::Null)
 }
 
 /// Answers `change` as a fresh request would, from what the hub read once for every subscriber:
@@ -180,5 +242,49 @@ fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
         .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())));
     if let Some(cluster) = &related.cluster {
         loaders.clusters.feed_one(Id::of(cluster), cluster.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Variables, parser::parse_query};
+    use serde_json::json;
+
+    use super::from_now;
+    use crate::graphql::compat::variables::select_operation;
+
+    fn shareable(query: &str, variables: serde_json::Value) -> bool {
+        let document = parse_query(query).expect("parses");
+        let operation = select_operation(&document, None).expect("one operation");
+        from_now(operation, &Variables::from_json(variables))
+    }
+
+    #[test]
+    fn only_build_status_changed_from_now_on_is_shareable() {
+        let live = "subscription { buildStatusChanged { eventId } }";
+        assert!(shareable(live, json!({})));
+        let null = "subscription { buildStatusChanged(afterEventId: null) { eventId } }";
+        assert!(shareable(null, json!({})));
+        let replay = r#"subscription { buildStatusChanged(afterEventId: "0") { eventId } }"#;
+        assert!(!shareable(replay, json!({})));
+        let log = r#"subscription { buildLog(buildId: "1") { seq } }"#;
+        assert!(!shareable(log, json!({})));
+        let skip = "subscription($s: Boolean!) { buildStatusChanged @skip(if: $s) { eventId } }";
+        assert!(!shareable(skip, json!({"s": false})));
+        let spread =
+            "subscription { ...F } fragment F on Subscription { buildStatusChanged { eventId } }";
+        assert!(!shareable(spread, json!({})));
+    }
+
+    #[test]
+    fn a_variable_counts_with_its_value_or_default() {
+        let query =
+            "subscription($after: ID) { buildStatusChanged(afterEventId: $after) { eventId } }";
+        assert!(shareable(query, json!({})));
+        assert!(shareable(query, json!({"after": null})));
+        assert!(!shareable(query, json!({"after": "5"})));
+        let default = r#"subscription($after: ID = "5") { buildStatusChanged(afterEventId: $after) { eventId } }"#;
+        assert!(!shareable(default, json!({})));
+        assert!(shareable(default, json!({"after": null})));
     }
 }

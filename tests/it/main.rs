@@ -13,6 +13,7 @@ mod dashboard;
 mod definitions;
 mod dispatch;
 mod edge_identity;
+mod fanout;
 mod filters;
 mod frontend_clients;
 mod hostile;

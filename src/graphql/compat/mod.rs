@@ -42,6 +42,7 @@ use crate::{app::App, events::logs::LogTails};
 use persisted::PersistedQueries;
 pub use render::render;
 use variables::InputTypes;
+use ws::fanout::Fanout;
 
 /// The state of the GraphQL door: the app, and what GraphQL adds to it. Cheap to clone.
 #[derive(Clone)]
@@ -52,6 +53,8 @@ pub struct Door {
     pub schemas: Arc<Schemas>,
     /// The documents of automatic persisted queries.
     pub persisted: Arc<PersistedQueries>,
+    /// The subscriptions shared by the websockets' subscribers.
+    pub fanout: Arc<Fanout>,
 }
 
 /// The schemas of the door.
@@ -95,8 +98,13 @@ impl Door {
         let input_types = InputTypes::from_sdl(&schema.sdl());
         let clients = &app.config.clients;
         let persisted = PersistedQueries::new(clients.apq_max_entries, clients.apq_max_bytes);
+        let fanout = Fanout::new(
+            app.events.clone(),
+            app.config.subscriptions.event_buffer as usize,
+        );
         Door {
             persisted: Arc::new(persisted),
+            fanout: Arc::new(fanout),
             app,
             schemas: Arc::new(Schemas {
                 schema,

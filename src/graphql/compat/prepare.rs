@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    graphql::{AppSchema, RequestCtx, batch::Tick, error::codes},
+    graphql::{AppSchema, RequestCtx, batch::Tick, error::codes, subscriptions},
     registry::rules,
 };
 
@@ -29,6 +29,9 @@ pub struct Prepared {
     pub schema: AppSchema,
     /// When the request's loaders run their batches: the execution must be driven by it.
     pub tick: Tick,
+    /// A subscription to what happens from now on (`subscriptions::from_now`): one execution
+    /// may serve every subscriber of the same visibility asking the same.
+    pub shareable: bool,
 }
 
 /// Checks and builds a request of `principal`; the refusal carries the code to report. A document
@@ -48,7 +51,11 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         door.persisted.store(hash, &query);
     }
     let variables = Variables::from_json(Json::Object(variables));
-    let operation = select_operation(&document, operation_name.as_deref()).map(|op| op.ty);
+    let selected = select_operation(&document, operation_name.as_deref());
+    let operation = selected.map(|op| op.ty);
+    let shareable = selected.is_some_and(|op| {
+        op.ty == OperationType::Subscription && subscriptions::from_now(op, &variables)
+    });
     door.schemas
         .input_types
         .check(&document, operation_name.as_deref(), &variables)
@@ -71,6 +78,7 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         operation,
         schema,
         tick,
+        shareable,
     })
 }
 

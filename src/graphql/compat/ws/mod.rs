@@ -42,6 +42,8 @@
 //! for an `error` message.
 
 mod connection;
+pub mod fanout;
+mod results;
 #[cfg(test)]
 mod upstream;
 

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value as Json, json};
 use tokio::sync::watch;
 
-use super::{Connection, Flow, operations::execute, refused};
+use super::{Connection, Flow, refused};
 use crate::{
     auth::Principal,
     error::Error,
@@ -128,36 +128,47 @@ impl Connection {
         }
     }
 
-    /// Starts every running subscription again with the current principal, each from where it
-    /// stood: no event is lost or repeated, and those after the change are read with the new
-    /// scope.
+    /// Starts every running subscription again with the current principal (see [`Self::restart`]).
     pub(super) async fn restart_subscriptions(&mut self) -> Flow {
-        let Some(principal) = self.principal.clone() else {
-            return Flow::Continue;
-        };
-        let mut refused = Vec::new();
-        for (id, operation) in &self.operations {
-            let Some(resume) = &operation.resume else {
-                continue;
-            };
-            match prepare(&self.door, principal.clone(), resume.params.clone()) {
-                Ok(prepared) => {
-                    let results = execute(prepared, resume.position.clone());
-                    self.results.insert(id.clone(), results);
-                }
-                Err(refusal) => refused.push((id.clone(), refusal)),
-            }
-        }
-        for (id, refusal) in refused {
-            // Not restarted, so not kept running with the old scope either.
-            self.results.remove(&id);
-            self.operations.remove(&id);
-            let error = render::error(&refusal.message, refusal.code);
-            if let Flow::Drop = self.send_errors(&id, vec![error]).await {
-                return Flow::Drop;
+        let running: Vec<String> = self
+            .operations
+            .iter()
+            .filter(|(_, operation)| operation.resume.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in running {
+            let flow = self.restart(&id).await;
+            if !matches!(flow, Flow::Continue) {
+                return flow;
             }
         }
         Flow::Continue
+    }
+
+    /// Starts subscription `id` again with the current principal, from where it stood: no
+    /// event is lost or repeated, and those after the change are read with the new scope.
+    /// Refused now (e.g. its document is over the new principal's limits), it ends with an
+    /// `error` message rather than going on with the old scope.
+    pub(super) async fn restart(&mut self, id: &str) -> Flow {
+        let Some(principal) = self.principal.clone() else {
+            return Flow::Continue;
+        };
+        let Some(resume) = self.operations.get(id).and_then(|op| op.resume.as_ref()) else {
+            return Flow::Continue;
+        };
+        match prepare(&self.door, principal.clone(), resume.params.clone()) {
+            Ok(prepared) => {
+                let results = self.start(&principal, prepared, &resume.position);
+                self.results.insert(id.to_owned(), results);
+                Flow::Continue
+            }
+            Err(refusal) => {
+                self.results.remove(id);
+                self.operations.remove(id);
+                let error = render::error(&refusal.message, refusal.code);
+                self.send_errors(id, vec![error]).await
+            }
+        }
     }
 }
 

@@ -20,11 +20,8 @@ use tokio::{
 };
 use tokio_stream::StreamMap;
 
-use self::{
-    credentials::changed,
-    operations::{Operation, Results},
-};
-use super::{Protocol, close, truncate};
+use self::{credentials::changed, operations::Operation};
+use super::{Protocol, close, results::Results, truncate};
 use crate::{
     admission::{Bucket, SocketSlot},
     auth::Principal,
@@ -236,7 +233,11 @@ impl Connection {
     }
 
     async fn send_json(&mut self, message: Json) -> Flow {
-        match self.send(Message::Text(message.to_string().into())).await {
+        self.send_text(message.to_string()).await
+    }
+
+    async fn send_text(&mut self, message: String) -> Flow {
+        match self.send(Message::Text(message.into())).await {
             Ok(()) => Flow::Continue,
             Err(()) => Flow::Drop,
         }

@@ -2,11 +2,7 @@
 //! socket's and the principal's rate limits, `complete` (or `stop`), and each result sent in the
 //! protocol's shape — an error ending the operation, a subscription's events as `next` (`data`).
 
-use async_graphql::{Response, parser::types::OperationType};
-use futures_util::{
-    StreamExt,
-    stream::{self, BoxStream},
-};
+use async_graphql::parser::types::OperationType;
 use serde_json::{Map, Value as Json, json};
 
 use super::{Connection, Flow, refused};
@@ -19,16 +15,17 @@ use crate::{
             params::Params,
             prepare::{Prepared, prepare},
             render,
-            ws::{Protocol, close},
+            ws::{
+                Protocol, close,
+                fanout::Key,
+                results::{Delivery, Results, execute},
+            },
         },
         error::codes,
     },
-    http::{codes as edge_codes, request_id},
+    http::codes as edge_codes,
     telemetry::names,
 };
-
-/// The stream of one operation; `None` marks its end.
-pub(super) type Results = BoxStream<'static, Option<Response>>;
 
 pub(super) struct Operation {
     pub(super) subscription: bool,
@@ -84,7 +81,7 @@ impl Connection {
             let error = render::error(&message, codes::TOO_MANY_SUBSCRIPTIONS);
             return self.send_errors(&id, vec![error]).await;
         }
-        let prepared = match prepare(&self.door, principal, params.clone()) {
+        let prepared = match prepare(&self.door, principal.clone(), params.clone()) {
             Ok(prepared) => prepared,
             Err(refusal) => {
                 let error = render::error(&refusal.message, refusal.code);
@@ -93,8 +90,8 @@ impl Connection {
         };
         let subscription = prepared.operation == Some(OperationType::Subscription);
         let position = Position::default();
-        self.results
-            .insert(id.clone(), execute(prepared, position.clone()));
+        let results = self.start(&principal, prepared, &position);
+        self.results.insert(id.clone(), results);
         self.operations.insert(
             id,
             Operation {
@@ -145,7 +142,7 @@ impl Connection {
         Flow::Continue
     }
 
-    pub(super) async fn on_result(&mut self, id: String, result: Option<Response>) -> Flow {
+    pub(super) async fn on_result(&mut self, id: String, delivery: Delivery) -> Flow {
         if self
             .changes
             .as_ref()
@@ -169,58 +166,60 @@ impl Connection {
                 return Flow::Continue;
             }
         }
-        let Some(mut response) = result else {
-            self.results.remove(&id);
-            if self.operations.remove(&id).is_none() {
-                return Flow::Continue;
+        let result = match delivery {
+            Delivery::Result(result) => result,
+            Delivery::End => {
+                self.results.remove(&id);
+                if self.operations.remove(&id).is_none() {
+                    return Flow::Continue;
+                }
+                return self.send_json(json!({"type": "complete", "id": id})).await;
             }
-            return self.send_json(json!({"type": "complete", "id": id})).await;
+            Delivery::Lost => {
+                metrics::counter!(names::SHARED_LOST).increment(1);
+                return self.restart(&id).await;
+            }
         };
-        if !response.errors.is_empty() {
-            let request_id = request_id::new();
-            for err in &mut response.errors {
-                render::sanitize(err, &request_id);
-            }
-        }
         let Some(operation) = self.operations.get_mut(&id) else {
             return Flow::Continue;
         };
         let first = !operation.responded;
         operation.responded = true;
-        // A request error (nothing executed), or a subscription whose source stream could not be
-        // created (its first result has no data), ends the operation with `error`. A field error
-        // in a later event is a normal result with `errors`.
-        let failed = response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && (response.errors.iter().all(|e| e.path.is_empty())
-                || (first && operation.subscription));
-        if failed {
+        if result.fails(first, operation.subscription) {
             self.results.remove(&id);
             self.operations.remove(&id);
-            let errors = response
+            let errors = result
                 .errors
                 .iter()
                 .map(|e| serde_json::to_value(e).unwrap_or(Json::Null))
                 .collect();
             return self.send_errors(&id, errors).await;
         }
-        let mut payload = Map::new();
-        payload.insert(
-            "data".to_owned(),
-            serde_json::to_value(&response.data).unwrap_or(Json::Null),
-        );
-        if !response.errors.is_empty() {
-            payload.insert(
-                "errors".to_owned(),
-                serde_json::to_value(&response.errors).unwrap_or(Json::Null),
-            );
+        if let (Some(resume), Some(event)) = (&operation.resume, result.event) {
+            resume.position.advance(event);
         }
         let kind = match self.protocol {
             Protocol::TransportWs => "next",
             Protocol::Legacy => "data",
         };
-        self.send_json(json!({"type": kind, "id": id, "payload": payload}))
-            .await
+        self.send_text(result.message(kind, &id)).await
+    }
+
+    /// The results of `prepared` for a new run of an operation of `principal` standing at
+    /// `position`: a share of the execution that serves every subscriber of the same visibility
+    /// asking the same (`ws::fanout`) when the operation is a subscription from now on that has
+    /// not started yet; else an execution of its own.
+    pub(super) fn start(
+        &self,
+        principal: &Principal,
+        prepared: Prepared,
+        position: &Position,
+    ) -> Results {
+        if prepared.shareable && position.get().is_none() {
+            let key = Key::new(principal, &prepared.request);
+            return self.door.fanout.join(key, prepared, position);
+        }
+        execute(prepared, position.clone())
     }
 
     /// Ends operation `id` with `errors`: a list under graphql-transport-ws, the first error under
@@ -233,17 +232,4 @@ impl Connection {
         self.send_json(json!({"type": "error", "id": id, "payload": payload}))
             .await
     }
-}
-
-/// The results of a prepared operation, then `None`; a subscription follows `position`.
-pub(super) fn execute(prepared: Prepared, position: Position) -> Results {
-    let stream = prepared
-        .schema
-        .execute_stream(prepared.request.data(position));
-    prepared
-        .tick
-        .drive_stream(stream)
-        .map(Some)
-        .chain(stream::once(async { None }))
-        .boxed()
 }
