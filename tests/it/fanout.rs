@@ -7,7 +7,7 @@ use entity::enums::Role;
 use serde_json::json;
 
 use crate::{
-    support::{TestApp, build_gid, event_gid},
+    support::{TestApp, build_gid, event_gid, wait_for},
     ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS, app_with_definition},
 };
 
@@ -100,13 +100,11 @@ async fn a_shared_stream_outlives_its_first_subscriber_and_ends_with_its_last() 
     // The last one gone, so is the stream.
     drop((first, second, third));
     app.wait_for_subscribers_at_most(0).await;
-    tokio::time::timeout(crate::ws_client::WAIT, async {
-        while app.app.events.streams() > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("the shared stream should end with its last subscriber");
+    wait_for(
+        "the shared stream to end with its last subscriber",
+        async || app.app.events.streams() == 0,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::{
-    support::{TestApp, code, fresh_database, postgres},
+    support::{TestApp, code, fresh_database, postgres, within},
     ws_client::{Client, SUBSCRIPTION, TRANSPORT_WS},
 };
 
@@ -106,18 +106,6 @@ async fn get(app: &TestApp, uri: &str) -> (StatusCode, String, Duration) {
     (status, body, start.elapsed())
 }
 
-/// Awaits `condition` for at most `deadline`.
-async fn eventually(deadline: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !condition().await {
-        assert!(
-            start.elapsed() < deadline,
-            "{what}: not within {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_database_outage_is_refused_fast_and_survived_without_a_restart() {
     let Some(server_url) = postgres() else {
@@ -195,7 +183,7 @@ async fn a_database_outage_is_refused_fast_and_survived_without_a_restart() {
     assert_eq!(client.recv().await["type"], "pong");
 
     proxy.restore();
-    eventually(Duration::from_secs(10), "ready again", async || {
+    within(Duration::from_secs(10), "ready again", async || {
         get(&app, "/readyz").await.0 == StatusCode::OK
     })
     .await;

@@ -20,7 +20,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::{
-    support::{Server, TestApp, World},
+    support::{Server, TestApp, World, within},
     ws_client::{Client, SUBSCRIPTION},
 };
 
@@ -130,22 +130,6 @@ async fn tenant_names(app: &TestApp, tenants: &[i32]) -> Vec<String> {
         names.push(row.name);
     }
     names
-}
-
-/// Awaits `condition` for at most `deadline`, asking again every few milliseconds (a request to
-/// the service each time: nothing here waits for time to pass on its own).
-async fn within(deadline: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "{what}: not within {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Awaits the close of `client` with 4403 for at most `deadline` (the legacy protocol gets its

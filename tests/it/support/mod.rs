@@ -17,7 +17,7 @@ pub use client::{BUILD, build_gid, code, event_gid, fields, gid, key_of, row_of}
 pub use database::{fresh_database, postgres, unique};
 pub use seed::{World, at, clone_input};
 pub use server::Server;
-pub use wait::wait_for;
+pub use wait::{wait_for, within};
 
 use axum::Router;
 use clap::Parser;
