@@ -239,9 +239,23 @@ const NESTED: &str = "subscription {
   }
 }";
 
-/// SQL statements run while `subscribers` established subscribers receive three events, one at
-/// a time.
-async fn statements_for_three_events(subscribers: usize) -> u64 {
+/// A payload with nested lists — the build's events and their actors, the definition's builds
+/// and latest build. Subscribers of one visibility share one execution (`ws::fanout`), so these
+/// too are read once per event, not once per subscriber.
+const LISTS: &str = "subscription {
+  buildStatusChanged { eventId
+    build { id events { toStatus actor { username } }
+      definition { name latestBuild { id } builds(first: 3) { totalCount nodes { id } } } }
+  }
+}";
+
+/// SQL statements run while `subscribers` established subscribers of `document` receive three
+/// events, one at a time; `check` looks at each subscriber's last event.
+async fn statements_for_three_events(
+    subscribers: usize,
+    document: &str,
+    check: fn(&serde_json::Value),
+) -> u64 {
     // No safety-net poll during the measurement.
     let (app, definition) = app_with_definition(&["--event-poll-interval", "3600"]).await;
     // Authenticate once over HTTP and wait for the token's `last_used` to be recorded, so that
@@ -255,7 +269,7 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     for _ in 0..subscribers {
         let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
         client.init(&app.admin).await;
-        client.subscribe("1", NESTED, json!({})).await;
+        client.subscribe("1", document, json!({})).await;
         clients.push(client);
     }
     app.wait_for_subscribers(subscribers).await;
@@ -275,31 +289,52 @@ async fn statements_for_three_events(subscribers: usize) -> u64 {
     for client in &mut clients {
         let received = client.next_event("1").await;
         assert_eq!(received["eventId"], event_gid(event));
-        assert_eq!(received["actor"]["username"], "admin");
-        let build = &received["build"];
-        assert_eq!(build["definition"]["name"], "Ubuntu 24.04");
-        assert_eq!(build["createdBy"]["username"], "admin");
-        assert!(build["proxmoxEndpoint"]["name"].is_string(), "{build}");
-        assert!(
-            build["definition"]["proxmoxEndpoint"]["name"].is_string(),
-            "{build}"
-        );
-        assert!(
-            build["definition"]["targetCluster"]["name"].is_string(),
-            "{build}"
-        );
-        assert_eq!(build["definition"]["allowedTenants"], json!([]));
+        check(&received);
     }
     let statements = app.statements() - before;
     eprintln!("{subscribers} subscribers: {statements} statements for three events");
     statements
 }
 
+/// The last event of `NESTED`: every relation answered.
+fn nested(received: &serde_json::Value) {
+    assert_eq!(received["actor"]["username"], "admin");
+    let build = &received["build"];
+    assert_eq!(build["definition"]["name"], "Ubuntu 24.04");
+    assert_eq!(build["createdBy"]["username"], "admin");
+    assert!(build["proxmoxEndpoint"]["name"].is_string(), "{build}");
+    assert!(
+        build["definition"]["proxmoxEndpoint"]["name"].is_string(),
+        "{build}"
+    );
+    assert!(
+        build["definition"]["targetCluster"]["name"].is_string(),
+        "{build}"
+    );
+    assert_eq!(build["definition"]["allowedTenants"], json!([]));
+}
+
+/// The last event of `LISTS`: a new build with its one event, its definition's three builds.
+fn lists(received: &serde_json::Value) {
+    let build = &received["build"];
+    assert_eq!(build["events"].as_array().map(Vec::len), Some(1), "{build}");
+    assert_eq!(build["events"][0]["actor"]["username"], "admin");
+    assert_eq!(build["definition"]["builds"]["totalCount"], 2);
+    assert_eq!(build["definition"]["latestBuild"]["id"], build["id"]);
+}
+
 #[tokio::test]
 async fn statements_per_event_do_not_grow_with_subscribers() {
-    let one = statements_for_three_events(1).await;
-    let fifty = statements_for_three_events(50).await;
+    let one = statements_for_three_events(1, NESTED, nested).await;
+    let fifty = statements_for_three_events(50, NESTED, nested).await;
     assert_eq!(one, fifty, "1 subscriber: {one} statements, 50: {fifty}");
+}
+
+#[tokio::test]
+async fn nested_lists_are_read_once_per_event_for_subscribers_of_one_visibility() {
+    let one = statements_for_three_events(1, LISTS, lists).await;
+    let twenty = statements_for_three_events(20, LISTS, lists).await;
+    assert_eq!(one, twenty, "1 subscriber: {one} statements, 20: {twenty}");
 }
 
 /// `copies` subscribers of each of three principals — an administrator, a VIEWER of tenant one,
