@@ -1,7 +1,9 @@
 //! What bounds the work that hostile or excessive traffic can cause, whatever the transport:
 //!
 //! - [`Admission::admit`]: at most N requests execute at once, at most M wait for a place, each at
-//!   most T; beyond, the request is refused at once ([`Busy`], 503 `SERVER_BUSY` at the edge);
+//!   most T — or only [`STANDING_WAIT`] when the line has not been empty for [`STANDING_AFTER`]
+//!   ([`wait_in_line`]); beyond, the request is refused at once ([`Busy`], 503 `SERVER_BUSY` at
+//!   the edge);
 //! - [`Admission::rate`]: a token bucket per principal, sized by its role (`--rate-limit`), for
 //!   the requests of both doors and the operations of websockets ([`Verdict`], 429
 //!   `RATE_LIMITED`);
@@ -16,7 +18,7 @@ use std::{
     net::IpAddr,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -35,11 +37,23 @@ use crate::{
 /// Buckets remembered at most (the least recently used is forgotten: a full bucket again).
 const BUCKETS: usize = 100_000;
 
+/// How long the line may stay non-empty before it is a standing line: the places do not keep up
+/// with the arrivals, which is overload rather than a burst (CoDel's interval).
+pub const STANDING_AFTER: Duration = Duration::from_millis(100);
+
+/// How long a request may wait in a standing line (CoDel's target). Under overload the line is
+/// always full and most of its requests would wait the whole queue timeout only to be refused:
+/// their wait would be added to the refused requests' latency, and the admitted ones' waits to
+/// theirs. Refused after a short wait, they ask again (or elsewhere) sooner.
+pub const STANDING_WAIT: Duration = Duration::from_millis(5);
+
 /// The admission control of one instance; cheap to share (`Arc`).
 pub struct Admission {
     executing: Arc<Semaphore>,
     max_executing: usize,
     queued: AtomicUsize,
+    /// When the line was last seen empty, in microseconds of the service's clock.
+    empty_at: AtomicI64,
     max_queued: usize,
     queue_timeout: Duration,
     limits: Vec<RateLimit>,
@@ -95,16 +109,17 @@ pub type Place = OwnedSemaphorePermit;
 
 impl Admission {
     /// Admission control as configured; `pool` is the size of the database pool (the default
-    /// number of requests executing at once).
+    /// number of requests executing at once is bounded by it, see [`default_executing`]).
     pub fn new(config: &Overload, pool: u32, clock: Clock) -> Self {
         let max_executing = match config.max_concurrent_requests {
-            0 => pool.max(1),
-            n => n,
-        } as usize;
+            0 => default_executing(pool, cores()),
+            n => n as usize,
+        };
         Admission {
             executing: Arc::new(Semaphore::new(max_executing)),
             max_executing,
             queued: AtomicUsize::new(0),
+            empty_at: AtomicI64::new(clock.now().timestamp_micros()),
             max_queued: config.max_queued_requests as usize,
             queue_timeout: config.queue_timeout,
             limits: config.rate_limits.clone(),
@@ -124,7 +139,7 @@ impl Admission {
     }
 
     /// A place to execute: at once when one is free, else after waiting in line — when the line
-    /// is not full, and at most the queue timeout.
+    /// is not full, and at most the queue timeout ([`wait_in_line`]: less in a standing line).
     pub async fn admit(&self) -> Result<Place, Busy> {
         let busy = |reason| Busy {
             retry_after: 1,
@@ -134,12 +149,19 @@ impl Admission {
             return Ok(place);
         }
         let waiting = self.queued.fetch_add(1, Ordering::SeqCst);
-        let _leave = Leave(&self.queued);
+        let _leave = Leave(self);
         if waiting >= self.max_queued {
             return Err(busy(Shed::NoPlace));
         }
-        match tokio::time::timeout(self.queue_timeout, self.executing.clone().acquire_owned()).await
-        {
+        let now = self.clock.now().timestamp_micros();
+        if waiting == 0 {
+            // The line was empty until this request joined it.
+            self.empty_at.store(now, Ordering::SeqCst);
+        }
+        let since = now.saturating_sub(self.empty_at.load(Ordering::SeqCst));
+        let non_empty_for = Duration::from_micros(u64::try_from(since).unwrap_or(0));
+        let wait = wait_in_line(non_empty_for, self.queue_timeout);
+        match tokio::time::timeout(wait, self.executing.clone().acquire_owned()).await {
             Ok(Ok(place)) => Ok(place),
             _ => Err(busy(Shed::QueueTimeout)),
         }
@@ -240,12 +262,43 @@ impl Admission {
     }
 }
 
-/// Decrements the line's length when the request leaves it.
-struct Leave<'a>(&'a AtomicUsize);
+/// How long a request joining the line may wait for a place: the queue timeout, unless the line
+/// has not been empty for [`STANDING_AFTER`] (a standing line, see [`STANDING_WAIT`]).
+pub fn wait_in_line(non_empty_for: Duration, queue_timeout: Duration) -> Duration {
+    if non_empty_for > STANDING_AFTER {
+        queue_timeout.min(STANDING_WAIT)
+    } else {
+        queue_timeout
+    }
+}
+
+/// Requests executing at once by default: two per core, bounded by the database pool. A list
+/// request alternates between the CPU (GraphQL, serialisation) and waiting for the database, so
+/// two per core keep the cores busy; more only share the same cores, and every admitted request
+/// then takes longer (on 2 cores, 16 at once put the admitted p99 over 500 ms under issue 14's
+/// overload, 4 kept it within). More than the pool would only wait inside the pool.
+pub fn default_executing(pool: u32, cores: usize) -> usize {
+    cores
+        .max(1)
+        .saturating_mul(2)
+        .min(usize::try_from(pool).unwrap_or(usize::MAX))
+        .max(1)
+}
+
+/// The cores this process may run on (1 when unknown).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Decrements the line's length when the request leaves it, noting when it left it empty.
+struct Leave<'a>(&'a Admission);
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if self.0.queued.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let now = self.0.clock.now().timestamp_micros();
+            self.0.empty_at.store(now, Ordering::SeqCst);
+        }
     }
 }
 
@@ -367,7 +420,33 @@ fn policy_name(subject: RateSubject) -> &'static str {
 mod tests {
     use chrono::{Duration, TimeZone, Utc};
 
-    use super::{Bucket, RateLimit, RateSubject, take};
+    use super::{
+        Bucket, RateLimit, RateSubject, STANDING_WAIT, default_executing, take, wait_in_line,
+    };
+
+    #[test]
+    fn a_standing_line_waits_briefly() {
+        let timeout = std::time::Duration::from_millis(250);
+        let ms = std::time::Duration::from_millis;
+        // A burst: the line has been there for less than the interval.
+        assert_eq!(wait_in_line(ms(0), timeout), timeout);
+        assert_eq!(wait_in_line(ms(100), timeout), timeout);
+        // Overload: the line has not been empty for longer.
+        assert_eq!(wait_in_line(ms(101), timeout), STANDING_WAIT);
+        assert_eq!(wait_in_line(ms(60_000), timeout), STANDING_WAIT);
+        // A queue timeout shorter than the standing wait stays.
+        assert_eq!(wait_in_line(ms(500), ms(1)), ms(1));
+    }
+
+    #[test]
+    fn by_default_two_requests_execute_per_core_within_the_pool() {
+        assert_eq!(default_executing(16, 2), 4);
+        assert_eq!(default_executing(16, 1), 2);
+        assert_eq!(default_executing(16, 0), 2);
+        assert_eq!(default_executing(16, 64), 16);
+        assert_eq!(default_executing(8, 4), 8);
+        assert_eq!(default_executing(0, 4), 1);
+    }
 
     #[test]
     fn a_bucket_gives_its_burst_then_its_rate() {

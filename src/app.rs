@@ -259,7 +259,8 @@ pub async fn connect(
 }
 
 /// The size of the database pool: 8 connections on SQLite (one writer at a time anyway), 16 on
-/// PostgreSQL. It is also the default number of requests executing at once.
+/// PostgreSQL. It also bounds the default number of requests executing at once
+/// (`admission::default_executing`).
 pub fn pool_size(database_url: &str) -> u32 {
     if database_url.starts_with("sqlite") {
         8

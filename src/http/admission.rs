@@ -7,7 +7,7 @@
 //! The service's own pages (health, metrics, GraphiQL, the dashboard's files) are not admitted
 //! here: they must answer while the API is saturated.
 
-use std::{convert::Infallible, net::IpAddr};
+use std::{convert::Infallible, net::IpAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -23,7 +23,20 @@ use crate::{admission::role_label, app::App, telemetry::names};
 /// Wraps the routes of a door's API with admission control; `door` names it in metrics
 /// (`graphql`, `rest`).
 pub fn admitted(routes: Router, app: &App, door: &'static str) -> Router {
-    routes.layer(from_fn_with_state((app.clone(), door), admit))
+    let gate = Arc::new(Gate {
+        app: app.clone(),
+        door,
+    });
+    routes.layer(from_fn_with_state(gate, admit))
+}
+
+/// The layer's state, behind one reference count: the layer clones its state for every request,
+/// and cloning and dropping the [`App`] (a reference count per part, the shutdown token's under a
+/// lock) took about 8% of the server's CPU under issue 14's overload (perf), nearly all of it
+/// for requests that were then refused.
+struct Gate {
+    app: App,
+    door: &'static str,
 }
 
 /// The client's address, when the request came over a socket (`http::serve` records it: the
@@ -51,18 +64,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-async fn admit(
-    State((app, door)): State<(App, &'static str)>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -> Response {
+    let (app, door) = (&gate.app, gate.door);
     let address = client_address(&request);
     // Authentication is from memory (a token this instance has not seen yet costs its one
     // lookup, here rather than in the door); the principal is left in the request for the door
     // (`Resolved`), and a request whose credentials fail is refused by its door. Without rate
     // limits nothing is authenticated here.
     let verdict = if app.admission.rate_limited() {
-        match Credentials::of(request.headers()).authenticate(&app).await {
+        match Credentials::of(request.headers()).authenticate(app).await {
             Ok(principal) => {
                 let verdict = app.admission.rate(&principal, address);
                 if verdict.is_some_and(|v| !v.allowed) {

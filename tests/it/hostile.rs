@@ -229,6 +229,40 @@ async fn a_waiting_request_runs_when_a_place_frees_up_or_is_refused_after_the_qu
 }
 
 #[tokio::test]
+async fn a_standing_line_is_waited_in_briefly_while_an_earlier_request_keeps_its_place() {
+    let app = TestApp::with_args(&[
+        "--max-concurrent-requests",
+        "1",
+        "--max-queued-requests",
+        "2",
+        "--queue-timeout",
+        "30",
+    ])
+    .await;
+    let place = app.app.admission.admit().await.expect("a free place");
+    // The first request joins an empty line: it may wait the whole queue timeout.
+    let first = {
+        let app = app.app.clone();
+        tokio::spawn(async move { app.admission.admit().await.is_ok() })
+    };
+    while app.app.admission.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The line has not been empty for a second: it is standing, and the next request is refused
+    // after a short wait (with the queue timeout it would wait 30 s), while the first still
+    // waits for its place and gets it.
+    app.app.clock.advance(chrono::Duration::seconds(1));
+    let (status, _, body) = tokio::time::timeout(DEADLINE, list(&app, None))
+        .await
+        .expect("refused well before the queue timeout");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "SERVER_BUSY");
+    assert_eq!(app.app.admission.waiting(), 1);
+    drop(place);
+    assert!(first.await.expect("the first request's task"));
+}
+
+#[tokio::test]
 async fn a_principal_over_its_rate_limit_gets_429_with_the_ratelimit_fields_on_both_doors() {
     // One token per 100 s, two in the bucket: the third request is refused whatever the timing.
     let app = TestApp::with_args(&["--rate-limit", "viewer=0.01/2"]).await;

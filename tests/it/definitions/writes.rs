@@ -4,7 +4,7 @@ use entity::tenant;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, clone_input, code, fields, gid, key_of};
+use crate::support::{RACE, TestApp, clone_input, code, fields, gid, key_of};
 
 use super::create;
 
@@ -17,7 +17,7 @@ const UPDATE: &str = "mutation ($id: ID!, $input: UpdateImageDefinitionInput!) {
 
 #[tokio::test]
 async fn names_and_slugs_are_unique_even_under_concurrent_inserts() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_args(RACE).await;
     let world = app.world().await;
     app.create_definition(clone_input(&world, "Taken", "taken"))
         .await;

@@ -5,9 +5,9 @@ use entity::enums::{BuildStatus, Role};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::support::{TestApp, World, code};
+use crate::support::{RACE, TestApp, World, code};
 
-use super::{seed_build, setup};
+use super::{seed_build, setup_with};
 
 /// `max_concurrent_builds = 1`, 20 pending builds, 20 concurrent starts: exactly one runs.
 async fn race_starts(apps: &[&TestApp], world: &World, definition: &str, rounds: usize) {
@@ -51,7 +51,7 @@ async fn race_starts(apps: &[&TestApp], world: &World, definition: &str, rounds:
 
 #[tokio::test]
 async fn concurrent_starts_never_exceed_the_limit() {
-    let (app, world, definition) = setup().await;
+    let (app, world, definition) = setup_with(RACE).await;
     app.enable_factory(json!({"imageFactoryMaxConcurrentBuilds": 1}))
         .await;
     race_starts(&[&app], &world, &definition, 8).await;
@@ -65,16 +65,16 @@ async fn concurrent_starts_on_two_instances_never_exceed_the_limit() {
         );
         return;
     }
-    let (app, world, definition) = setup().await;
+    let (app, world, definition) = setup_with(RACE).await;
     app.enable_factory(json!({"imageFactoryMaxConcurrentBuilds": 1}))
         .await;
-    let other = app.second_instance(&[]).await;
+    let other = app.second_instance(RACE).await;
     race_starts(&[&app, &other], &world, &definition, 8).await;
 }
 
 #[tokio::test]
 async fn cancel_and_complete_racing_on_one_build_have_one_winner() {
-    let (app, world, definition) = setup().await;
+    let (app, world, definition) = setup_with(RACE).await;
     for _ in 0..10 {
         let id = seed_build(&app, &world, &definition, BuildStatus::Running).await;
         let events_before = app.count("build_event").await;
@@ -95,7 +95,7 @@ async fn cancel_and_complete_racing_on_one_build_have_one_winner() {
 
 #[tokio::test]
 async fn idempotency_keys_return_the_first_result() {
-    let (app, _world, definition) = setup().await;
+    let (app, _world, definition) = setup_with(RACE).await;
     let input = json!({"definitionId": definition, "outputVmid": 9400, "idempotencyKey": "abc-1"});
     let first = app.queue_build(&app.admin, input.clone()).await;
     let second = app.queue_build(&app.admin, input.clone()).await;

@@ -14,7 +14,12 @@ use crate::support::{TestApp, World, at, clone_input, gid, key_of};
 
 /// A world with the factory on (and room for many running builds) and one definition.
 async fn setup() -> (TestApp, World, String) {
-    let app = TestApp::new().await;
+    setup_with(&[]).await
+}
+
+/// [`setup`] with extra `serve` flags.
+async fn setup_with(extra: &[&str]) -> (TestApp, World, String) {
+    let app = TestApp::with_args(extra).await;
     let world = app.world().await;
     app.enable_factory(json!({"imageFactoryMaxConcurrentBuilds": 1000}))
         .await;

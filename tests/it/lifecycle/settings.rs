@@ -3,11 +3,11 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, code};
+use crate::support::{RACE, TestApp, code};
 
 #[tokio::test]
 async fn settings_keep_their_ranges_and_stay_single() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_args(RACE).await;
     let update = |input: Value| {
         let app = &app;
         async move {

@@ -68,6 +68,11 @@ pub fn serve_args(extra: &[&str]) -> packer_gateway::config::ServeArgs {
     }
 }
 
+/// Flags for a test that races many requests at once: all of them execute together. The default
+/// admission (two requests per core, 0.1 s in line) would turn the race into a line, and could
+/// refuse the last of a burst with 503 `SERVER_BUSY` on a slow machine.
+pub const RACE: &[&str] = &["--max-concurrent-requests", "64"];
+
 impl TestApp {
     /// A service with the default options.
     pub async fn new() -> TestApp {

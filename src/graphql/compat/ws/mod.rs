@@ -22,7 +22,7 @@
 //! starts at most `--ws-operations-per-second` operations per second, and each operation spends
 //! a token of its principal's rate limit (`--rate-limit`); beyond either, the operation gets an
 //! `error` message with `RATE_LIMITED` and the socket stays open. The socket's buffers are small
-//! (4 KiB to read, writes flushed at once): an idle socket with a subscription costs a few KB.
+//! (1 KiB to read, writes flushed at once): an idle socket with a subscription costs a few KB.
 //!
 //! A socket runs at most `--max-subscriptions` operations at once; one more gets an error
 //! message for its id (`TOO_MANY_SUBSCRIPTIONS`) and the socket stays open. The server sends a
@@ -99,8 +99,10 @@ enum Protocol {
     Legacy,
 }
 
-/// Bytes read from a socket at once (tungstenite's default, 128 KiB, is allocated per socket).
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes read from a socket at once, which tungstenite allocates per socket and keeps while it is
+/// open (its default is 128 KiB). A client's messages are small (`connection_init`, `subscribe`,
+/// `complete`, pongs): 1 KiB holds them, and a larger message is read in several reads.
+const READ_BUFFER: usize = 1024;
 
 /// Answers a WebSocket upgrade of `/graphql`; `credentials` are the upgrade request's, used when
 /// `connection_init` carries none; `address` is the client's.

@@ -108,6 +108,11 @@ impl Connection {
     }
 
     /// Serves the socket until it closes.
+    ///
+    /// Every socket's task holds this loop's future for as long as the socket is open, and an
+    /// `async fn`'s future is as large as the largest future it awaits. The handlers of messages,
+    /// results and re-checks (which authenticate, prepare and render) are therefore boxed while
+    /// they run, so that an idle socket holds only the wait below, not the largest of them.
     pub(super) async fn run(mut self) {
         let settings = self.door.app.config.subscriptions.clone();
         let shutdown = self.door.app.shutdown.token().clone();
@@ -135,12 +140,12 @@ impl Connection {
                     let now = Instant::now();
                     next_ping = now + settings.ws_ping_interval;
                     pong_deadline.get_or_insert(now + settings.ws_pong_timeout);
-                    self.ping().await
+                    Box::pin(self.ping()).await
                 }
                 frame = self.socket.next() => match frame {
                     Some(Ok(message)) => {
                         pong_deadline = None;
-                        self.on_message(message).await
+                        Box::pin(self.on_message(message)).await
                     }
                     Some(Err(err)) if too_big(&err) => {
                         refused("message_too_big");
@@ -151,17 +156,19 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Flow::Drop,
                 },
-                Some((id, result)) = self.results.next() => self.on_result(id, result).await,
+                Some((id, result)) = self.results.next() => {
+                    Box::pin(self.on_result(id, result)).await
+                }
                 changed = changed(self.changes.as_mut()) => {
                     if changed {
-                        self.recheck().await
+                        Box::pin(self.recheck()).await
                     } else {
                         self.changes = None;
                         Flow::Continue
                     }
                 }
                 () = clock.sleep_until(expires.unwrap_or(DateTime::<Utc>::MIN_UTC)),
-                    if expires.is_some() => self.recheck().await,
+                    if expires.is_some() => Box::pin(self.recheck()).await,
             };
             match flow {
                 Flow::Continue => {}
@@ -169,7 +176,7 @@ impl Connection {
             }
         };
         if let Flow::Close(code, reason) = flow {
-            self.close(code, &reason).await;
+            Box::pin(self.close(code, &reason)).await;
         }
     }
 
