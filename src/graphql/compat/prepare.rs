@@ -64,7 +64,7 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         door.schemas.schema.clone()
     } else {
         request = request.disable_introspection();
-        door.schemas.anonymous.clone()
+        door.schemas.anonymous(&door.app)
     };
     Ok(Prepared {
         request,
