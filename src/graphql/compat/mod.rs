@@ -52,6 +52,8 @@ pub struct Door {
     pub schemas: Arc<Schemas>,
     /// The documents of automatic persisted queries.
     pub persisted: Arc<PersistedQueries>,
+    /// Documents already parsed and checked against the limits, by text.
+    pub documents: Arc<limits::Documents>,
 }
 
 /// The schemas of the door.
@@ -110,6 +112,7 @@ impl Door {
         let persisted = PersistedQueries::new(clients.apq_max_entries, clients.apq_max_bytes);
         Door {
             persisted: Arc::new(persisted),
+            documents: Arc::default(),
             app,
             schemas: Arc::new(Schemas {
                 schema,

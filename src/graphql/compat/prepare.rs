@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{
     Door,
-    limits::{self, Refusal},
+    limits::Refusal,
     params::Params,
     persisted::Document,
     variables::select_operation,
@@ -43,7 +43,9 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
     let Document { query, store } = door.persisted.document(query, persisted.as_ref())?;
     let authenticated = principal.is_authenticated();
     refuse_nul(&query, &variables)?;
-    let document = limits::parse(&query, &door.app.config.limits, authenticated)?;
+    let document = door
+        .documents
+        .parse(&query, &door.app.config.limits, authenticated)?;
     if let Some(hash) = store {
         door.persisted.store(hash, &query);
     }
