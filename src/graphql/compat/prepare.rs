@@ -6,11 +6,7 @@ use async_graphql::{Request, Variables, parser::types::OperationType};
 use serde_json::{Map, Value as Json};
 
 use super::{
-    Door,
-    limits::Refusal,
-    params::Params,
-    persisted::Document,
-    variables::select_operation,
+    Door, limits::Refusal, params::Params, persisted::Document, variables::select_operation,
 };
 use crate::{
     auth::Principal,
