@@ -33,7 +33,7 @@ pub mod render;
 pub mod variables;
 pub mod ws;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{Router, extract::FromRef, routing::get};
 
@@ -55,16 +55,40 @@ pub struct Door {
     pub persisted: Arc<PersistedQueries>,
     /// The subscriptions shared by the websockets' subscribers.
     pub fanout: Arc<Fanout>,
+    /// Documents already parsed and checked against the limits, by text.
+    pub documents: Arc<limits::Documents>,
 }
 
 /// The schemas of the door.
 pub struct Schemas {
     /// For authenticated principals.
     pub schema: AppSchema,
-    /// For anonymous principals: no introspection, no suggestions.
-    pub anonymous: AppSchema,
+    /// For anonymous principals: built by [`Schemas::anonymous`] on first use, so that a service
+    /// without `--anonymous-read` never holds a second schema (issue 9: idle memory).
+    anonymous: OnceLock<AppSchema>,
+    /// What the anonymous schema is built over.
+    tails: LogTails,
     /// The input types, to coerce variables before execution.
     pub input_types: InputTypes,
+}
+
+impl Schemas {
+    /// The schema for anonymous principals (no introspection, no suggestions) over `app`.
+    pub fn anonymous(&self, app: &App) -> AppSchema {
+        self.anonymous
+            .get_or_init(|| {
+                anonymous_schema(
+                    app.db.clone(),
+                    app.events.clone(),
+                    app.clock.clone(),
+                    app.auth.clone(),
+                    self.tails.clone(),
+                    app.netbox.clone(),
+                    &app.config.limits,
+                )
+            })
+            .clone()
+    }
 }
 
 impl Door {
@@ -86,15 +110,6 @@ impl Door {
             app.netbox.clone(),
             limits,
         );
-        let anonymous = anonymous_schema(
-            app.db.clone(),
-            app.events.clone(),
-            app.clock.clone(),
-            app.auth.clone(),
-            tails.clone(),
-            app.netbox.clone(),
-            limits,
-        );
         let input_types = InputTypes::from_sdl(&schema.sdl());
         let clients = &app.config.clients;
         let persisted = PersistedQueries::new(clients.apq_max_entries, clients.apq_max_bytes);
@@ -105,10 +120,12 @@ impl Door {
         Door {
             persisted: Arc::new(persisted),
             fanout: Arc::new(fanout),
+            documents: Arc::default(),
             app,
             schemas: Arc::new(Schemas {
                 schema,
-                anonymous,
+                anonymous: OnceLock::new(),
+                tails,
                 input_types,
             }),
         }

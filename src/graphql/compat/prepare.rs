@@ -6,11 +6,7 @@ use async_graphql::{Request, Variables, parser::types::OperationType};
 use serde_json::{Map, Value as Json};
 
 use super::{
-    Door,
-    limits::{self, Refusal},
-    params::Params,
-    persisted::Document,
-    variables::select_operation,
+    Door, limits::Refusal, params::Params, persisted::Document, variables::select_operation,
 };
 use crate::{
     auth::Principal,
@@ -46,7 +42,9 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
     let Document { query, store } = door.persisted.document(query, persisted.as_ref())?;
     let authenticated = principal.is_authenticated();
     refuse_nul(&query, &variables)?;
-    let document = limits::parse(&query, &door.app.config.limits, authenticated)?;
+    let document = door
+        .documents
+        .parse(&query, &door.app.config.limits, authenticated)?;
     if let Some(hash) = store {
         door.persisted.store(hash, &query);
     }
@@ -71,7 +69,7 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
         door.schemas.schema.clone()
     } else {
         request = request.disable_introspection();
-        door.schemas.anonymous.clone()
+        door.schemas.anonymous(&door.app)
     };
     Ok(Prepared {
         request,

@@ -17,8 +17,12 @@ pub async fn reap(
     events: &dyn Wake,
     now: DateTime<Utc>,
 ) -> Result<Vec<i32>, Error> {
+    // Only the builds that can time out: a running build without a start or a timeout is never
+    // reaped, so it is not read (nor decoded) every interval.
     let running = image_build::Entity::find()
         .filter(image_build::Column::Status.eq(BuildStatus::Running))
+        .filter(image_build::Column::StartedAt.is_not_null())
+        .filter(image_build::Column::TimeoutSeconds.is_not_null())
         .all(db)
         .await?;
     let mut reaped = Vec::new();

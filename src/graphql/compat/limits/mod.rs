@@ -53,6 +53,7 @@
 
 mod directives;
 mod document;
+mod documents;
 mod nesting;
 #[cfg(test)]
 mod upstream;
@@ -64,6 +65,7 @@ use crate::{
     graphql::error::{codes, parse_message},
 };
 pub use document::check_document;
+pub use documents::Documents;
 pub use nesting::check_nesting;
 
 /// How deep selection sets, fragment spreads and inline fragments may nest together: the
