@@ -6,7 +6,8 @@
 //! variables and the principal's visibility (`Scope::visibility`) — the [`Key`] of a group. The
 //! first subscriber starts the group's execution in a task of its own, under its principal;
 //! later ones join it. Each result is rendered once ([`Rendered`]) and reaches every member
-//! through a broadcast channel holding `--event-buffer` results; a member only writes its
+//! through a relay (`ws::relay`) holding what a member has not received yet, at most `--event-buffer`
+//! results; a member only writes its
 //! operation id around it. So an event costs one resolution and one serialization per
 //! visibility, however many subscribers follow it.
 //!
@@ -31,9 +32,11 @@ use std::{
 
 use async_graphql::Request;
 use futures_util::{StreamExt, stream};
-use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::results::{Delivery, Rendered, Results, responses};
+use super::{
+    relay::{Receiver, Recv, Relay, Shared},
+    results::{Delivery, Rendered, Results, responses},
+};
 use crate::{
     auth::{Principal, Scope},
     events::{Events, Listening, Position},
@@ -69,10 +72,10 @@ pub struct Fanout {
     buffer: usize,
 }
 
-/// A running group, as joiners find it: the channel of its results (the execution's task holds
-/// the sender: once it ends, its members get the end), and its members.
+/// A running group, as joiners find it: the relay of its results (the execution's task holds
+/// its sending side: once it ends, its members get the end), and its members.
 struct Group {
-    results: broadcast::WeakSender<Arc<Rendered>>,
+    results: Arc<Shared<Arc<Rendered>>>,
     members: Arc<Members>,
 }
 
@@ -103,17 +106,18 @@ impl Fanout {
         let (receiver, members) = {
             let mut groups = lock(&self.groups);
             let running = groups.get(&key).and_then(|group| {
-                let results = group.results.upgrade()?;
-                Some((results.subscribe(), group.members.clone()))
+                let receiver = group.results.subscribe()?;
+                Some((receiver, group.members.clone()))
             });
             match running {
                 Some(joined) => joined,
                 None => {
-                    let (results, receiver) = broadcast::channel(self.buffer);
+                    let results = Relay::new(self.buffer);
+                    let receiver = results.shared().subscribe().expect("a new relay is open");
                     let members = Arc::new(Members::default());
                     let key = Arc::new(key);
                     let group = Group {
-                        results: results.downgrade(),
+                        results: results.shared(),
                         members: members.clone(),
                     };
                     groups.insert(key.clone(), group);
@@ -134,7 +138,7 @@ impl Fanout {
     async fn run(
         self: Arc<Self>,
         key: Arc<Key>,
-        results: broadcast::Sender<Arc<Rendered>>,
+        results: Relay<Arc<Rendered>>,
         members: Arc<Members>,
         prepared: Prepared,
     ) {
@@ -144,13 +148,13 @@ impl Fanout {
             tokio::select! {
                 response = responses.next() => match response {
                     // No receiver: the next turn sees the group closed.
-                    Some(response) => drop(results.send(response)),
+                    Some(response) => results.send(response),
                     None => {
                         self.retire(&key, &members, None);
                         return;
                     }
                 },
-                () = results.closed() => {
+                () = results.unheard() => {
                     if self.retire(&key, &members, Some(&results)) {
                         return;
                     }
@@ -165,10 +169,10 @@ impl Fanout {
         &self,
         key: &Key,
         members: &Arc<Members>,
-        results: Option<&broadcast::Sender<Arc<Rendered>>>,
+        results: Option<&Relay<Arc<Rendered>>>,
     ) -> bool {
         let mut groups = lock(&self.groups);
-        if results.is_some_and(|results| results.receiver_count() > 0) {
+        if results.is_some_and(|results| results.receivers() > 0) {
             // Someone joined meanwhile.
             return false;
         }
@@ -209,13 +213,13 @@ impl Drop for Member {
 
 /// The results `member` receives, then the end — or [`Delivery::Lost`] when it fell behind, or
 /// the execution ended before it got anything.
-fn member_results(member: Member, receiver: broadcast::Receiver<Arc<Rendered>>) -> Results {
+fn member_results(member: Member, receiver: Receiver<Arc<Rendered>>) -> Results {
     stream::unfold(Some((member, receiver, false)), |state| async move {
         let (member, mut receiver, got) = state?;
         match receiver.recv().await {
-            Ok(result) => Some((Delivery::Result(result), Some((member, receiver, true)))),
-            Err(RecvError::Closed) if got => Some((Delivery::End, None)),
-            Err(RecvError::Closed | RecvError::Lagged(_)) => Some((Delivery::Lost, None)),
+            Recv::Item(result) => Some((Delivery::Result(result), Some((member, receiver, true)))),
+            Recv::Closed if got => Some((Delivery::End, None)),
+            Recv::Closed | Recv::Lagged => Some((Delivery::Lost, None)),
         }
     })
     .boxed()

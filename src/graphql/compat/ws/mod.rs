@@ -43,6 +43,7 @@
 
 mod connection;
 pub mod fanout;
+mod relay;
 mod results;
 #[cfg(test)]
 mod upstream;
