@@ -2,7 +2,7 @@
 //!
 //! - [`Admission::admit`]: at most N requests execute at once, at most M wait for a place, each at
 //!   most T — or only [`STANDING_WAIT`] when the line has not been empty for [`STANDING_AFTER`]
-//!   ([`wait_in_line`]); beyond, the request is refused at once ([`Busy`], 503 `SERVER_BUSY` at
+//!   and is at least half full ([`wait_in_line`]); beyond, the request is refused at once ([`Busy`], 503 `SERVER_BUSY` at
 //!   the edge);
 //! - [`Admission::rate`]: a token bucket per principal, sized by its role (`--rate-limit`), for
 //!   the requests of both doors and the operations of websockets ([`Verdict`], 429
@@ -160,7 +160,7 @@ impl Admission {
         }
         let since = now.saturating_sub(self.empty_at.load(Ordering::SeqCst));
         let non_empty_for = Duration::from_micros(u64::try_from(since).unwrap_or(0));
-        let wait = wait_in_line(non_empty_for, self.queue_timeout);
+        let wait = wait_in_line(non_empty_for, waiting, self.max_queued, self.queue_timeout);
         match tokio::time::timeout(wait, self.executing.clone().acquire_owned()).await {
             Ok(Ok(place)) => Ok(place),
             _ => Err(busy(Shed::QueueTimeout)),
@@ -262,10 +262,18 @@ impl Admission {
     }
 }
 
-/// How long a request joining the line may wait for a place: the queue timeout, unless the line
-/// has not been empty for [`STANDING_AFTER`] (a standing line, see [`STANDING_WAIT`]).
-pub fn wait_in_line(non_empty_for: Duration, queue_timeout: Duration) -> Duration {
-    if non_empty_for > STANDING_AFTER {
+/// How long a request joining the line (`waiting` before it, of at most `max_queued`) may wait
+/// for a place: the queue timeout, unless the line has not been empty for [`STANDING_AFTER`] and
+/// is at least half full (a standing line, see [`STANDING_WAIT`]). A line that is never empty
+/// but short is a steady load the places keep up with (32 clients asking again at once on 2
+/// cores): it is served, not refused.
+pub fn wait_in_line(
+    non_empty_for: Duration,
+    waiting: usize,
+    max_queued: usize,
+    queue_timeout: Duration,
+) -> Duration {
+    if non_empty_for > STANDING_AFTER && waiting * 2 >= max_queued {
         queue_timeout.min(STANDING_WAIT)
     } else {
         queue_timeout
@@ -429,13 +437,15 @@ mod tests {
         let timeout = std::time::Duration::from_millis(250);
         let ms = std::time::Duration::from_millis;
         // A burst: the line has been there for less than the interval.
-        assert_eq!(wait_in_line(ms(0), timeout), timeout);
-        assert_eq!(wait_in_line(ms(100), timeout), timeout);
-        // Overload: the line has not been empty for longer.
-        assert_eq!(wait_in_line(ms(101), timeout), STANDING_WAIT);
-        assert_eq!(wait_in_line(ms(60_000), timeout), STANDING_WAIT);
+        assert_eq!(wait_in_line(ms(0), 63, 64, timeout), timeout);
+        assert_eq!(wait_in_line(ms(100), 63, 64, timeout), timeout);
+        // Overload: the line has not been empty for longer, and is at least half full.
+        assert_eq!(wait_in_line(ms(101), 32, 64, timeout), STANDING_WAIT);
+        assert_eq!(wait_in_line(ms(60_000), 63, 64, timeout), STANDING_WAIT);
+        // A steady load: never empty, but short.
+        assert_eq!(wait_in_line(ms(60_000), 28, 64, timeout), timeout);
         // A queue timeout shorter than the standing wait stays.
-        assert_eq!(wait_in_line(ms(500), ms(1)), ms(1));
+        assert_eq!(wait_in_line(ms(500), 64, 64, ms(1)), ms(1));
     }
 
     #[test]

@@ -44,9 +44,10 @@ pub struct Overload {
     #[arg(long, env = "PACKER_GATEWAY_MAX_QUEUED_REQUESTS", default_value_t = 64)]
     pub max_queued_requests: u32,
     /// Seconds a request waits for a place before it is refused (503 `SERVER_BUSY`): what a burst
-    /// may wait. A standing line (not empty for 0.1 s: overload rather than a burst) is waited in
-    /// 5 ms at most, so that under overload neither the admitted nor the refused requests carry a
-    /// long wait (`admission::wait_in_line`).
+    /// may wait. A standing line (not empty for 0.1 s and at least half full: overload rather than
+    /// a burst or a steady load the places keep up with) is waited in 5 ms at most, so that under
+    /// overload neither the admitted nor the refused requests carry a long wait
+    /// (`admission::wait_in_line`).
     #[arg(long, env = "PACKER_GATEWAY_QUEUE_TIMEOUT", default_value = "0.25",
           value_parser = seconds)]
     pub queue_timeout: Duration,
