@@ -6,10 +6,9 @@
 //! variables and the principal's visibility (`Scope::visibility`) — the [`Key`] of a group. The
 //! first subscriber starts the group's execution in a task of its own, under its principal;
 //! later ones join it. Each result is rendered once ([`Rendered`]) and reaches every member
-//! through a relay (`ws::relay`) holding what a member has not received yet, at most `--event-buffer`
-//! results; a member only writes its
-//! operation id around it. So an event costs one resolution and one serialization per
-//! visibility, however many subscribers follow it.
+//! through a relay (`ws::relay`) that holds what some member has not received yet, at most
+//! `--event-buffer` results; a member only writes its operation id around it. So an event costs
+//! one resolution and one serialization per visibility, however many subscribers follow it.
 //!
 //! The rules a member keeps (the same as a subscription of its own):
 //! - it gets every result sent after it joined, in order;
