@@ -130,14 +130,17 @@ impl ImageBuild {
     /// The definition built.
     async fn definition(&self, ctx: &Context<'_>) -> Result<ImageDefinition> {
         let loaders = &request(ctx).loaders;
-        let definition = loaders.definitions.load_one(self.definition_id).await?;
+        let definition = loaders.definitions().load_one(self.definition_id).await?;
         Ok(definition.ok_or(Error::NotFound)?.into())
     }
 
     /// Where it runs.
     async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
         let loaders = &request(ctx).loaders;
-        let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
+        let endpoint = loaders
+            .endpoints()
+            .load_one(self.proxmox_endpoint_id)
+            .await?;
         Ok(endpoint.ok_or(Error::NotFound)?.into())
     }
 
@@ -148,7 +151,7 @@ impl ImageBuild {
         };
         Ok(request(ctx)
             .loaders
-            .users
+            .users()
             .load_one(id)
             .await?
             .map(Into::into))
@@ -161,7 +164,7 @@ impl ImageBuild {
         };
         Ok(request(ctx)
             .loaders
-            .templates
+            .templates()
             .load_one(id)
             .await?
             .map(Into::into))
@@ -174,7 +177,7 @@ impl ImageBuild {
         };
         Ok(request(ctx)
             .loaders
-            .builds
+            .builds()
             .load_one(id)
             .await?
             .map(Into::into))
@@ -185,12 +188,12 @@ impl ImageBuild {
     async fn packer_template(&self, ctx: &Context<'_>) -> Result<String> {
         let loaders = &request(ctx).loaders;
         let build = loaders
-            .builds
+            .builds()
             .load_one(self.row_id)
             .await?
             .ok_or(Error::NotFound)?;
         let definition = loaders
-            .definitions
+            .definitions()
             .load_one(self.definition_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -210,7 +213,7 @@ impl ImageBuild {
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
         let page = request(ctx)
             .loaders
-            .log_pages
+            .log_pages()
             .load_one((self.row_id, ArgsKey::new(args)))
             .await?
             .ok_or(Error::NotFound)?;
@@ -223,7 +226,7 @@ impl ImageBuild {
 
     /// Its status changes, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<BuildEvent>> {
-        let events = request(ctx).loaders.events.load_one(self.row_id).await?;
+        let events = request(ctx).loaders.events().load_one(self.row_id).await?;
         Ok(events
             .unwrap_or_default()
             .into_iter()
@@ -296,10 +299,10 @@ impl BuildQuery {
         .await?;
         let loaders = &request.loaders;
         loaders
-            .definitions
+            .definitions()
             .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)));
         loaders
-            .users
+            .users()
             .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, ImageBuild::from))
     }

@@ -97,13 +97,13 @@ impl<T: Node> Connection<T> {
             Count::Query(total) => total.get().await?,
             Count::Batched(key) => request(ctx)
                 .loaders
-                .build_counts
+                .build_counts()
                 .load_one(key.clone())
                 .await?
                 .unwrap_or(0),
             Count::LogLines(build) => request(ctx)
                 .loaders
-                .log_counts
+                .log_counts()
                 .load_one(*build)
                 .await?
                 .unwrap_or(0),

@@ -69,7 +69,11 @@ impl Node for BuildEvent {
 impl BuildEvent {
     /// The build that changed.
     async fn build(&self, ctx: &Context<'_>) -> Result<ImageBuild> {
-        let build = request(ctx).loaders.builds.load_one(self.build_id).await?;
+        let build = request(ctx)
+            .loaders
+            .builds()
+            .load_one(self.build_id)
+            .await?;
         Ok(build.ok_or(Error::NotFound)?.into())
     }
 
@@ -80,7 +84,7 @@ impl BuildEvent {
         };
         Ok(request(ctx)
             .loaders
-            .users
+            .users()
             .load_one(id)
             .await?
             .map(Into::into))
@@ -127,10 +131,10 @@ impl EventQuery {
         let result = events::log_along(db(ctx), &request.scope, &filter, &args, along).await?;
         let loaders = &request.loaders;
         loaders
-            .builds
+            .builds()
             .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)));
         loaders
-            .users
+            .users()
             .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)));
         Ok(Connection::of(result.page, BuildEvent::from))
     }

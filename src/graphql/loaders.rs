@@ -7,7 +7,7 @@ use std::{
     collections::HashMap,
     hash::{Hash, Hasher},
     marker::PhantomData,
-    sync::Arc,
+    sync::{Arc, OnceLock},
 };
 
 use async_graphql::dataloader::Loader;
@@ -33,84 +33,82 @@ use crate::{
     },
 };
 
-/// Every loader of one request.
-pub struct Loaders {
-    /// Definitions by id.
-    pub definitions: Batcher<Id<image_definition::Entity>, ById<image_definition::Entity>>,
-    /// Builds by id.
-    pub builds: Batcher<Id<image_build::Entity>, ById<image_build::Entity>>,
-    /// Endpoints by id.
-    pub endpoints: Batcher<Id<proxmox_endpoint::Entity>, ById<proxmox_endpoint::Entity>>,
-    /// Clusters by id.
-    pub clusters: Batcher<Id<cluster::Entity>, ById<cluster::Entity>>,
-    /// Tenants by id.
-    pub tenants: Batcher<Id<tenant::Entity>, ById<tenant::Entity>>,
-    /// Users by id.
-    pub users: Batcher<Id<user::Entity>, ById<user::Entity>>,
-    /// Catalog entries by id.
-    pub templates: Batcher<Id<cloud_image_template::Entity>, ById<cloud_image_template::Entity>>,
-    /// Tenant lists by owner.
-    pub tenant_lists: Batcher<Owner, TenantLists>,
-    /// Pages of builds by definition.
-    pub build_pages: Batcher<PageKey, BuildPages>,
-    /// Counts of builds by definition.
-    pub build_counts: Batcher<CountKey, BuildCounts>,
-    /// Events by build.
-    pub events: Batcher<Id<image_build::Entity>, Events>,
-    /// API tokens by user.
-    pub tokens: Batcher<Id<user::Entity>, Tokens>,
-    /// Pages of log lines by build.
-    pub log_pages: Batcher<LogPageKey, LogPages>,
-    /// Counts of log lines by build.
-    pub log_counts: Batcher<Id<image_build::Entity>, LogCounts>,
-    /// When their batches run: [`Tick::drive`] runs the request's execution.
-    pub tick: Tick,
+/// Declares the loaders of a request: a field each, made on first use (most requests need a few
+/// of them, and a subscription keeps its own for its whole life), its accessor, and `clear`.
+macro_rules! loaders {
+    ($($(#[$doc:meta])* $name:ident: Batcher<$key:ty, $loader:ty> = $make:expr;)*) => {
+        /// Every loader of one request, each made when first asked for.
+        pub struct Loaders {
+            ctx: LoaderCtx,
+            $($name: OnceLock<Batcher<$key, $loader>>,)*
+            /// When their batches run: [`Tick::drive`] runs the request's execution.
+            pub tick: Tick,
+        }
+
+        impl Loaders {
+            /// Fresh loaders for one request of a principal with `scope`.
+            pub fn new(db: &DatabaseConnection, scope: &Scope) -> Self {
+                Loaders {
+                    ctx: LoaderCtx {
+                        db: db.clone(),
+                        scope: scope.clone(),
+                    },
+                    $($name: OnceLock::new(),)*
+                    tick: Tick::default(),
+                }
+            }
+
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> &Batcher<$key, $loader> {
+                    self.$name
+                        .get_or_init(|| Batcher::new(($make)(&self.ctx), &self.tick))
+                }
+            )*
+
+            /// Forgets everything loaded so far: a subscription answers each event as a new
+            /// request.
+            pub fn clear(&self) {
+                $(
+                    if let Some(loader) = self.$name.get() {
+                        loader.clear();
+                    }
+                )*
+            }
+        }
+    };
 }
 
-impl Loaders {
-    /// Fresh loaders for one request of a principal with `scope`.
-    pub fn new(db: &DatabaseConnection, scope: &Scope) -> Self {
-        let ctx = LoaderCtx {
-            db: db.clone(),
-            scope: scope.clone(),
-        };
-        let tick = Tick::default();
-        Loaders {
-            definitions: Batcher::new(ById::new(&ctx), &tick),
-            builds: Batcher::new(ById::new(&ctx), &tick),
-            endpoints: Batcher::new(ById::new(&ctx), &tick),
-            clusters: Batcher::new(ById::new(&ctx), &tick),
-            tenants: Batcher::new(ById::new(&ctx), &tick),
-            users: Batcher::new(ById::new(&ctx), &tick),
-            templates: Batcher::new(ById::new(&ctx), &tick),
-            tenant_lists: Batcher::new(TenantLists(ctx.clone()), &tick),
-            build_pages: Batcher::new(BuildPages(ctx.clone()), &tick),
-            build_counts: Batcher::new(BuildCounts(ctx.clone()), &tick),
-            events: Batcher::new(Events(ctx.clone()), &tick),
-            log_pages: Batcher::new(LogPages(ctx.clone()), &tick),
-            log_counts: Batcher::new(LogCounts(ctx.clone()), &tick),
-            tokens: Batcher::new(Tokens(ctx), &tick),
-            tick,
-        }
-    }
-
-    /// Forgets everything loaded so far: a subscription answers each event as a new request.
-    pub fn clear(&self) {
-        self.definitions.clear();
-        self.builds.clear();
-        self.endpoints.clear();
-        self.clusters.clear();
-        self.tenants.clear();
-        self.users.clear();
-        self.templates.clear();
-        self.tenant_lists.clear();
-        self.build_pages.clear();
-        self.build_counts.clear();
-        self.events.clear();
-        self.tokens.clear();
-        self.log_pages.clear();
-        self.log_counts.clear();
-    }
+loaders! {
+    /// Definitions by id.
+    definitions: Batcher<Id<image_definition::Entity>, ById<image_definition::Entity>> = ById::new;
+    /// Builds by id.
+    builds: Batcher<Id<image_build::Entity>, ById<image_build::Entity>> = ById::new;
+    /// Endpoints by id.
+    endpoints: Batcher<Id<proxmox_endpoint::Entity>, ById<proxmox_endpoint::Entity>> = ById::new;
+    /// Clusters by id.
+    clusters: Batcher<Id<cluster::Entity>, ById<cluster::Entity>> = ById::new;
+    /// Tenants by id.
+    tenants: Batcher<Id<tenant::Entity>, ById<tenant::Entity>> = ById::new;
+    /// Users by id.
+    users: Batcher<Id<user::Entity>, ById<user::Entity>> = ById::new;
+    /// Catalog entries by id.
+    templates: Batcher<Id<cloud_image_template::Entity>, ById<cloud_image_template::Entity>> =
+        ById::new;
+    /// Tenant lists by owner.
+    tenant_lists: Batcher<Owner, TenantLists> = |ctx: &LoaderCtx| TenantLists(ctx.clone());
+    /// Pages of builds by definition.
+    build_pages: Batcher<PageKey, BuildPages> = |ctx: &LoaderCtx| BuildPages(ctx.clone());
+    /// Counts of builds by definition.
+    build_counts: Batcher<CountKey, BuildCounts> = |ctx: &LoaderCtx| BuildCounts(ctx.clone());
+    /// Events by build.
+    events: Batcher<Id<image_build::Entity>, Events> = |ctx: &LoaderCtx| Events(ctx.clone());
+    /// API tokens by user.
+    tokens: Batcher<Id<user::Entity>, Tokens> = |ctx: &LoaderCtx| Tokens(ctx.clone());
+    /// Pages of log lines by build.
+    log_pages: Batcher<LogPageKey, LogPages> = |ctx: &LoaderCtx| LogPages(ctx.clone());
+    /// Counts of log lines by build.
+    log_counts: Batcher<Id<image_build::Entity>, LogCounts> = |ctx: &LoaderCtx| LogCounts(ctx.clone());
 }
 
 /// What every loader needs.

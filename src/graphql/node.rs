@@ -104,14 +104,14 @@ async fn node(ctx: &Context<'_>, id: &ID, field: &str) -> Result<Option<Node>, E
     let scope = &request.scope;
     if let Some(id) = global.of::<image_definition::Entity>() {
         return Ok(loaders
-            .definitions
+            .definitions()
             .load_one(id)
             .await?
             .map(|m| Node::ImageDefinition(m.into())));
     }
     if let Some(id) = global.of::<image_build::Entity>() {
         return Ok(loaders
-            .builds
+            .builds()
             .load_one(id)
             .await?
             .map(|m| Node::ImageBuild(m.into())));
@@ -122,35 +122,35 @@ async fn node(ctx: &Context<'_>, id: &ID, field: &str) -> Result<Option<Node>, E
     }
     if let Some(id) = global.of::<tenant::Entity>() {
         return Ok(loaders
-            .tenants
+            .tenants()
             .load_one(id)
             .await?
             .map(|m| Node::Tenant(m.into())));
     }
     if let Some(id) = global.of::<cluster::Entity>() {
         return Ok(loaders
-            .clusters
+            .clusters()
             .load_one(id)
             .await?
             .map(|m| Node::Cluster(m.into())));
     }
     if let Some(id) = global.of::<proxmox_endpoint::Entity>() {
         return Ok(loaders
-            .endpoints
+            .endpoints()
             .load_one(id)
             .await?
             .map(|m| Node::ProxmoxEndpoint(m.into())));
     }
     if let Some(id) = global.of::<cloud_image_template::Entity>() {
         return Ok(loaders
-            .templates
+            .templates()
             .load_one(id)
             .await?
             .map(|m| Node::CloudImageTemplate(m.into())));
     }
     if let Some(id) = global.of::<user::Entity>() {
         return Ok(loaders
-            .users
+            .users()
             .load_one(id)
             .await?
             .map(|m| Node::User(m.into())));

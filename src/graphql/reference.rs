@@ -231,7 +231,7 @@ impl CloudImageTemplate {
     async fn cluster(&self, ctx: &Context<'_>) -> Result<Cluster> {
         let cluster = request(ctx)
             .loaders
-            .clusters
+            .clusters()
             .load_one(self.cluster_id)
             .await?;
         Ok(cluster.ok_or(Error::NotFound)?.into())
@@ -306,7 +306,7 @@ impl User {
 
     /// Its API tokens (never their secrets): for the user itself and administrators only.
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<super::users::ApiToken>> {
-        let tokens = request(ctx).loaders.tokens.load_one(self.row_id).await?;
+        let tokens = request(ctx).loaders.tokens().load_one(self.row_id).await?;
         Ok(tokens
             .unwrap_or_else(|| Ok(Vec::new()))?
             .into_iter()
@@ -321,14 +321,14 @@ async fn load_tenant(ctx: &Context<'_>, id: Option<Id<tenant::Entity>>) -> Resul
     };
     Ok(request(ctx)
         .loaders
-        .tenants
+        .tenants()
         .load_one(id)
         .await?
         .map(Into::into))
 }
 
 async fn load_tenants(ctx: &Context<'_>, owner: Owner) -> Result<Vec<Tenant>> {
-    let tenants = request(ctx).loaders.tenant_lists.load_one(owner).await?;
+    let tenants = request(ctx).loaders.tenant_lists().load_one(owner).await?;
     Ok(tenants
         .unwrap_or_default()
         .into_iter()

@@ -220,28 +220,30 @@ pub fn from_now(operation: &OperationDefinition, variables: &Variables) -> bool 
 fn feed(loaders: &Loaders, scope: &Scope, change: &Change) {
     loaders.clear();
     loaders
-        .builds
+        .builds()
         .feed_one(Id::of(&change.build), change.build.clone());
     loaders
-        .definitions
+        .definitions()
         .feed_one(Id::of(&change.definition), change.definition.clone());
     if let Ok(Some(actor)) = change.actor(scope) {
-        loaders.users.feed_one(Id::of(actor), actor.clone());
+        loaders.users().feed_one(Id::of(actor), actor.clone());
     }
     let Some(related) = change.related(scope) else {
         return;
     };
     loaders
-        .tenant_lists
+        .tenant_lists()
         .feed_one(change.tenants_owner(), related.allowed_tenants.clone());
     if let Some(user) = &related.created_by {
-        loaders.users.feed_one(Id::of(user), user.clone());
+        loaders.users().feed_one(Id::of(user), user.clone());
     }
     loaders
-        .endpoints
+        .endpoints()
         .feed_many(related.endpoints.iter().map(|e| (Id::of(e), e.clone())));
     if let Some(cluster) = &related.cluster {
-        loaders.clusters.feed_one(Id::of(cluster), cluster.clone());
+        loaders
+            .clusters()
+            .feed_one(Id::of(cluster), cluster.clone());
     }
 }
 

@@ -67,7 +67,7 @@ impl Node for ApiToken {
 impl ApiToken {
     /// Its owner.
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        let user = request(ctx).loaders.users.load_one(self.user_id).await?;
+        let user = request(ctx).loaders.users().load_one(self.user_id).await?;
         Ok(user.ok_or(Error::NotFound)?.into())
     }
 }

@@ -129,7 +129,10 @@ impl ImageDefinition {
     /// Where builds run.
     async fn proxmox_endpoint(&self, ctx: &Context<'_>) -> Result<ProxmoxEndpoint> {
         let loaders = &request(ctx).loaders;
-        let endpoint = loaders.endpoints.load_one(self.proxmox_endpoint_id).await?;
+        let endpoint = loaders
+            .endpoints()
+            .load_one(self.proxmox_endpoint_id)
+            .await?;
         Ok(endpoint.ok_or(Error::NotFound)?.into())
     }
 
@@ -138,7 +141,7 @@ impl ImageDefinition {
         let Some(id) = self.target_cluster_id else {
             return Ok(None);
         };
-        let cluster = request(ctx).loaders.clusters.load_one(id).await?;
+        let cluster = request(ctx).loaders.clusters().load_one(id).await?;
         Ok(cluster.map(Into::into))
     }
 
@@ -147,7 +150,7 @@ impl ImageDefinition {
     async fn packer_template(&self, ctx: &Context<'_>) -> Result<String> {
         let loaders = &request(ctx).loaders;
         let definition = loaders
-            .definitions
+            .definitions()
             .load_one(self.row_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -158,7 +161,7 @@ impl ImageDefinition {
     async fn allowed_tenants(&self, ctx: &Context<'_>) -> Result<Vec<Tenant>> {
         let tenants = request(ctx)
             .loaders
-            .tenant_lists
+            .tenant_lists()
             .load_one(Owner::Definition(self.row_id))
             .await?;
         Ok(tenants
@@ -190,7 +193,7 @@ impl ImageDefinition {
             page: PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?,
         };
         let page = loaders
-            .build_pages
+            .build_pages()
             .load_one((self.row_id, ArgsKey::new(query)))
             .await?
             .ok_or(Error::NotFound)?;
@@ -202,7 +205,7 @@ impl ImageDefinition {
     async fn latest_build(&self, ctx: &Context<'_>) -> Result<Option<ImageBuild>> {
         let loaders = &request(ctx).loaders;
         let page = loaders
-            .build_pages
+            .build_pages()
             .load_one((self.row_id, ArgsKey::new(latest_build_query())))
             .await?;
         Ok(page
@@ -302,10 +305,10 @@ impl DefinitionQuery {
         .await?;
         let loaders = &request.loaders;
         loaders
-            .endpoints
+            .endpoints()
             .feed_many(result.endpoints.into_iter().map(|e| (Id::of(&e), e)));
         loaders
-            .clusters
+            .clusters()
             .feed_many(result.clusters.into_iter().map(|c| (Id::of(&c), c)));
         Ok(Connection::of(result.page, ImageDefinition::from))
     }

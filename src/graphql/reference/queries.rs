@@ -195,7 +195,7 @@ impl MeQuery {
         let Some(id) = request.principal.user_id() else {
             return Err(Error::Unauthenticated.into());
         };
-        let user = request.loaders.users.load_one(Id::of_row(id)).await?;
+        let user = request.loaders.users().load_one(Id::of_row(id)).await?;
         Ok(user.ok_or(Error::Unauthenticated)?.into())
     }
 }
