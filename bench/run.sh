@@ -129,7 +129,9 @@ one() {
     out=$(QUERY="$q" IDSTR=$is TOKEN="$tok" wrk -t$threads -c"$conc" -d"$DUR" --latency -s "$WORK/q/byid.lua" "$url")
   fi
   if echo "$out" | grep -q 'Non-2xx'; then echo "$name $kind: non-2xx answers: $(echo "$out" | grep Non-2xx)" >&2; fi
-  FIG[$name,$kind,$conc,rps]=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  # Answers that are not 200 (e.g. 503 when shed) are counted in wrk's req/s: the table says so.
+  local bad; bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  FIG[$name,$kind,$conc,rps]=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')${bad:+ (of which $bad non-2xx)}
   FIG[$name,$kind,$conc,p50]=$(echo "$out" | awk '$1=="50%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 } printf "%.2f", v }')
   printf '%-5s %s conc=%-3s %8s req/s  p50 %s ms\n' "$name" "$kind" "$conc" "${FIG[$name,$kind,$conc,rps]}" "${FIG[$name,$kind,$conc,p50]}" >&2
 }
