@@ -16,7 +16,7 @@ use std::{
     hash::Hash,
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering::SeqCst},
     },
     task::{Context, Poll, Wake, Waker},
@@ -29,6 +29,8 @@ use futures_util::{
     stream::{BoxStream, FuturesUnordered},
 };
 use tokio::sync::oneshot;
+
+use super::lock;
 
 use crate::error::Error;
 
@@ -312,12 +314,6 @@ where
         }
         .boxed()
     }
-}
-
-/// A lock that a panic elsewhere does not poison for good (the data stays consistent: every
-/// critical section here is a plain move).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -159,6 +159,15 @@ impl RequestCtx {
     }
 }
 
+/// The guard of `mutex`, poisoned or not: every critical section of this layer's shared state
+/// (the loaders' batches, the parsed documents, the shared subscriptions) is a plain move that
+/// a panic elsewhere cannot leave half done.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The request context of a resolver.
 pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
     ctx.data_unchecked::<RequestCtx>()

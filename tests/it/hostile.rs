@@ -360,26 +360,7 @@ async fn a_websocket_starts_a_bounded_number_of_operations_per_second() {
     let mut client = Client::connect(&server, Some(TRANSPORT_WS), None).await;
     client.init(&app.admin).await;
     // The burst is `--max-subscriptions` + 1 (51), refilled at one a second.
-    for n in 0..60 {
-        client
-            .send(json!({"type": "subscribe", "id": n.to_string(), "payload": {"query": QUERY}}))
-            .await;
-    }
-    let mut refused = 0;
-    let mut ended = 0;
-    while ended < 60 {
-        let message = client.recv().await;
-        match message["type"].as_str() {
-            Some("error") => {
-                // Past the burst, or (operations still running) past `--max-subscriptions`.
-                let code = &message["payload"][0]["extensions"]["code"];
-                refused += usize::from(code == "RATE_LIMITED");
-                ended += 1;
-            }
-            Some("complete") => ended += 1,
-            _ => {}
-        }
-    }
+    let refused = client.burst(60, QUERY).await;
     assert!(
         refused >= 1,
         "five operations at once, one a second allowed"

@@ -197,6 +197,32 @@ impl Client {
         message["payload"]["data"].clone()
     }
 
+    /// Sends `count` operations of `query` at once (ids `0`..), waits until each has ended
+    /// (`complete` or `error`) and returns how many were refused with `RATE_LIMITED` — past the
+    /// socket's burst, or (operations still running) past `--max-subscriptions`.
+    pub async fn burst(&mut self, count: usize, query: &str) -> usize {
+        for n in 0..count {
+            self.send(
+                json!({"type": "subscribe", "id": n.to_string(), "payload": {"query": query}}),
+            )
+            .await;
+        }
+        let (mut refused, mut ended) = (0, 0);
+        while ended < count {
+            let message = self.recv().await;
+            match message["type"].as_str() {
+                Some("error") => {
+                    let code = &message["payload"][0]["extensions"]["code"];
+                    refused += usize::from(code == "RATE_LIMITED");
+                    ended += 1;
+                }
+                Some("complete") => ended += 1,
+                _ => {}
+            }
+        }
+        refused
+    }
+
     /// The next `buildStatusChanged` event of operation `id`.
     pub async fn next_event(&mut self, id: &str) -> Value {
         self.next_data(id).await["buildStatusChanged"].clone()

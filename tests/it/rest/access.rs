@@ -2,9 +2,7 @@
 //! as over GraphQL; refusals of the transport; and the statements a list costs.
 
 use axum::http::{Method, StatusCode, header};
-use entity::{api_token, enums::BuildStatus, enums::Role};
-use packer_gateway::clock::now;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use entity::{enums::BuildStatus, enums::Role};
 use serde_json::{Value, json};
 
 use super::{API, call, column, create_definition, definition_body, get};
@@ -243,12 +241,7 @@ async fn routes_methods_and_the_root() {
 /// Records a use of the admin token, so that authentication writes nothing during a measurement,
 /// and runs one request so that nothing done once per process lands in it.
 async fn warm_up(app: &TestApp) {
-    api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsed, Expr::value(now()))
-        .filter(api_token::Column::UserId.eq(app.admin_id))
-        .exec(&app.app.db)
-        .await
-        .expect("record a use of the admin token");
+    app.record_token_use(app.admin_id).await;
     get(app, "/settings/", &app.admin).await;
     app.settle().await;
 }

@@ -1,8 +1,6 @@
 //! Visibility and authentication add no statement per row or per request.
 
-use entity::{api_token, enums::Role};
-use packer_gateway::clock::now;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use entity::enums::Role;
 use serde_json::json;
 
 use super::{AUTHENTICATION, BUILD_PAGE, fleet};
@@ -15,12 +13,7 @@ async fn visibility_adds_no_statement_per_row() {
     let app = TestApp::new().await;
     let fleet = fleet(&app, 8, 120).await;
     let (viewer, token) = app.user(Role::Viewer, &[fleet.tenants[0]], true).await;
-    api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsed, Expr::value(now()))
-        .filter(api_token::Column::UserId.eq(viewer))
-        .exec(&app.app.db)
-        .await
-        .expect("record a use of the viewer's token");
+    app.record_token_use(viewer).await;
     app.as_user(&token, "{ me { id } }", json!({})).await;
     let mut counts = Vec::new();
     for first in [10, 50] {
@@ -61,12 +54,7 @@ async fn a_known_token_costs_no_statement() {
     let app = TestApp::new().await;
     let (viewer, token) = app.user(Role::Viewer, &[], true).await;
     // A use recorded just now: no request of this test writes `last_used`.
-    api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsed, Expr::value(now()))
-        .filter(api_token::Column::UserId.eq(viewer))
-        .exec(&app.app.db)
-        .await
-        .expect("record a use of the viewer's token");
+    app.record_token_use(viewer).await;
     let query = "{ __typename }";
     let before = app.statements();
     let body = app.as_user(&token, query, json!({})).await;

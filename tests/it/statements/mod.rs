@@ -6,9 +6,7 @@
 //! from timing. A request's token costs [`AUTHENTICATION`] once it is known: tokens are
 //! authenticated from memory (one statement the first time an instance sees a token).
 
-use entity::{api_token, enums::BuildStatus, enums::Role};
-use packer_gateway::clock::now;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use entity::{enums::BuildStatus, enums::Role};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, at};
@@ -92,12 +90,7 @@ async fn fleet(app: &TestApp, definitions: usize, builds: usize) -> Fleet {
 /// fresh use directly in the database means no request of the test writes it at all. One request
 /// then runs, so that nothing done once per process lands in a measurement either.
 async fn warm_up(app: &TestApp) {
-    api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsed, Expr::value(now()))
-        .filter(api_token::Column::UserId.eq(app.admin_id))
-        .exec(&app.app.db)
-        .await
-        .expect("record a use of the admin token");
+    app.record_token_use(app.admin_id).await;
     app.data("{ me { id } }", json!({})).await;
 }
 

@@ -84,6 +84,21 @@ impl TestApp {
         self.app.request_statement_count()
     }
 
+    /// Records a use of `user`'s tokens just now, directly in the database: authenticating them
+    /// writes no `last_used` during a following measurement.
+    pub async fn record_token_use(&self, user: i32) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        entity::api_token::Entity::update_many()
+            .col_expr(
+                entity::api_token::Column::LastUsed,
+                Expr::value(packer_gateway::clock::now()),
+            )
+            .filter(entity::api_token::Column::UserId.eq(user))
+            .exec(&self.app.db)
+            .await
+            .expect("record a use of the user's tokens");
+    }
+
     /// Waits until the background `last_used` write of a token's use has landed (the only
     /// statement a request leaves behind it), so that a following count is exact.
     pub async fn settle(&self) {

@@ -10,14 +10,14 @@
 
 use std::{
     num::NonZeroUsize,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 
 use super::Refusal;
-use crate::config::Limits;
+use crate::{config::Limits, graphql::lock};
 
 /// Documents kept, for each kind of principal.
 pub const ENTRIES: usize = 128;
@@ -69,11 +69,6 @@ impl Documents {
     pub fn counts(&self) -> [usize; 2] {
         [lock(&self.kept[0]).len(), lock(&self.kept[1]).len()]
     }
-}
-
-/// Every step on the cache completes or does nothing: a poisoned lock is taken as it is.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

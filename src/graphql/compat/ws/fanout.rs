@@ -26,7 +26,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use async_graphql::Request;
@@ -39,7 +39,7 @@ use super::{
 use crate::{
     auth::{Principal, Scope},
     events::{Events, Listening, Position},
-    graphql::compat::prepare::Prepared,
+    graphql::{compat::prepare::Prepared, lock},
     telemetry::{Live, names},
 };
 
@@ -222,8 +222,4 @@ fn member_results(member: Member, receiver: Receiver<Arc<Rendered>>) -> Results 
         }
     })
     .boxed()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

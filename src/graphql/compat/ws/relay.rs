@@ -9,7 +9,7 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use tokio::sync::Notify;
@@ -117,7 +117,7 @@ impl<T> Drop for Relay<T> {
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::graphql::lock(&self.state)
     }
 
     /// A receiver of the items sent from now on; `None` once the relay is closed.
