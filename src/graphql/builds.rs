@@ -8,6 +8,7 @@ use super::{
     db,
     definitions::ImageDefinition,
     enums::{BuildStatus, StatusColor},
+    error::nullable,
     events::BuildEvent,
     ids,
     loaders::ArgsKey,
@@ -145,42 +146,51 @@ impl ImageBuild {
     }
 
     /// The user that queued it (null once that user is deleted).
-    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.created_by_id else {
-            return Ok(None);
-        };
-        Ok(request(ctx)
-            .loaders
-            .users()
-            .load_one(id)
-            .await?
-            .map(Into::into))
+    async fn created_by(&self, ctx: &Context<'_>) -> Option<User> {
+        nullable(ctx, async move {
+            let Some(id) = self.created_by_id else {
+                return Ok(None);
+            };
+            Ok(request(ctx)
+                .loaders
+                .users()
+                .load_one(id)
+                .await?
+                .map(Into::into))
+        })
+        .await
     }
 
     /// The catalog entry it produced.
-    async fn cloud_image_template(&self, ctx: &Context<'_>) -> Result<Option<CloudImageTemplate>> {
-        let Some(id) = self.cloud_image_template_id else {
-            return Ok(None);
-        };
-        Ok(request(ctx)
-            .loaders
-            .templates()
-            .load_one(id)
-            .await?
-            .map(Into::into))
+    async fn cloud_image_template(&self, ctx: &Context<'_>) -> Option<CloudImageTemplate> {
+        nullable(ctx, async move {
+            let Some(id) = self.cloud_image_template_id else {
+                return Ok(None);
+            };
+            Ok(request(ctx)
+                .loaders
+                .templates()
+                .load_one(id)
+                .await?
+                .map(Into::into))
+        })
+        .await
     }
 
     /// The completed build this one rebuilds.
-    async fn rebuild_of(&self, ctx: &Context<'_>) -> Result<Option<ImageBuild>> {
-        let Some(id) = self.rebuild_of_id else {
-            return Ok(None);
-        };
-        Ok(request(ctx)
-            .loaders
-            .builds()
-            .load_one(id)
-            .await?
-            .map(Into::into))
+    async fn rebuild_of(&self, ctx: &Context<'_>) -> Option<ImageBuild> {
+        nullable(ctx, async move {
+            let Some(id) = self.rebuild_of_id else {
+                return Ok(None);
+            };
+            Ok(request(ctx)
+                .loaders
+                .builds()
+                .load_one(id)
+                .await?
+                .map(Into::into))
+        })
+        .await
     }
 
     /// The HCL2 Packer template this build runs: its definition's, with the build's effective
@@ -254,10 +264,13 @@ pub struct BuildQuery;
 impl BuildQuery {
     /// One build. Nullable, so that a missing one (`NOT_FOUND`) nulls only this field, not the
     /// whole response.
-    async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ImageBuild>> {
-        let id = ids::parse(&id, "id")?;
-        let build = read::get::<image_build::Entity>(db(ctx), &request(ctx).scope, id).await?;
-        Ok(Some(build.into()))
+    async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Option<ImageBuild> {
+        nullable(ctx, async move {
+            let id = ids::parse(&id, "id")?;
+            let build = read::get::<image_build::Entity>(db(ctx), &request(ctx).scope, id).await?;
+            Ok(Some(build.into()))
+        })
+        .await
     }
 
     /// Builds, newest first unless ordered otherwise.

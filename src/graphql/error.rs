@@ -36,7 +36,7 @@ pub mod codes {
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
-pub use super::compat::nullable::NullableFieldErrors;
+pub use super::compat::nullable::nullable;
 
 /// The detail of an internal error, kept out of the response and logged by the HTTP layer.
 #[derive(Debug)]
@@ -113,51 +113,12 @@ pub fn camel_case(snake: &str) -> String {
     out
 }
 
-/// Gives the errors async-graphql raises before execution their codes: parse failures
-/// `GRAPHQL_PARSE_FAILED`, validation failures `GRAPHQL_VALIDATION_FAILED` (or the code of the
-/// limit they broke).
-pub struct RequestErrorCodes;
-
-impl async_graphql::extensions::ExtensionFactory for RequestErrorCodes {
-    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
-        std::sync::Arc::new(RequestErrorCodesExtension)
-    }
-}
-
-struct RequestErrorCodesExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl async_graphql::extensions::Extension for RequestErrorCodesExtension {
-    async fn parse_query(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        query: &str,
-        variables: &async_graphql::Variables,
-        next: async_graphql::extensions::NextParseQuery<'_>,
-    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut err| {
-            set_code(&mut err, codes::PARSE_FAILED);
-            err
-        })
-    }
-
-    async fn validation(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        next: async_graphql::extensions::NextValidation<'_>,
-    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            for err in &mut errors {
-                let code = validation_code(&err.message);
-                set_code(err, code);
-            }
-            errors
-        })
-    }
-}
-
-/// The code of a validation failure, from async-graphql's message.
-fn validation_code(message: &str) -> &'static str {
+/// The code of a request error async-graphql raised without one (validation, the only stage of
+/// its own that a document reaches: `compat::prepare` parses and limit-checks it first), from its
+/// message: `QUERY_TOO_DEEP`, `QUERY_TOO_COMPLEX` (its complexity limit) or
+/// `GRAPHQL_VALIDATION_FAILED`. Given where responses are rendered (`compat::render::sanitize`),
+/// not by a schema extension: any extension sends every field through async-graphql's slow path.
+pub fn request_code(message: &str) -> &'static str {
     if message.contains("nested too deep") {
         codes::QUERY_TOO_DEEP
     } else if message.contains("too complex") {

@@ -8,6 +8,7 @@ use super::{
     connection::{Connection, Node},
     db,
     enums::BuildStatus,
+    error::nullable,
     ids,
     lookups::filter_of,
     reference::User,
@@ -78,16 +79,19 @@ impl BuildEvent {
     }
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.actor_id else {
-            return Ok(None);
-        };
-        Ok(request(ctx)
-            .loaders
-            .users()
-            .load_one(id)
-            .await?
-            .map(Into::into))
+    async fn actor(&self, ctx: &Context<'_>) -> Option<User> {
+        nullable(ctx, async move {
+            let Some(id) = self.actor_id else {
+                return Ok(None);
+            };
+            Ok(request(ctx)
+                .loaders
+                .users()
+                .load_one(id)
+                .await?
+                .map(Into::into))
+        })
+        .await
     }
 }
 

@@ -131,9 +131,11 @@ pub fn sdl() -> String {
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    // No extension: any extension sends every field of every request through async-graphql's
+    // slow path (a registry lookup, `ResolveInfo` and boxed futures per field). What ours did is
+    // done where it arises: `error::nullable` in the resolvers of nullable fields, request
+    // errors' codes in `compat::render::sanitize`.
     Schema::build(Query::default(), Mutation::default(), Subscription)
-        .extension(error::RequestErrorCodes)
-        .extension(error::NullableFieldErrors)
 }
 
 /// What the HTTP layer attaches to each request.

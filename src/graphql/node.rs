@@ -15,7 +15,7 @@ use entity::{
 };
 use futures_util::future::try_join_all;
 
-use super::{db, ids, request};
+use super::{db, error::nullable, ids, request};
 use crate::{
     error::Error,
     registry::{id::Id, read, settings, users},
@@ -81,8 +81,8 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// The object with this global id; null when there is none or the caller may not see it.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        Ok(node(ctx, &id, "id").await?)
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
+        nullable(ctx, async move { Ok(node(ctx, &id, "id").await?) }).await
     }
 
     /// The objects with these global ids (at most 100), in the same order; null for each one

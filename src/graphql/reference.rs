@@ -16,6 +16,7 @@ use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 use super::{
     connection::Node,
     enums::{CatalogOsFamily, EndpointMode, Role},
+    error::nullable,
     ids, request,
     scalars::DateTime,
 };
@@ -100,8 +101,8 @@ impl Node for Cluster {
 #[ComplexObject]
 impl Cluster {
     /// Owning tenant.
-    async fn tenant(&self, ctx: &Context<'_>) -> Result<Option<Tenant>> {
-        load_tenant(ctx, self.tenant_id).await
+    async fn tenant(&self, ctx: &Context<'_>) -> Option<Tenant> {
+        nullable(ctx, load_tenant(ctx, self.tenant_id)).await
     }
 }
 
@@ -162,8 +163,8 @@ impl Node for ProxmoxEndpoint {
 #[ComplexObject]
 impl ProxmoxEndpoint {
     /// Owning tenant.
-    async fn tenant(&self, ctx: &Context<'_>) -> Result<Option<Tenant>> {
-        load_tenant(ctx, self.tenant_id).await
+    async fn tenant(&self, ctx: &Context<'_>) -> Option<Tenant> {
+        nullable(ctx, load_tenant(ctx, self.tenant_id)).await
     }
 }
 

@@ -17,8 +17,8 @@ use entity::{build_event, image_build, image_definition};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    builds::ImageBuild, enums::BuildStatus, events, ids, loaders::Loaders, logs::BuildLogLine,
-    reference::User, request, scalars::DateTime,
+    builds::ImageBuild, enums::BuildStatus, error::nullable, events, ids, loaders::Loaders,
+    logs::BuildLogLine, reference::User, request, scalars::DateTime,
 };
 use crate::{
     auth::Scope,
@@ -89,9 +89,12 @@ impl BuildStatusEvent {
     }
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let actor = self.0.actor(&request(ctx).scope)?;
-        Ok(actor.cloned().map(Into::into))
+    async fn actor(&self, ctx: &Context<'_>) -> Option<User> {
+        nullable(ctx, async move {
+            let actor = self.0.actor(&request(ctx).scope)?;
+            Ok(actor.cloned().map(Into::into))
+        })
+        .await
     }
 
     /// Free text, e.g. the error of a failure; null when there is none.

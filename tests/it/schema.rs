@@ -1,5 +1,6 @@
 //! The committed SDL is the schema, and the GraphQL library propagates nulls as the spec says
-//! (the nullable half of that is `graphql::compat::nullable`, tested there).
+//! (the nullable half of that is `graphql::compat::nullable`, tested there and in
+//! `queries/nulls.rs`), and no schema has an extension (every field on async-graphql's fast path).
 
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
 
@@ -105,4 +106,48 @@ async fn the_scalars_describe_their_values_and_name_their_specifications() {
         assert!(description.contains(words), "{description}");
         assert!(!description.contains("Implement the"), "{description}");
     }
+}
+
+/// No schema of the service has an extension: with any, async-graphql 7.0.19 resolves every
+/// field of every request on its slow path (a registry lookup, `ResolveInfo` and the extension
+/// chain, boxed, per field; `resolver_utils/container.rs`), which cost ~5% of the list's CPU.
+/// async-graphql exposes no schema's extensions and no behaviour only the fast path has, so this
+/// reads the sources: no `.extension(` on a schema builder and no `ExtensionFactory` outside
+/// tests (a file's tests are its `#[cfg(test)]` tail). Null propagation and request errors' codes
+/// are done without one (`graphql::compat::nullable`, `graphql::compat::render::sanitize`).
+#[test]
+fn no_schema_has_an_extension() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if line.contains(".extension(") || line.contains("ExtensionFactory") {
+                    found.push(format!("{}:{}: {line}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    assert!(
+        found.is_empty(),
+        "a schema extension slows every field down:\n{}",
+        found.join("\n")
+    );
 }

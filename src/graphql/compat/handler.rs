@@ -175,14 +175,18 @@ async fn run(
     }
     let operation = prepared.operation;
     let execution = prepared.schema.execute(prepared.request);
-    let response = prepared.tick.drive(execution).await;
+    let mut response = prepared.tick.drive(execution).await;
+    // Every error gets its code here, before it is counted by it.
+    for err in &mut response.errors {
+        sanitize(err, request_id);
+    }
     let outcome = response
         .errors
         .first()
         .and_then(error::code_of)
         .unwrap_or_else(|| "OK".to_owned());
     count(operation, outcome);
-    Ok(render(media, response, request_id))
+    Ok(render(media, &response))
 }
 
 /// Counts an operation by type and outcome (`OK` or the code of its first error).
@@ -221,11 +225,8 @@ fn persisted_miss(media: MediaType, code: &str, message: &str) -> Response {
     response
 }
 
-/// Serializes a GraphQL response with the right status and without internal details.
-fn render(media: MediaType, mut response: async_graphql::Response, request_id: &str) -> Response {
-    for err in &mut response.errors {
-        sanitize(err, request_id);
-    }
+/// Serializes a GraphQL response, its errors sanitized, with the right status.
+fn render(media: MediaType, response: &async_graphql::Response) -> Response {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());

@@ -15,7 +15,7 @@
 //! | [`ws`] | `http::WebSocket` | close codes (1011/1002 for 4401/4400/4403), no 4408/4409, no pings or `ka`, no `error` message, no operation limit |
 //! | [`limits`] | `limit_depth`, `limit_recursive_depth`, `limit_directives`, the parser | stack overflow on deep nesting; fragments re-walked at every spread (exponential); introspection refused by depth (#1696); directives counted on fields only |
 //! | [`variables`] | (validation's check of argument values) | a missing non-null variable or an ill-formed `DateTime` is a field error after other resolvers ran |
-//! | [`nullable`] | (nothing) | a nullable field's own error nulls its parent (#1272, #1549) |
+//! | [`nullable`] | (nothing; the resolvers of nullable fields answer through it) | a nullable field's own error nulls its parent (#1272, #1549) |
 //!
 //! What 7.0.19 does well enough is used as is: parsing (behind our nesting scan), validation,
 //! `limit_complexity` (with `graphql::limits::connection_cost`), `disable_introspection` and

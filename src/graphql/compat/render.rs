@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::media::{MediaType, negotiate_accept};
 use crate::{
-    graphql::error::{InternalDetail, code_of, codes, set_code},
+    graphql::error::{InternalDetail, code_of, codes, request_code, set_code},
     http::{Failure, Rendering},
 };
 
@@ -63,10 +63,11 @@ pub fn sanitize(err: &mut ServerError, request_id: &str) {
         }
     }
     if code_of(err).is_none() {
-        // Errors async-graphql raises itself: before execution they are validation failures,
-        // during execution they are argument values that did not coerce.
+        // Errors async-graphql raises itself: before execution (no path) they are request
+        // errors of validation, whose limits have codes of their own; during execution they are
+        // argument values that did not coerce.
         let code = if err.path.is_empty() {
-            codes::VALIDATION_FAILED
+            request_code(&err.message)
         } else {
             codes::BAD_USER_INPUT
         };

@@ -13,6 +13,7 @@ use super::{
     connection::{Connection, Count, Node},
     db,
     enums::{BuilderType, OsFamily, ProvisionerRecipe},
+    error::nullable,
     ids,
     loaders::{ArgsKey, latest_build_query},
     lookups::{OrderBy, filter_of, sort},
@@ -137,12 +138,15 @@ impl ImageDefinition {
     }
 
     /// The cluster that receives the resulting template.
-    async fn target_cluster(&self, ctx: &Context<'_>) -> Result<Option<Cluster>> {
-        let Some(id) = self.target_cluster_id else {
-            return Ok(None);
-        };
-        let cluster = request(ctx).loaders.clusters().load_one(id).await?;
-        Ok(cluster.map(Into::into))
+    async fn target_cluster(&self, ctx: &Context<'_>) -> Option<Cluster> {
+        nullable(ctx, async {
+            let Some(id) = self.target_cluster_id else {
+                return Ok(None);
+            };
+            let cluster = request(ctx).loaders.clusters().load_one(id).await?;
+            Ok(cluster.map(Into::into))
+        })
+        .await
     }
 
     /// The HCL2 Packer template a build of it runs, with its default variables (SPEC §7.4; a
@@ -202,15 +206,18 @@ impl ImageDefinition {
     }
 
     /// Its most recently queued build.
-    async fn latest_build(&self, ctx: &Context<'_>) -> Result<Option<ImageBuild>> {
-        let loaders = &request(ctx).loaders;
-        let page = loaders
-            .build_pages()
-            .load_one((self.row_id, ArgsKey::new(latest_build_query())))
-            .await?;
-        Ok(page
-            .and_then(|p| p.rows.into_iter().next())
-            .map(|(_, b)| b.into()))
+    async fn latest_build(&self, ctx: &Context<'_>) -> Option<ImageBuild> {
+        nullable(ctx, async {
+            let loaders = &request(ctx).loaders;
+            let page = loaders
+                .build_pages()
+                .load_one((self.row_id, ArgsKey::new(latest_build_query())))
+                .await?;
+            Ok(page
+                .and_then(|p| p.rows.into_iter().next())
+                .map(|(_, b)| b.into()))
+        })
+        .await
     }
 }
 
@@ -238,32 +245,36 @@ impl DefinitionQuery {
         ctx: &Context<'_>,
         id: Option<ID>,
         slug: Option<String>,
-    ) -> Result<Option<ImageDefinition>> {
-        let scope = &request(ctx).scope;
-        let definition = match (id, slug) {
-            (Some(id), None) => {
-                let id = ids::parse(&id, "id")?;
-                read::get::<image_definition::Entity>(db(ctx), scope, id).await?
-            }
-            (None, Some(slug)) => {
-                let filter = Filter::Field(DefinitionField::Slug, Lookup::Eq(Scalar::Text(slug)));
-                read::list::<image_definition::Entity>(
-                    db(ctx),
-                    scope,
-                    &filter,
-                    Vec::new(),
-                    &PageArgs::first(1),
-                )
-                .await?
-                .rows
-                .into_iter()
-                .next()
-                .map(|(_, row)| row)
-                .ok_or(Error::NotFound)?
-            }
-            _ => return Err(Error::bad_input("id", "give exactly one of id and slug").into()),
-        };
-        Ok(Some(definition.into()))
+    ) -> Option<ImageDefinition> {
+        nullable(ctx, async move {
+            let scope = &request(ctx).scope;
+            let definition = match (id, slug) {
+                (Some(id), None) => {
+                    let id = ids::parse(&id, "id")?;
+                    read::get::<image_definition::Entity>(db(ctx), scope, id).await?
+                }
+                (None, Some(slug)) => {
+                    let filter =
+                        Filter::Field(DefinitionField::Slug, Lookup::Eq(Scalar::Text(slug)));
+                    read::list::<image_definition::Entity>(
+                        db(ctx),
+                        scope,
+                        &filter,
+                        Vec::new(),
+                        &PageArgs::first(1),
+                    )
+                    .await?
+                    .rows
+                    .into_iter()
+                    .next()
+                    .map(|(_, row)| row)
+                    .ok_or(Error::NotFound)?
+                }
+                _ => return Err(Error::bad_input("id", "give exactly one of id and slug").into()),
+            };
+            Ok(Some(definition.into()))
+        })
+        .await
     }
 
     /// Definitions, by name unless ordered otherwise.

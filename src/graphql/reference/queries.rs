@@ -8,7 +8,7 @@ use super::{CloudImageTemplate, Cluster, ProxmoxEndpoint, Tenant, User};
 use crate::{
     cluster_filter, cluster_sort, endpoint_filter, endpoint_sort,
     error::Error,
-    graphql::{ids, request},
+    graphql::{error::nullable, ids, request},
     graphql_filter, graphql_order,
     registry::id::Id,
     registry::reference::{
@@ -82,16 +82,19 @@ macro_rules! reference_queries {
         #[Object]
         impl $query {
             #[doc = $one_doc]
-            async fn $one(&self, ctx: &Context<'_>, id: ID) -> Result<Option<$node>> {
-                let id = ids::parse::<$entity::Entity>(&id, "id")?;
-                let row = crate::registry::read::get::<$entity::Entity>(
-                    crate::graphql::db(ctx),
-                    &request(ctx).scope,
-                    id,
-                )
-                .await?;
-                // Nullable, so that a missing one nulls only this field.
-                Ok(Some(row.into()))
+            async fn $one(&self, ctx: &Context<'_>, id: ID) -> Option<$node> {
+                nullable(ctx, async move {
+                    let id = ids::parse::<$entity::Entity>(&id, "id")?;
+                    let row = crate::registry::read::get::<$entity::Entity>(
+                        crate::graphql::db(ctx),
+                        &request(ctx).scope,
+                        id,
+                    )
+                    .await?;
+                    // Nullable, so that a missing one nulls only this field.
+                    Ok(Some(row.into()))
+                })
+                .await
             }
 
             #[doc = $many_doc]

@@ -5,6 +5,7 @@
 mod caller;
 mod events;
 mod lookups;
+mod nulls;
 mod reference;
 mod relations;
 
