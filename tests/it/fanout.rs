@@ -131,3 +131,51 @@ async fn members_that_fall_behind_go_on_alone_and_miss_nothing() {
         assert_eq!(client.next_event(&id).await["eventId"], event_gid(after));
     }
 }
+
+#[tokio::test]
+async fn a_lone_subscription_goes_to_a_group_when_a_second_subscriber_asks_the_same() {
+    let (app, definition) = app_with_definition(&[]).await;
+    let server = app.serve().await;
+
+    // Alone, the first subscriber runs the execution in its own stream and gets its events.
+    let mut first = subscriber(&server, &app.admin, "1", json!({})).await;
+    app.wait_for_subscribers(1).await;
+    let (_, alone) = app.queue(definition).await;
+    assert_eq!(first.next_event("1").await["eventId"], event_gid(alone));
+
+    // A second one asking the same takes over nothing but a share: the execution goes to a group
+    // (still one stream of the hub), and both get every event from then on, in order.
+    let mut second = subscriber(&server, &app.admin, "2", json!({})).await;
+    app.wait_for_subscribers(2).await;
+    assert_eq!(app.app.events.streams(), 1);
+    let together = app.queue_many(definition, 3).await;
+    for (build, event) in &together {
+        for (id, client) in [("1", &mut first), ("2", &mut second)] {
+            let received = client.next_event(id).await;
+            assert_eq!(received["eventId"], event_gid(*event), "subscriber {id}");
+            assert_eq!(
+                received["build"]["id"],
+                build_gid(*build),
+                "subscriber {id}"
+            );
+        }
+    }
+
+    // The first leaves; the group goes on for the second.
+    drop(first);
+    app.wait_for_subscribers_at_most(1).await;
+    let (_, after) = app.queue(definition).await;
+    assert_eq!(second.next_event("2").await["eventId"], event_gid(after));
+    assert_eq!(app.app.events.streams(), 1);
+
+    // Both gone, nothing runs; a newcomer starts alone again.
+    drop(second);
+    wait_for("the group to end with its last subscriber", async || {
+        app.app.events.streams() == 0
+    })
+    .await;
+    let mut third = subscriber(&server, &app.admin, "3", json!({})).await;
+    app.wait_for_subscribers(1).await;
+    let (_, last) = app.queue(definition).await;
+    assert_eq!(third.next_event("3").await["eventId"], event_gid(last));
+}
