@@ -240,6 +240,14 @@ where
         }))
     }
 
+    /// The value of `key` when there is one (an optional relation): none without a key.
+    pub async fn load_optional(&self, key: Option<K>) -> Answer<L::Value> {
+        match key {
+            Some(key) => self.load_one(key).await,
+            None => Ok(None),
+        }
+    }
+
     /// The value of `key`, from what is known or from the next batch.
     pub async fn load_one(&self, key: K) -> Answer<L::Value> {
         let answer = {

@@ -147,50 +147,29 @@ impl ImageBuild {
 
     /// The user that queued it (null once that user is deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> Option<User> {
-        nullable(ctx, async move {
-            let Some(id) = self.created_by_id else {
-                return Ok(None);
-            };
-            Ok(request(ctx)
-                .loaders
-                .users()
-                .load_one(id)
-                .await?
-                .map(Into::into))
-        })
-        .await
+        let related = request(ctx)
+            .loaders
+            .users()
+            .load_optional(self.created_by_id);
+        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
     }
 
     /// The catalog entry it produced.
     async fn cloud_image_template(&self, ctx: &Context<'_>) -> Option<CloudImageTemplate> {
-        nullable(ctx, async move {
-            let Some(id) = self.cloud_image_template_id else {
-                return Ok(None);
-            };
-            Ok(request(ctx)
-                .loaders
-                .templates()
-                .load_one(id)
-                .await?
-                .map(Into::into))
-        })
-        .await
+        let related = request(ctx)
+            .loaders
+            .templates()
+            .load_optional(self.cloud_image_template_id);
+        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
     }
 
     /// The completed build this one rebuilds.
     async fn rebuild_of(&self, ctx: &Context<'_>) -> Option<ImageBuild> {
-        nullable(ctx, async move {
-            let Some(id) = self.rebuild_of_id else {
-                return Ok(None);
-            };
-            Ok(request(ctx)
-                .loaders
-                .builds()
-                .load_one(id)
-                .await?
-                .map(Into::into))
-        })
-        .await
+        let related = request(ctx)
+            .loaders
+            .builds()
+            .load_optional(self.rebuild_of_id);
+        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
     }
 
     /// The HCL2 Packer template this build runs: its definition's, with the build's effective

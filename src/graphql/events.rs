@@ -80,18 +80,8 @@ impl BuildEvent {
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
     async fn actor(&self, ctx: &Context<'_>) -> Option<User> {
-        nullable(ctx, async move {
-            let Some(id) = self.actor_id else {
-                return Ok(None);
-            };
-            Ok(request(ctx)
-                .loaders
-                .users()
-                .load_one(id)
-                .await?
-                .map(Into::into))
-        })
-        .await
+        let related = request(ctx).loaders.users().load_optional(self.actor_id);
+        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
     }
 }
 

@@ -317,15 +317,8 @@ impl User {
 }
 
 async fn load_tenant(ctx: &Context<'_>, id: Option<Id<tenant::Entity>>) -> Result<Option<Tenant>> {
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    Ok(request(ctx)
-        .loaders
-        .tenants()
-        .load_one(id)
-        .await?
-        .map(Into::into))
+    let tenant = request(ctx).loaders.tenants().load_optional(id).await?;
+    Ok(tenant.map(Into::into))
 }
 
 async fn load_tenants(ctx: &Context<'_>, owner: Owner) -> Result<Vec<Tenant>> {

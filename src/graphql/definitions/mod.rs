@@ -139,14 +139,11 @@ impl ImageDefinition {
 
     /// The cluster that receives the resulting template.
     async fn target_cluster(&self, ctx: &Context<'_>) -> Option<Cluster> {
-        nullable(ctx, async {
-            let Some(id) = self.target_cluster_id else {
-                return Ok(None);
-            };
-            let cluster = request(ctx).loaders.clusters().load_one(id).await?;
-            Ok(cluster.map(Into::into))
-        })
-        .await
+        let cluster = request(ctx)
+            .loaders
+            .clusters()
+            .load_optional(self.target_cluster_id);
+        nullable(ctx, async { Ok(cluster.await?.map(Into::into)) }).await
     }
 
     /// The HCL2 Packer template a build of it runs, with its default variables (SPEC §7.4; a
