@@ -9,7 +9,7 @@
 #
 # Knobs: WORK=/tmp/pgw-bench (private PostgreSQL data, logs, token), DUR=10s (each wrk run),
 # CONC=32 (connections), FANOUT="100 1000 10000", EVENTS=10 (events per fan-out run),
-# BIN (default: cargo build --release into $CARGO_TARGET_DIR or target/), PG4 (PostGraphile's
+# BIN (default: cargo build --profile dist into $CARGO_TARGET_DIR or target/), PG4 (PostGraphile's
 # install directory, default ~/.cache/postgraphile-4.14.1), PORT_PG=55432, PORT_OURS=18080,
 # PORT_V4=15050, KEEP=1 (leave everything running at the end).
 # Needs: PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin) with pg_stat_statements,
@@ -39,9 +39,9 @@ wait_http() { for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; s
 
 binary() {
   if [ -z "${BIN:-}" ]; then
-    say "building the release binary"
-    (cd "$ROOT" && cargo build --release --quiet)
-    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/packer-gateway
+    say "building the dist binary (the release profile with fat LTO: what a deployment runs)"
+    (cd "$ROOT" && cargo build --profile dist --quiet --bin packer-gateway)
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/dist/packer-gateway
   fi
   [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 }
