@@ -18,6 +18,7 @@ use entity::{
 use sea_orm::{DatabaseConnection, FromQueryResult};
 
 use super::batch::{Batcher, Tick};
+use crate::registry::rows::ByIndex;
 use crate::{
     auth::Scope,
     error::Error,
@@ -135,7 +136,7 @@ impl<E> ById<E> {
 
 impl<E: Readable> Loader<Id<E>> for ById<E>
 where
-    E::Model: FromQueryResult + Sync + Send + Clone,
+    E::Model: FromQueryResult + ByIndex + Sync + Send + Clone,
 {
     type Value = E::Model;
     type Error = Error;

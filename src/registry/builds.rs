@@ -10,6 +10,7 @@ use super::{
     filter::Filter,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
+    rows::ByIndex,
     visibility,
 };
 use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
@@ -168,14 +169,17 @@ pub async fn list_along(
         }
         select
     };
+    // The joined columns follow the build's, in the order of `join`.
+    let definition_at = image_build::Model::COLUMNS.len();
+    let creator_at = definition_at + read::width::<image_definition::Model>(definitions);
     let also = |row: &QueryResult| {
         let definition = if definitions {
-            read::joined_row::<image_definition::Entity>(row, DEFINITION)?
+            read::joined_row::<image_definition::Entity>(row, definition_at, DEFINITION)?
         } else {
             None
         };
         let creator = if creators {
-            read::joined_row::<user::Entity>(row, CREATOR)?
+            read::joined_row::<user::Entity>(row, creator_at, CREATOR)?
         } else {
             None
         };

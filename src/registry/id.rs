@@ -17,7 +17,11 @@
 //! PostgreSQL caches each prepared statement by its text with the parameter types of its first
 //! use, so an `INTEGER` key must always be bound as an `i32` (see `filter::integer`).
 
-use std::{fmt, hash::Hash, marker::PhantomData};
+use std::{
+    fmt::{self, Write},
+    hash::Hash,
+    marker::PhantomData,
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use entity::{
@@ -175,11 +179,7 @@ named!(
 impl<E: Named> Id<E> {
     /// The global id: base64url (no padding) of `<Type>:<integer>`.
     pub fn global(self) -> String {
-        Global {
-            name: E::NAME.to_owned(),
-            value: self.value,
-        }
-        .to_string()
+        spell(E::NAME, self.value)
     }
 
     /// `text` as the global id of a row of `E`; `None` when it is not one (malformed, or the id
@@ -234,8 +234,20 @@ impl Global {
 
 impl fmt::Display for Global {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(format!("{}:{}", self.name, self.value)))
+        f.write_str(&spell(&self.name, self.value))
     }
+}
+
+/// The one spelling of a global id. Every node of a list has one, so it is written into a
+/// buffer of its size (`<Type>:` and at most 20 characters of digits) rather than through
+/// `format!`'s growing string and a second formatting pass.
+fn spell(name: &str, value: i64) -> String {
+    let mut raw = String::with_capacity(name.len() + 21);
+    raw.push_str(name);
+    raw.push(':');
+    // Writing into a `String` does not fail.
+    let _ = write!(raw, "{value}");
+    URL_SAFE_NO_PAD.encode(raw)
 }
 
 /// The ids of `ids` as values of `E`'s key type; those no row can have are left out.

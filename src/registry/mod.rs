@@ -19,6 +19,7 @@ pub mod page;
 pub mod read;
 pub mod reference;
 pub mod relations;
+pub mod rows;
 pub mod rules;
 pub mod settings;
 pub mod template;

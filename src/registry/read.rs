@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
     FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect,
-    RelationDef, Select,
+    QueryTrait, RelationDef, Select,
     sea_query::{Alias, Expr, ExprTrait},
 };
 
@@ -21,6 +21,7 @@ use super::{
     page::{
         OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_also, fetch_offset,
     },
+    rows::{self, ByIndex},
 };
 use crate::{auth::Scope, error::Error};
 
@@ -38,7 +39,7 @@ pub enum Audience {
 /// An entity that can be listed and looked up.
 pub trait Readable: EntityTrait + Default
 where
-    Self::Model: FromQueryResult + Sync + Send,
+    Self::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     /// Its filterable fields.
     type Field: FilterField;
@@ -57,7 +58,7 @@ where
 /// it may not read.
 pub fn may_read<E: Readable>(scope: &Scope) -> Result<(), Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     match E::AUDIENCE {
         Audience::Everyone => Ok(()),
@@ -68,7 +69,7 @@ where
 /// The rows of `E` that `scope` may see: the start of every read of `E`.
 pub fn visible<E: Readable>(scope: &Scope) -> Result<Select<E>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     may_read::<E>(scope)?;
     let select = E::find();
@@ -87,7 +88,7 @@ pub async fn list<E: Readable>(
     args: &PageArgs,
 ) -> Result<Page<E::Model>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
@@ -105,7 +106,7 @@ pub async fn list_also<E: Readable, X>(
     also: impl Fn(&QueryResult) -> Result<X, DbErr>,
 ) -> Result<(Page<E::Model>, Vec<X>), Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_also(db, query.select, &query.sort, args, join, also).await
@@ -132,12 +133,23 @@ pub fn join_one<E: EntityTrait, R: EntityTrait>(
     select
 }
 
-/// The row of `R` that [`join_one`] joined as `alias` into `row`, if any.
-pub fn joined_row<R: EntityTrait>(row: &QueryResult, alias: &str) -> Result<Option<R::Model>, DbErr>
+/// The row of `R` that [`join_one`] joined as `alias` into `row`, if any, its columns starting
+/// at `at` (after the columns of the page's entity and of the relations joined before it).
+pub fn joined_row<R: EntityTrait>(
+    row: &QueryResult,
+    at: usize,
+    alias: &str,
+) -> Result<Option<R::Model>, DbErr>
 where
-    R::Model: FromQueryResult,
+    R::Model: ByIndex,
 {
-    R::Model::from_query_result_optional(row, &format!("{alias}_"))
+    rows::read_at(row, at, &format!("{alias}_"))
+}
+
+/// How many columns [`join_one`] adds for `M` when `joined`: where the next relation's columns
+/// start.
+pub fn width<M: ByIndex>(joined: bool) -> usize {
+    if joined { M::COLUMNS.len() } else { 0 }
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them
@@ -150,7 +162,7 @@ pub async fn list_offset<E: Readable>(
     args: &OffsetArgs,
 ) -> Result<OffsetPage<E::Model>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_offset(db, query.select, &query.sort, args).await
@@ -169,7 +181,7 @@ fn query<E: Readable>(
     sort: Vec<Sort<E::Sort>>,
 ) -> Result<Query<E, E::Sort>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let sort = if sort.is_empty() {
         E::default_sort()
@@ -189,17 +201,20 @@ pub async fn get<E: Readable>(
     id: Id<E>,
 ) -> Result<E::Model, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let select = visible::<E>(scope)?;
     let Some(id) = id.value() else {
         return Err(Error::NotFound);
     };
-    select
+    let statement = select
         .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)
+        .limit(1)
+        .into_query();
+    let Some(row) = db.query_one(&statement).await? else {
+        return Err(Error::NotFound);
+    };
+    Ok(rows::read_at(&row, 0, "")?.ok_or_else(rows::missing_key)?)
 }
 
 /// The visible rows among `ids`, by id (invisible and missing ids are absent).
@@ -209,11 +224,11 @@ pub async fn by_ids<E: Readable>(
     ids: &[Id<E>],
 ) -> Result<HashMap<Id<E>, E::Model>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
-    let rows = visible::<E>(scope)?
+    let statement = visible::<E>(scope)?
         .filter(primary_key::<E>().is_in(id::values(ids)))
-        .all(db)
-        .await?;
+        .into_query();
+    let rows = rows::read_all::<E::Model>(&db.query_all(&statement).await?)?;
     Ok(rows.into_iter().map(|row| (Id::of(&row), row)).collect())
 }

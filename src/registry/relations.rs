@@ -9,8 +9,8 @@ use entity::{
     image_definition_tenant, tenant, user, user_tenant,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, ModelTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, sea_query::Expr,
 };
 
 use super::{
@@ -19,7 +19,7 @@ use super::{
     id::{self, Id},
     page::{Page, PageArgs, Sort, count_partitioned, fetch_partitioned},
     read::{self, Readable, visible},
-    visibility,
+    rows, visibility,
 };
 use crate::{auth::Scope, error::Error};
 
@@ -143,17 +143,22 @@ async fn linked<L: EntityTrait>(
     if let Some(visible) = visible {
         select = select.filter(visible);
     }
-    let rows = select.order_by_asc(tenant::Column::Name).all(db).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(link, tenant)| {
-            let owner = match link.get(owner) {
-                sea_orm::Value::Int(Some(id)) => id,
-                _ => return None,
-            };
-            Some((owner, tenant?))
-        })
-        .collect())
+    // The link's columns come first (`A_<column>`), the tenant's after them (`B_<column>`).
+    let owner_at = L::Column::iter()
+        .position(|column| column.as_str() == owner.as_str())
+        .ok_or_else(|| Error::internal("a link table without its owner column"))?;
+    let tenant_at = L::Column::iter().count();
+    let statement = select.order_by_asc(tenant::Column::Name).into_query();
+    let mut pairs = Vec::new();
+    for row in db.query_all(&statement).await? {
+        let Some(owner) = row.try_get_by_index::<Option<i32>>(owner_at)? else {
+            continue;
+        };
+        if let Some(tenant) = rows::read_at::<tenant::Model>(&row, tenant_at, "B_")? {
+            pairs.push((owner, tenant));
+        }
+    }
+    Ok(pairs)
 }
 
 /// What a nested `builds(…)` list asks for.
@@ -226,11 +231,11 @@ pub async fn events_of_builds(
     scope: &Scope,
     builds: &[BuildId],
 ) -> Result<HashMap<BuildId, Vec<build_event::Model>>, Error> {
-    let rows = visible::<build_event::Entity>(scope)?
+    let statement = visible::<build_event::Entity>(scope)?
         .filter(build_event::Column::BuildId.is_in(id::values::<image_build::Entity>(builds)))
         .order_by_asc(build_event::Column::Id)
-        .all(db)
-        .await?;
+        .into_query();
+    let rows = rows::read_all::<build_event::Model>(&db.query_all(&statement).await?)?;
     let mut grouped: HashMap<BuildId, Vec<build_event::Model>> =
         builds.iter().map(|b| (*b, Vec::new())).collect();
     for event in rows {

@@ -16,6 +16,7 @@ use super::{
     refs::{Brief, kind, path_id},
     reply,
 };
+use crate::registry::rows::ByIndex;
 use crate::{
     app::App,
     auth::{Principal, Scope},
@@ -74,7 +75,7 @@ async fn named<E: Readable>(
     name: impl FnOnce(E::Model) -> String,
 ) -> Result<(i64, String), Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     read::may_read::<E>(scope)?;
     let id = path_id::<E>(path)?;

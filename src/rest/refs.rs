@@ -16,6 +16,7 @@ use sea_orm::{DatabaseConnection, FromQueryResult};
 use serde::Serialize;
 
 use super::Base;
+use crate::registry::rows::ByIndex;
 use crate::{
     auth::Scope,
     error::Error,
@@ -79,7 +80,7 @@ impl Brief {
 /// Rows of `E` by id, or `Hidden` when the scope may not read `E` at all.
 enum Related<E: Readable>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     Hidden,
     Rows(HashMap<Id<E>, E::Model>),
@@ -87,7 +88,7 @@ where
 
 impl<E: Readable> Default for Related<E>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     fn default() -> Self {
         Related::Rows(HashMap::new())
@@ -96,7 +97,7 @@ where
 
 impl<E: Readable> Related<E>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     /// The row `id`, if it is visible; `Err(())` when the scope may not read `E` at all.
     fn get(&self, id: i32) -> Result<Option<&E::Model>, ()> {
@@ -276,7 +277,7 @@ async fn load<E: Readable>(
     ids: impl Iterator<Item = i32>,
 ) -> Result<Related<E>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let mut ids: Vec<Id<E>> = ids.map(Id::of_row).collect();
     ids.sort_unstable();

@@ -20,6 +20,7 @@ use super::{
     id::Id,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
+    rows::ByIndex,
     tx::begin_write,
     visibility,
 };
@@ -159,14 +160,17 @@ pub async fn list_along(
         }
         select
     };
+    // The joined columns follow the definition's, in the order of `join`.
+    let endpoint_at = image_definition::Model::COLUMNS.len();
+    let cluster_at = endpoint_at + read::width::<proxmox_endpoint::Model>(endpoints);
     let also = |row: &QueryResult| {
         let endpoint = if endpoints {
-            read::joined_row::<proxmox_endpoint::Entity>(row, ENDPOINT)?
+            read::joined_row::<proxmox_endpoint::Entity>(row, endpoint_at, ENDPOINT)?
         } else {
             None
         };
         let cluster = if clusters {
-            read::joined_row::<cluster::Entity>(row, CLUSTER)?
+            read::joined_row::<cluster::Entity>(row, cluster_at, CLUSTER)?
         } else {
             None
         };

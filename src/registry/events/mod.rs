@@ -28,6 +28,7 @@ use super::{
     filter::Filter,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
+    rows::ByIndex,
     visibility,
 };
 use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
@@ -183,14 +184,17 @@ pub async fn log_along(
         }
         select
     };
+    // The joined columns follow the event's, in the order of `join`.
+    let build_at = build_event::Model::COLUMNS.len();
+    let actor_at = build_at + read::width::<image_build::Model>(builds);
     let also = |row: &QueryResult| {
         let build = if builds {
-            read::joined_row::<image_build::Entity>(row, BUILD)?
+            read::joined_row::<image_build::Entity>(row, build_at, BUILD)?
         } else {
             None
         };
         let actor = if actors {
-            read::joined_row::<user::Entity>(row, ACTOR)?
+            read::joined_row::<user::Entity>(row, actor_at, ACTOR)?
         } else {
             None
         };

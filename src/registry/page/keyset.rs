@@ -1,8 +1,8 @@
 //! Keyset pages: the compiled ordering, the cursor conditions, and one page of a list.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Expr, ExprTrait, Order},
 };
 
@@ -12,7 +12,10 @@ use super::{
 };
 use crate::{
     error::Error,
-    registry::filter::{all, any},
+    registry::{
+        filter::{all, any},
+        rows::{self, ByIndex},
+    },
 };
 
 /// One column of the compiled ordering.
@@ -57,7 +60,7 @@ pub async fn fetch<F: SortField>(
     args: &PageArgs,
 ) -> Result<Page<<F::Entity as EntityTrait>::Model>, Error>
 where
-    <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
+    <F::Entity as EntityTrait>::Model: ByIndex + Sync,
 {
     let total = TotalCount {
         db: db.clone(),
@@ -68,13 +71,16 @@ where
     for (expr, order) in plan.order() {
         select = select.order_by(expr, order);
     }
-    let rows = select.limit(args.size + 1).all(db).await?;
-    Ok(plan.page(rows, total))
+    let results = db
+        .query_all(&select.limit(args.size + 1).into_query())
+        .await?;
+    Ok(plan.page(rows::read_all(&results)?, total))
 }
 
 /// Like [`fetch`], in the same statement: `join` adds joins and columns to the page's query (it
 /// must keep its rows: LEFT JOINs of to-one relations), and `also` reads what they add from each
-/// row. The rows of `also` are in no particular order. The total count is not joined.
+/// row (its columns follow the page's entity's, see [`rows`]). The rows of `also` are in no
+/// particular order. The total count is not joined.
 pub async fn fetch_also<F: SortField, X>(
     db: &DatabaseConnection,
     select: Select<F::Entity>,
@@ -84,7 +90,7 @@ pub async fn fetch_also<F: SortField, X>(
     also: impl Fn(&QueryResult) -> Result<X, DbErr>,
 ) -> Result<(Page<<F::Entity as EntityTrait>::Model>, Vec<X>), Error>
 where
-    <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
+    <F::Entity as EntityTrait>::Model: ByIndex + Sync,
 {
     let total = TotalCount {
         db: db.clone(),
@@ -97,15 +103,13 @@ where
     }
     let select = join(select.limit(args.size + 1));
     let results = db.query_all(&select.into_query()).await?;
-    let mut rows = Vec::with_capacity(results.len());
+    let mut models = Vec::with_capacity(results.len());
     let mut extra = Vec::with_capacity(results.len());
     for result in &results {
-        rows.push(<F::Entity as EntityTrait>::Model::from_query_result(
-            result, "",
-        )?);
+        models.push(rows::read_at(result, 0, "")?.ok_or_else(rows::missing_key)?);
         extra.push(also(result)?);
     }
-    Ok((plan.page(rows, total), extra))
+    Ok((plan.page(models, total), extra))
 }
 
 /// A page query with its cursor conditions applied and its keys compiled.

@@ -1,11 +1,14 @@
 //! Offset pages (REST's `limit` and `offset`), counted with the same statement.
 
 use sea_orm::{
-    DatabaseConnection, EntityTrait, FromQueryResult, QueryOrder, QuerySelect, QueryTrait, Select,
+    ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 use super::{PageArgs, Sort, SortField, TotalCount, keyset::Plan};
-use crate::error::Error;
+use crate::{
+    error::Error,
+    registry::rows::{self, ByIndex},
+};
 
 /// The largest page of offset pagination (REST's `limit`).
 pub const MAX_OFFSET_PAGE: u64 = 1000;
@@ -58,7 +61,7 @@ pub async fn fetch_offset<F: SortField>(
     args: &OffsetArgs,
 ) -> Result<OffsetPage<<F::Entity as EntityTrait>::Model>, Error>
 where
-    <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
+    <F::Entity as EntityTrait>::Model: ByIndex + Sync,
 {
     let total = TotalCount {
         db: db.clone(),
@@ -70,7 +73,8 @@ where
     for (expr, order) in plan.order() {
         select = select.order_by(expr, order);
     }
-    let rows = select.offset(args.offset).limit(args.limit).all(db).await?;
+    let statement = select.offset(args.offset).limit(args.limit).into_query();
+    let rows = rows::read_all(&db.query_all(&statement).await?)?;
     let count = total.get().await?;
     Ok(OffsetPage { rows, count })
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
-    QueryFilter, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, QueryFilter,
+    QueryTrait, Select,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement},
 };
 
@@ -13,7 +13,13 @@ use super::{
     Page, PageArgs, Sort, SortField, TotalCount,
     keyset::{ColumnOf, Plan},
 };
-use crate::{error::Error, registry::filter::ids_of};
+use crate::{
+    error::Error,
+    registry::{
+        filter::ids_of,
+        rows::{self, ByIndex},
+    },
+};
 
 /// Fetches one page per value of `partition` among `parents` (e.g. the builds of each of several
 /// definitions) in one statement, with `ROW_NUMBER() OVER (PARTITION BY …)`. The pages carry no
@@ -27,7 +33,7 @@ pub async fn fetch_partitioned<F: SortField>(
     args: &PageArgs,
 ) -> Result<HashMap<i64, Page<<F::Entity as EntityTrait>::Model>>, Error>
 where
-    <F::Entity as EntityTrait>::Model: FromQueryResult + Sync,
+    <F::Entity as EntityTrait>::Model: ByIndex + Sync,
 {
     let select = select.filter(partition.is_in(ids_of(partition, parents)));
     let plan = Plan::new(select, sort, args)?;
@@ -49,7 +55,7 @@ where
             Ok(id) => i64::from(id),
             Err(_) => row.try_get::<i64>("", partition.as_str())?,
         };
-        let model = <F::Entity as EntityTrait>::Model::from_query_result(&row, "")?;
+        let model = rows::read_at(&row, 0, "")?.ok_or_else(rows::missing_key)?;
         grouped.entry(parent).or_default().push(model);
     }
     Ok(grouped

@@ -8,6 +8,7 @@ use sea_orm::{
     PrimaryKeyTrait, QueryFilter, Set,
 };
 
+use crate::registry::rows::ByIndex;
 use crate::{
     auth::{Action, Scope},
     error::{Error, conflict_on_reference, conflict_on_unique},
@@ -237,7 +238,7 @@ pub async fn save_endpoint(
 /// deletion rules).
 pub async fn delete<E: Readable>(ctx: Ctx<'_>, id: Id<E>) -> Result<Id<E>, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;

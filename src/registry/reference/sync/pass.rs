@@ -14,6 +14,7 @@ use sea_orm::{
 
 use super::Summary;
 use crate::error::{Error, conflict_on_reference};
+use crate::registry::rows::ByIndex;
 
 /// The work of one transaction.
 pub(super) struct Pass<'a> {
@@ -44,7 +45,7 @@ pub(super) async fn held<E: EntityTrait>(
     except: Option<i32>,
 ) -> Result<bool, Error>
 where
-    E::Model: FromQueryResult + Sync + Send,
+    E::Model: FromQueryResult + ByIndex + Sync + Send,
 {
     let mut query = E::find().filter(taken);
     if let Some(except) = except {
@@ -147,7 +148,7 @@ impl Pass<'_> {
     pub(super) async fn delete_missing<E>(&mut self, live: &HashSet<i32>) -> Result<(), Error>
     where
         E: Owned,
-        E::Model: FromQueryResult + Sync + Send,
+        E::Model: FromQueryResult + ByIndex + Sync + Send,
     {
         let synced = E::find()
             .filter(Expr::col(Alias::new("netbox_id")).is_not_null())

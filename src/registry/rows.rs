@@ -1,0 +1,160 @@
+//! Models read from a statement's rows by position instead of by name.
+//!
+//! sea-orm's derived `FromQueryResult` finds every column of every row by its name — a hashed
+//! lookup among the row's column names, and for a joined row (`<alias>_<column>`) a `format!`ed
+//! name first. The statements of a list select each entity's columns in one known order
+//! (`E::find()` selects `E::Column::iter()`, [`join_one`](super::read::join_one) appends a
+//! relation's columns in the same order), so a model can be read from its first column's
+//! position on. [`ByIndex`] is that reader, written by [`by_index!`] for the entities lists read
+//! in bulk; a test checks each one's columns against its entity's, in order.
+
+use sea_orm::{DbErr, QueryResult};
+
+/// A model read from consecutive columns of a row.
+pub trait ByIndex: Sized {
+    /// Its columns, in the order its entity's `Column::iter()` lists them (the order `find()`
+    /// selects them).
+    const COLUMNS: &'static [&'static str];
+
+    /// The model whose columns start at `at` in `row`; `None` when its key there is NULL (a LEFT
+    /// JOIN that found no row).
+    fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr>;
+}
+
+/// The model whose columns start at `at` in `row`, each named `<prefix><column>` in the
+/// statement (checked in debug builds, so that every tested statement proves its positions).
+pub fn read_at<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> Result<Option<M>, DbErr> {
+    debug_assert!(
+        selected_at::<M>(row, at, prefix),
+        "the columns of a model are not where they are read: {:?} at {at}, prefix {prefix:?}",
+        row.column_names()
+    );
+    M::read(row, at)
+}
+
+/// Every row of a statement that selects `M`'s columns first, as `M`.
+pub fn read_all<M: ByIndex>(rows: &[QueryResult]) -> Result<Vec<M>, DbErr> {
+    let mut models = Vec::with_capacity(rows.len());
+    for row in rows {
+        models.push(read_at::<M>(row, 0, "")?.ok_or_else(missing_key)?);
+    }
+    Ok(models)
+}
+
+/// The error of a row whose model has a NULL key where no LEFT JOIN could make one.
+pub fn missing_key() -> DbErr {
+    DbErr::Type("a row without its primary key".to_owned())
+}
+
+fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> bool {
+    let names = row.column_names();
+    names.len() >= at + M::COLUMNS.len()
+        && M::COLUMNS
+            .iter()
+            .zip(&names[at..])
+            .all(|(column, name)| name.strip_prefix(prefix) == Some(column))
+}
+
+/// Implements [`ByIndex`] for a model from its primary key and the rest of its fields, in the
+/// order of its entity's columns (a missing field does not compile; a misplaced one fails the
+/// test of this module and every debug read).
+macro_rules! by_index {
+    ($($model:path { $key:ident $(, $field:ident)* $(,)? })*) => { $(
+        impl ByIndex for $model {
+            const COLUMNS: &'static [&'static str] = &[stringify!($key) $(, stringify!($field))*];
+
+            fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr> {
+                let Some($key) = row.try_get_by_index::<Option<_>>(at)? else {
+                    return Ok(None);
+                };
+                let mut _next = at;
+                $(
+                    _next += 1;
+                    let $field = row.try_get_by_index(_next)?;
+                )*
+                Ok(Some(Self { $key $(, $field)* }))
+            }
+        }
+    )* };
+}
+
+by_index! {
+    entity::image_build::Model {
+        id, definition_id, status, backend_build_id, proxmox_endpoint_id, target_node,
+        output_vmid, output_name, image_version, variables, timeout_seconds, started_at,
+        completed_at, created_by_id, netbox_job_id, cloud_image_template_id, backend_response,
+        error, rebuild_of_id, created, last_updated,
+    }
+    entity::image_definition::Model {
+        id, name, slug, description, enabled, builder_type, proxmox_endpoint_id,
+        target_cluster_id, target_node, source_template_vmid, iso_url, iso_checksum, iso_storage,
+        default_storage, default_bridge, os_family, os_release, default_ciuser,
+        provisioner_recipe, default_variables, created, last_updated,
+    }
+    entity::build_event::Model { id, build_id, from_status, to_status, actor_id, message, at }
+    entity::build_log_line::Model { id, build_id, seq, at, stream, line }
+    entity::tenant::Model { id, name, slug, description, netbox_id, created, last_updated }
+    entity::cluster::Model {
+        id, name, cluster_type, tenant_id, description, netbox_id, netbox_type_id, created,
+        last_updated,
+    }
+    entity::proxmox_endpoint::Model {
+        id, name, domain, ip_address, port, mode, verify_ssl, allow_writes, enabled, tenant_id,
+        netbox_id, created, last_updated,
+    }
+    entity::user::Model {
+        id, username, first_name, last_name, email, is_active, role, netbox_id, created,
+        last_updated,
+    }
+    entity::cloud_image_template::Model {
+        id, name, slug, description, cluster_id, source_vmid, os_family, os_release,
+        default_ciuser, is_active, netbox_id, netbox_pushed, created, last_updated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::{
+        build_event, build_log_line, cloud_image_template, cluster, image_build, image_definition,
+        proxmox_endpoint, tenant, user,
+    };
+    use sea_orm::{EntityTrait, IdenStatic, Iterable};
+
+    use super::ByIndex;
+
+    fn columns<E: EntityTrait>() -> Vec<&'static str> {
+        E::Column::iter().map(|column| column.as_str()).collect()
+    }
+
+    /// Each reader lists its entity's columns, all of them, in the order `find()` selects them.
+    #[test]
+    fn every_reader_reads_its_entitys_columns_in_order() {
+        assert_eq!(
+            image_build::Model::COLUMNS,
+            columns::<image_build::Entity>()
+        );
+        assert_eq!(
+            image_definition::Model::COLUMNS,
+            columns::<image_definition::Entity>()
+        );
+        assert_eq!(
+            build_event::Model::COLUMNS,
+            columns::<build_event::Entity>()
+        );
+        assert_eq!(
+            build_log_line::Model::COLUMNS,
+            columns::<build_log_line::Entity>()
+        );
+        assert_eq!(tenant::Model::COLUMNS, columns::<tenant::Entity>());
+        assert_eq!(cluster::Model::COLUMNS, columns::<cluster::Entity>());
+        assert_eq!(
+            proxmox_endpoint::Model::COLUMNS,
+            columns::<proxmox_endpoint::Entity>()
+        );
+        assert_eq!(user::Model::COLUMNS, columns::<user::Entity>());
+        assert_eq!(
+            cloud_image_template::Model::COLUMNS,
+            columns::<cloud_image_template::Entity>()
+        );
+    }
+}
