@@ -7,8 +7,9 @@
 //!
 //! The first subscriber runs the execution in its own stream, as a subscription of its own would
 //! ([`Lone`]): most subscriptions are never shared, and one that is not pays for no task, relay or
-//! member of a group. A second subscriber asking the same has the execution handed over to a
-//! group: it is moved into a task of its own, whose results reach every member through a relay
+//! member of a group. A second subscriber asking the same takes the execution to a group — it
+//! moves it into a task of its own, without waiting on the first subscriber's task, which may be
+//! busy writing to a slow client — whose results reach every member through a relay
 //! (`ws::relay`) that holds what some member has not received yet, at most `--event-buffer`
 //! results; later subscribers join the group. Each result is rendered once ([`Rendered`]); a
 //! member only writes its operation id around it. So an event costs one resolution and one
@@ -82,7 +83,7 @@ pub struct Fanout {
 
 /// A running execution, as a newcomer finds it.
 enum Running {
-    /// Run by its one subscriber; a newcomer asks for it to be handed over.
+    /// Run by its one subscriber's stream; a newcomer takes it to a group.
     Lone(Arc<Handover>),
     /// Run by a group's task: the relay of its results (the task holds its sending side: once it
     /// ends, its members get the end), and its members.
@@ -97,24 +98,18 @@ enum Running {
 #[derive(Default)]
 struct Members(Mutex<(usize, Vec<Listening>)>);
 
-/// The group a lone execution goes to: its relay and members, and the lone subscriber's place
-/// in it.
-struct Destination {
-    relay: Relay<Arc<Rendered>>,
-    members: Arc<Members>,
-    first: Member,
-    receiver: Receiver<Arc<Rendered>>,
-}
-
-/// Where a lone execution learns that it goes to a group, and how its subscriber follows it there.
+/// A lone execution, until a second subscriber takes it to a group; and where its subscriber
+/// learns that it went, and follows it.
 #[derive(Default)]
-struct Handover(Mutex<Asked>);
+struct Handover(Mutex<Alone>);
 
 #[derive(Default)]
-struct Asked {
-    /// Set by the second subscriber.
-    to: Option<Destination>,
-    /// The task of the lone subscriber, woken when the hand-over is asked.
+struct Alone {
+    /// The execution, polled by the lone subscriber's stream; taken by the second subscriber.
+    responses: Option<BoxStream<'static, Arc<Rendered>>>,
+    /// Set when the execution went to a group: the lone subscriber's place in it.
+    to: Option<(Member, Receiver<Arc<Rendered>>)>,
+    /// The lone subscriber's task, woken when the execution goes.
     waker: Option<Waker>,
 }
 
@@ -140,11 +135,13 @@ impl Fanout {
         position: &Position,
     ) -> Results {
         let mut running = lock(&self.running);
-        if let Some(entry) = running.get_mut(&key)
-            && let Running::Lone(handover) = entry
-        {
-            let group = self.hand_over(handover);
-            *entry = group;
+        if let Some((running_key, Running::Lone(handover))) = running.get_key_value(&key) {
+            let (running_key, handover) = (running_key.clone(), handover.clone());
+            match self.hand_over(running_key.clone(), &handover) {
+                Some(group) => running.insert(running_key, group),
+                // Its execution ended: this subscriber starts another.
+                None => running.remove(&key),
+            };
         }
         let joined = match running.get(&key) {
             Some(Running::Group { results, members }) => results
@@ -159,13 +156,15 @@ impl Fanout {
             // None running, or a group whose execution ended.
             None => {
                 let key = Arc::new(key);
-                let handover = Arc::new(Handover::default());
+                let handover = Arc::new(Handover(Mutex::new(Alone {
+                    responses: Some(responses(prepared, Position::default())),
+                    ..Alone::default()
+                })));
                 running.insert(key.clone(), Running::Lone(handover.clone()));
                 Lone {
                     fanout: self.clone(),
                     key,
                     handover,
-                    responses: Some(responses(prepared, Position::default())),
                     then: None,
                 }
                 .boxed()
@@ -177,25 +176,26 @@ impl Fanout {
         results
     }
 
-    /// Asks the lone execution of `handover` to go to a new group, whose first member is its
-    /// subscriber; that group, as newcomers find it.
-    fn hand_over(&self, handover: &Handover) -> Running {
+    /// Takes the lone execution of `handover` to a new group's task, whose first member is its
+    /// subscriber; that group, as newcomers find it (`None` when the execution ended).
+    fn hand_over(self: &Arc<Self>, key: Arc<Key>, handover: &Handover) -> Option<Running> {
+        // Waits for a turn of the execution that the lone subscriber's stream is taking: its
+        // result is that subscriber's alone (for an event before the newcomer joined); every
+        // later one is the group's, for everyone.
+        let mut alone = lock(&handover.0);
+        let responses = alone.responses.take()?;
         let relay = Relay::new(self.buffer);
         let results = relay.shared();
         let members = Arc::new(Members::default());
         let first = Member::join(members.clone(), &self.events);
         let receiver = results.subscribe().expect("a new relay is open");
-        let mut asked = lock(&handover.0);
-        asked.to = Some(Destination {
-            relay,
-            members: members.clone(),
-            first,
-            receiver,
-        });
-        if let Some(waker) = asked.waker.take() {
+        alone.to = Some((first, receiver));
+        if let Some(waker) = alone.waker.take() {
             waker.wake();
         }
-        Running::Group { results, members }
+        drop(alone);
+        tokio::spawn(self.clone().run(key, relay, members.clone(), responses));
+        Some(Running::Group { results, members })
     }
 
     /// Runs the execution `responses` of the group of `key` and sends its results until it ends
@@ -290,15 +290,13 @@ fn member_results(member: Member, receiver: Receiver<Arc<Rendered>>) -> Results 
     .boxed()
 }
 
-/// The results of a lone execution for its one subscriber, then the end; once the execution is
-/// handed over to a group, the subscriber's share of the group's results.
+/// The results of a lone execution for its one subscriber, then the end; once a second
+/// subscriber took the execution to a group, the first one's share of the group's results.
 struct Lone {
     fanout: Arc<Fanout>,
     key: Arc<Key>,
     handover: Arc<Handover>,
-    /// The execution, until it ends or is handed over.
-    responses: Option<BoxStream<'static, Arc<Rendered>>>,
-    /// The share of the group, once it is handed over.
+    /// The share of the group, once the execution went to one.
     then: Option<Results>,
 }
 
@@ -310,41 +308,32 @@ impl Stream for Lone {
         if let Some(then) = &mut this.then {
             return then.poll_next_unpin(cx);
         }
-        let Some(responses) = &mut this.responses else {
-            return Poll::Ready(None);
-        };
-        // Locked for the whole turn of the execution, so that a hand-over is asked either
-        // before it (the group sends its result to everyone) or after it (the result was this
-        // subscriber's alone, for an event before the newcomer joined).
-        let mut asked = lock(&this.handover.0);
-        if let Some(to) = asked.to.take() {
-            drop(asked);
-            if let Some(responses) = this.responses.take() {
-                let run =
-                    this.fanout
-                        .clone()
-                        .run(this.key.clone(), to.relay, to.members, responses);
-                tokio::spawn(run);
-            }
+        // Locked for the whole turn of the execution (see `Fanout::hand_over`).
+        let mut alone = lock(&this.handover.0);
+        if let Some((first, receiver)) = alone.to.take() {
+            drop(alone);
             return this
                 .then
-                .insert(member_results(to.first, to.receiver))
+                .insert(member_results(first, receiver))
                 .poll_next_unpin(cx);
         }
+        let Some(responses) = &mut alone.responses else {
+            // It ended: the end was delivered.
+            return Poll::Ready(None);
+        };
         match responses.poll_next_unpin(cx) {
             Poll::Ready(Some(result)) => Poll::Ready(Some(Delivery::Result(result))),
             Poll::Ready(None) => {
-                drop(asked);
-                this.responses = None;
+                alone.responses = None;
                 Poll::Ready(Some(Delivery::End))
             }
             Poll::Pending => {
-                if !asked
+                if !alone
                     .waker
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
                 {
-                    asked.waker = Some(cx.waker().clone());
+                    alone.waker = Some(cx.waker().clone());
                 }
                 Poll::Pending
             }
@@ -353,30 +342,13 @@ impl Stream for Lone {
 }
 
 impl Drop for Lone {
+    /// A lone execution ends with its subscriber; one taken to a group goes on there.
     fn drop(&mut self) {
+        let mut running = lock(&self.fanout.running);
+        if let Some(Running::Lone(handover)) = running.get(&self.key)
+            && Arc::ptr_eq(handover, &self.handover)
         {
-            let mut running = lock(&self.fanout.running);
-            if let Some(Running::Lone(handover)) = running.get(&self.key)
-                && Arc::ptr_eq(handover, &self.handover)
-            {
-                // Never handed over: it ends with its subscriber.
-                running.remove(&self.key);
-                return;
-            }
-        }
-        // Asked to go to a group, which its subscriber leaves before seeing it: the group goes
-        // on without it. (An execution that ended goes nowhere: the group's relay, dropped here,
-        // closes, and its members go on alone.)
-        let to = lock(&self.handover.0).to.take();
-        if let (Some(to), Some(responses)) = (to, self.responses.take())
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(self.fanout.clone().run(
-                self.key.clone(),
-                to.relay,
-                to.members,
-                responses,
-            ));
+            running.remove(&self.key);
         }
     }
 }
