@@ -8,7 +8,7 @@ use super::{
     db,
     definitions::ImageDefinition,
     enums::{BuildStatus, StatusColor},
-    error::nullable,
+    error::{nullable, related},
     events::BuildEvent,
     ids,
     loaders::ArgsKey,
@@ -147,29 +147,38 @@ impl ImageBuild {
 
     /// The user that queued it (null once that user is deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> Option<User> {
-        let related = request(ctx)
-            .loaders
-            .users()
-            .load_optional(self.created_by_id);
-        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
+        related(
+            ctx,
+            request(ctx)
+                .loaders
+                .users()
+                .load_optional(self.created_by_id),
+        )
+        .await
     }
 
     /// The catalog entry it produced.
     async fn cloud_image_template(&self, ctx: &Context<'_>) -> Option<CloudImageTemplate> {
-        let related = request(ctx)
-            .loaders
-            .templates()
-            .load_optional(self.cloud_image_template_id);
-        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
+        related(
+            ctx,
+            request(ctx)
+                .loaders
+                .templates()
+                .load_optional(self.cloud_image_template_id),
+        )
+        .await
     }
 
     /// The completed build this one rebuilds.
     async fn rebuild_of(&self, ctx: &Context<'_>) -> Option<ImageBuild> {
-        let related = request(ctx)
-            .loaders
-            .builds()
-            .load_optional(self.rebuild_of_id);
-        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
+        related(
+            ctx,
+            request(ctx)
+                .loaders
+                .builds()
+                .load_optional(self.rebuild_of_id),
+        )
+        .await
     }
 
     /// The HCL2 Packer template this build runs: its definition's, with the build's effective

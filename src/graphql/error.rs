@@ -36,7 +36,7 @@ pub mod codes {
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
-pub use super::compat::nullable::nullable;
+pub use super::compat::nullable::{nullable, related};
 
 /// The detail of an internal error, kept out of the response and logged by the HTTP layer.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use super::{
     connection::{Connection, Node},
     db,
     enums::BuildStatus,
-    error::nullable,
+    error::related,
     ids,
     lookups::filter_of,
     reference::User,
@@ -80,8 +80,11 @@ impl BuildEvent {
 
     /// Who changed it (null for the service itself, e.g. the timeout reaper).
     async fn actor(&self, ctx: &Context<'_>) -> Option<User> {
-        let related = request(ctx).loaders.users().load_optional(self.actor_id);
-        nullable(ctx, async { Ok(related.await?.map(Into::into)) }).await
+        related(
+            ctx,
+            request(ctx).loaders.users().load_optional(self.actor_id),
+        )
+        .await
     }
 }
 

@@ -122,39 +122,25 @@ mod tests {
 
     use super::ByIndex;
 
-    fn columns<E: EntityTrait>() -> Vec<&'static str> {
-        E::Column::iter().map(|column| column.as_str()).collect()
+    /// `E`'s reader lists its columns, all of them, in the order `find()` selects them.
+    fn reads_in_order<E: EntityTrait>()
+    where
+        E::Model: ByIndex,
+    {
+        let columns: Vec<_> = E::Column::iter().map(|column| column.as_str()).collect();
+        assert_eq!(E::Model::COLUMNS, columns, "{}", E::default().table_name());
     }
 
-    /// Each reader lists its entity's columns, all of them, in the order `find()` selects them.
     #[test]
     fn every_reader_reads_its_entitys_columns_in_order() {
-        assert_eq!(
-            image_build::Model::COLUMNS,
-            columns::<image_build::Entity>()
-        );
-        assert_eq!(
-            image_definition::Model::COLUMNS,
-            columns::<image_definition::Entity>()
-        );
-        assert_eq!(
-            build_event::Model::COLUMNS,
-            columns::<build_event::Entity>()
-        );
-        assert_eq!(
-            build_log_line::Model::COLUMNS,
-            columns::<build_log_line::Entity>()
-        );
-        assert_eq!(tenant::Model::COLUMNS, columns::<tenant::Entity>());
-        assert_eq!(cluster::Model::COLUMNS, columns::<cluster::Entity>());
-        assert_eq!(
-            proxmox_endpoint::Model::COLUMNS,
-            columns::<proxmox_endpoint::Entity>()
-        );
-        assert_eq!(user::Model::COLUMNS, columns::<user::Entity>());
-        assert_eq!(
-            cloud_image_template::Model::COLUMNS,
-            columns::<cloud_image_template::Entity>()
-        );
+        reads_in_order::<image_build::Entity>();
+        reads_in_order::<image_definition::Entity>();
+        reads_in_order::<build_event::Entity>();
+        reads_in_order::<build_log_line::Entity>();
+        reads_in_order::<tenant::Entity>();
+        reads_in_order::<cluster::Entity>();
+        reads_in_order::<proxmox_endpoint::Entity>();
+        reads_in_order::<user::Entity>();
+        reads_in_order::<cloud_image_template::Entity>();
     }
 }

@@ -46,6 +46,15 @@ pub async fn nullable<T>(
     }
 }
 
+/// A nullable field for an optional relation: the row `loaded` (a loader's `load_optional`) as
+/// the field's type; null without one, and null with its error at the field when it fails.
+pub async fn related<V, T: From<V>>(
+    ctx: &Context<'_>,
+    loaded: impl Future<Output = Result<Option<V>, crate::error::Error>>,
+) -> Option<T> {
+    nullable(ctx, async { Ok(loaded.await?.map(T::from)) }).await
+}
+
 #[cfg(test)]
 mod tests {
     use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, Subscription};

@@ -13,7 +13,7 @@ use super::{
     connection::{Connection, Count, Node},
     db,
     enums::{BuilderType, OsFamily, ProvisionerRecipe},
-    error::nullable,
+    error::{nullable, related},
     ids,
     loaders::{ArgsKey, latest_build_query},
     lookups::{OrderBy, filter_of, sort},
@@ -139,11 +139,14 @@ impl ImageDefinition {
 
     /// The cluster that receives the resulting template.
     async fn target_cluster(&self, ctx: &Context<'_>) -> Option<Cluster> {
-        let cluster = request(ctx)
-            .loaders
-            .clusters()
-            .load_optional(self.target_cluster_id);
-        nullable(ctx, async { Ok(cluster.await?.map(Into::into)) }).await
+        related(
+            ctx,
+            request(ctx)
+                .loaders
+                .clusters()
+                .load_optional(self.target_cluster_id),
+        )
+        .await
     }
 
     /// The HCL2 Packer template a build of it runs, with its default variables (SPEC §7.4; a
