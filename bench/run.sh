@@ -122,18 +122,31 @@ one() {
   local name=$1 kind=$2 conc=$3 url=$V4 tok="" out threads=1
   [ "$name" = ours ] && { url=$OURS; tok=$(cat "$WORK/token"); }
   [ "$conc" -ge 2 ] && threads=2
+  local cpu0; cpu0=$(cpu_ticks "$name")
   if [ "$kind" = a ]; then
     out=$(BODY_FILE="$WORK/q/$name-a.json" TOKEN="$tok" wrk -t$threads -c"$conc" -d"$DUR" --latency -s "$WORK/q/post.lua" "$url")
   else
     local q=$V4_B is=0; [ "$name" = ours ] && { q=$OURS_B; is=1; }
     out=$(QUERY="$q" IDSTR=$is TOKEN="$tok" wrk -t$threads -c"$conc" -d"$DUR" --latency -s "$WORK/q/byid.lua" "$url")
   fi
+  # CPU per answer, of the server and of PostgreSQL (every backend, also those closed meanwhile).
+  local cpu1 n; cpu1=$(cpu_ticks "$name"); n=$(echo "$out" | awk '/requests in/ {print $1}')
+  FIG[$name,$kind,$conc,cpu]=$(python3 -c "import sys; a=sys.argv[1].split(); b=sys.argv[2].split(); t=$(getconf CLK_TCK); n=int(sys.argv[3]); print('%.2f + %.2f' % ((int(b[0])-int(a[0]))*1000/t/n, (int(b[1])-int(a[1]))*1000/t/n))" "$cpu0" "$cpu1" "$n")
   if echo "$out" | grep -q 'Non-2xx'; then echo "$name $kind: non-2xx answers: $(echo "$out" | grep Non-2xx)" >&2; fi
   # Answers that are not 200 (e.g. 503 when shed) are counted in wrk's req/s: the table says so.
   local bad; bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   FIG[$name,$kind,$conc,rps]=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')${bad:+ (of which $bad non-2xx)}
   FIG[$name,$kind,$conc,p50]=$(echo "$out" | awk '$1=="50%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 } printf "%.2f", v }')
-  printf '%-5s %s conc=%-3s %8s req/s  p50 %s ms\n' "$name" "$kind" "$conc" "${FIG[$name,$kind,$conc,rps]}" "${FIG[$name,$kind,$conc,p50]}" >&2
+  printf '%-5s %s conc=%-3s %8s req/s  p50 %s ms  CPU ms per answer (server + PostgreSQL) %s\n' "$name" "$kind" "$conc" "${FIG[$name,$kind,$conc,rps]}" "${FIG[$name,$kind,$conc,p50]}" "${FIG[$name,$kind,$conc,cpu]}" >&2
+}
+
+# cpu_ticks NAME: "server postgres" CPU clock ticks so far (utime + stime; PostgreSQL's postmaster
+# with its children, live ones and those it has reaped).
+cpu_ticks() {
+  local pm s=0 p
+  pm=$(head -1 "$WORK/pg/data/postmaster.pid")
+  for p in $(pgrep -P "$pm"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$(awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat") $((s + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")))"
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
@@ -144,6 +157,8 @@ sql_calls() { psql -qtAc "select coalesce(sum(calls),0) from pg_stat_statements 
 sqlcount() {
   local n=$1 url=$V4 tok="" body
   [ "$n" = ours ] && { url=$OURS; tok=$(cat "$WORK/token"); }
+  printf '| CPU per answer, server + PostgreSQL (ms): list at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,a,$CONC,cpu]}" "${FIG[v4,a,$CONC,cpu]}"
+  printf '| CPU per answer, server + PostgreSQL (ms): by id at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,b,$CONC,cpu]}" "${FIG[v4,b,$CONC,cpu]}"
   for size in 10 50 100; do
     body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$(list_query "$n" "$size")")
     psql -qtAc "select pg_stat_statements_reset()" >/dev/null

@@ -228,6 +228,10 @@ impl Shutdown {
 /// connection is retried within it, so a database that comes back is found at once.
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// A pooled connection idle at least this long is tested (pinged) before use; busier ones are
+/// not. A connection that breaks is dropped when it is returned (sqlx tests it then).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A SQLite file does not go away: a request waits for one of the pool's connections as long as
 /// a writer may wait for the file's lock.
 const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -242,6 +246,7 @@ pub async fn connect(
     statements: Arc<Statements>,
 ) -> Result<DatabaseConnection, DbErr> {
     let url = sqlite_create_if_missing(database_url);
+    let user_plans = database_url.contains("plan_cache_mode");
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(pool_size(database_url))
@@ -252,6 +257,20 @@ pub async fn connect(
             POSTGRES_ACQUIRE_TIMEOUT
         })
         .sqlx_logging(std::env::var_os("PACKER_GATEWAY_LOG_SQL").is_some())
+        // sqlx pings a connection before handing it out (a round trip to PostgreSQL per
+        // statement): only one idle long enough to have been cut off is tested.
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
+        // Every statement is prepared once per connection; PostgreSQL's default then plans it
+        // again at each execution whenever its generic plan looks dearer than the custom ones
+        // (so it did, for every page and batch: half of its CPU per list request).
+        // A `plan_cache_mode` in the URL's `options` is the operator's choice and stays.
+        .map_sqlx_postgres_opts(move |opts| {
+            if user_plans {
+                opts
+            } else {
+                opts.options([("plan_cache_mode", "force_generic_plan")])
+            }
+        })
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

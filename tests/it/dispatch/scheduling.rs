@@ -96,14 +96,8 @@ async fn the_factory_switched_off_a_disabled_definition_or_endpoint_leave_builds
     assert_eq!(rig.build(id).await.status, BuildStatus::Pending);
 
     // An endpoint without writes: still pending.
-    image_definition::ActiveModel {
-        id: Set(rig.definition),
-        enabled: Set(true),
-        ..Default::default()
-    }
-    .update(&rig.app.app.db)
-    .await
-    .expect("enable the definition");
+    // The endpoint is closed before the definition is enabled again: the dispatcher's rounds go
+    // on meanwhile, and one between the two would run the build.
     let endpoint = rig.build(id).await.proxmox_endpoint_id;
     proxmox_endpoint::ActiveModel {
         id: Set(endpoint),
@@ -113,6 +107,14 @@ async fn the_factory_switched_off_a_disabled_definition_or_endpoint_leave_builds
     .update(&rig.app.app.db)
     .await
     .expect("close the endpoint");
+    image_definition::ActiveModel {
+        id: Set(rig.definition),
+        enabled: Set(true),
+        ..Default::default()
+    }
+    .update(&rig.app.app.db)
+    .await
+    .expect("enable the definition");
     rig.two_more_rounds().await;
     assert_eq!(rig.build(id).await.status, BuildStatus::Pending);
     assert!(rig.standin.submissions().is_empty());

@@ -107,3 +107,31 @@ const BUILD_PAGE: &str = "query($first: Int) { imageBuilds(first: $first) { node
     definition { name allowedTenants { name } proxmoxEndpoint { name } }
     createdBy { username }
 } } }";
+
+/// On PostgreSQL the service's connections plan each prepared statement once (its generic plan)
+/// instead of again at every execution; a `plan_cache_mode` in the URL's `options` wins.
+#[tokio::test]
+async fn postgres_plans_a_prepared_statement_once() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let show = async |app: &TestApp| {
+        let row = app
+            .app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.app.db.get_database_backend(),
+                "SHOW plan_cache_mode",
+            ))
+            .await
+            .expect("SHOW")
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("a text")
+    };
+    let app = TestApp::new().await;
+    if app.app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return;
+    }
+    assert_eq!(show(&app).await, "force_generic_plan");
+    let url = format!("{}&options[plan_cache_mode]=force_custom_plan", app.url);
+    let chosen = TestApp::on(&url, false, &[]).await;
+    assert_eq!(show(&chosen).await, "force_custom_plan");
+}
