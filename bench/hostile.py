@@ -337,7 +337,12 @@ def run_cases(server, token):
         row("other answers (neither 200 nor 503)", other, "0", other == 0)
         row("client timeouts (no answer in 30 s)", r["timeouts"], "0", r["timeouts"] == 0)
         row("connection errors (refused, reset)", r["errors"], "0", r["errors"] == 0)
-        row("answers / s", f"{(ok['count'] + no['count'] + other) / SECONDS:.0f}", "-", True)
+        answers = ok['count'] + no['count'] + other
+        row("answers / s", f"{answers / SECONDS:.0f}", "-", True)
+        row("CPU s of the server / of the client",
+            f"{r['server_cpu_s']} / {r['client_cpu_s']}", "-", True)
+        row("server CPU per answer (us)", f"{1e6 * r['server_cpu_s'] / max(answers, 1):.1f}",
+            "-", True)
         peak = max(r["rss_peak_kb"] or 0, server.rss_kb("VmHWM"))
         row("RSS before / high-water (MB)", f"{rss_before // 1024} / {peak // 1024}", "<= 250",
             peak <= 250 * 1024)

@@ -7,8 +7,9 @@
 //!
 //! Prints one JSON object: per status class (`admitted` 200, `refused` 503, `other`) the count,
 //! p50 and p99 in ms; `timeouts` (no answer within 30 s: the connection is dropped and opened
-//! again); `errors` (connections refused, reset or closed); and, with PID, the server's RSS
-//! high-water in KiB, sampled every 100 ms. With `HONOR_RETRY_AFTER=1` in the environment a
+//! again); `errors` (connections refused, reset or closed); the client's CPU seconds (user and
+//! system); and, with PID, the server's RSS high-water in KiB, sampled every 100 ms, and its CPU
+//! seconds during the load (so that runs on a shared machine compare by CPU per answer). With `HONOR_RETRY_AFTER=1` in the environment a
 //! refused client waits the answer's `Retry-After` (1 s) before its next request, as a polite
 //! client would; by default it asks again at once, as a flash crowd does.
 
@@ -116,6 +117,19 @@ async fn client(addr: String, request: Arc<Vec<u8>>, until: Instant, polite: boo
     tally
 }
 
+/// CPU seconds (user and system) a process has used, from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -170,6 +184,8 @@ async fn main() {
             }
         });
     }
+    let server_cpu = pid.map(|pid| cpu_seconds(&pid.to_string()));
+    let client_cpu = cpu_seconds("self");
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(client(addr.clone(), request.clone(), until, polite)))
         .collect();
@@ -182,6 +198,10 @@ async fn main() {
         all.timeouts += tally.timeouts;
         all.errors += tally.errors;
     }
+    let client_cpu = cpu_seconds("self") - client_cpu;
+    let server_cpu = pid
+        .zip(server_cpu)
+        .map(|(pid, before)| cpu_seconds(&pid.to_string()) - before);
     if let Some(pid) = pid {
         peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
     }
@@ -197,6 +217,8 @@ async fn main() {
             "timeouts": all.timeouts,
             "errors": all.errors,
             "rss_peak_kb": pid.map(|_| peak.load(Ordering::Relaxed)),
+            "server_cpu_s": server_cpu.map(|s| (s * 100.0).round() / 100.0),
+            "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         })
     );
 }

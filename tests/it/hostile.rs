@@ -230,9 +230,11 @@ async fn a_waiting_request_runs_when_a_place_frees_up_or_is_refused_after_the_qu
 
 #[tokio::test]
 async fn a_standing_line_is_waited_in_briefly_while_an_earlier_request_keeps_its_place() {
+    // Two places: a standing line keeps as many requests as there are places, so the second
+    // request may join it (briefly).
     let app = TestApp::with_args(&[
         "--max-concurrent-requests",
-        "1",
+        "2",
         "--max-queued-requests",
         "2",
         "--queue-timeout",
@@ -240,6 +242,12 @@ async fn a_standing_line_is_waited_in_briefly_while_an_earlier_request_keeps_its
     ])
     .await;
     let place = app.app.admission.admit().await.expect("a free place");
+    let _other = app
+        .app
+        .admission
+        .admit()
+        .await
+        .expect("a second free place");
     // The first request joins an empty line: it may wait the whole queue timeout.
     let first = {
         let app = app.app.clone();
