@@ -3,7 +3,8 @@
 // EVENTS builds are queued one after another over HTTP. For each event: when the mutation was
 // acknowledged, when the median and the last subscriber got it. Prints JSON.
 // Environment: SQL_RESET / SQL_COUNT (shell commands: reset and read the statement counter),
-// RSS_PID (the server's pid: its RSS is read while every socket is still open).
+// RSS_PID (the server's pid: its RSS is read while every socket is still open, its CPU time
+// around the events, as bench/fanout.rs does; this client's own from process.cpuUsage).
 // Adapted from ../shared/bench/fanout.mjs (the reference harness of issue 9).
 import WebSocket from 'ws';
 import { execSync } from 'node:child_process';
@@ -43,6 +44,14 @@ async function gql(query, variables) {
 }
 await gql('mutation { updatePluginSettings(input: {imageFactoryEnabled: true, imageFactoryMaxConcurrentBuilds: 100}) { imageFactoryEnabled } }');
 if (process.env.SQL_RESET) execSync(process.env.SQL_RESET);
+const tick = +(execSync('getconf CLK_TCK').toString().trim() || 100);
+const serverCpuMs = () => {
+  if (!process.env.RSS_PID) return null;
+  const f = readFileSync(`/proc/${process.env.RSS_PID}/stat`, 'utf8').split(')').pop().trim().split(/\s+/);
+  return (+f[11] + +f[12]) * 1000 / tick;
+};
+const clientCpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const serverBefore = serverCpuMs(), clientBefore = clientCpuMs();
 const results = [];
 const base = 50000 + Math.floor(Math.random() * 10000) * 10;
 for (let e = 0; e < EV; e++) {
@@ -58,6 +67,8 @@ for (let e = 0; e < EV; e++) {
   results.push({ got: a.length, ack_ms: tAck - ts, p50_ms: a.length ? a[Math.floor(a.length / 2)] - ts : null, last_ms: a.length ? a[a.length - 1] - ts : null });
   await new Promise(r => setTimeout(r, 100));
 }
+const serverCpu = serverBefore == null ? null : +((serverCpuMs() - serverBefore) / EV).toFixed(1);
+const clientCpu = +((clientCpuMs() - clientBefore) / EV).toFixed(1);
 const sql = process.env.SQL_COUNT ? +execSync(process.env.SQL_COUNT).toString().trim() : null;
 let rssKb = null;
 if (process.env.RSS_PID) {
@@ -67,6 +78,7 @@ if (process.env.RSS_PID) {
 const med = (xs) => { const s = xs.filter(x => x != null).sort((a, b) => a - b); return s.length ? +s[Math.floor(s.length / 2)].toFixed(1) : null; };
 console.log(JSON.stringify({ subscribers: ready, failed, connect_ms: +connectMs.toFixed(0), events: EV,
   delivered_all: results.every(r => r.got === ready), ack_ms_p50: med(results.map(r => r.ack_ms)),
-  sub_p50_ms: med(results.map(r => r.p50_ms)), last_ms_p50: med(results.map(r => r.last_ms)), sql_per_event: sql == null ? null : +(sql / EV).toFixed(1), last_ms_max: +Math.max(...results.map(r => r.last_ms ?? 0)).toFixed(1), rss_mb: rssKb == null ? null : +(rssKb / 1024).toFixed(0) }));
+  sub_p50_ms: med(results.map(r => r.p50_ms)), last_ms_p50: med(results.map(r => r.last_ms)), sql_per_event: sql == null ? null : +(sql / EV).toFixed(1), last_ms_max: +Math.max(...results.map(r => r.last_ms ?? 0)).toFixed(1), rss_mb: rssKb == null ? null : +(rssKb / 1024).toFixed(0),
+  server_cpu_ms_per_event: serverCpu, client_cpu_ms_per_event: clientCpu }));
 for (const s of socks) s.terminate();
 process.exit(0);

@@ -11,7 +11,9 @@
 # CONC=32 (connections), FANOUT="100 1000 10000", EVENTS=10 (events per fan-out run),
 # BIN (default: cargo build --profile dist into $CARGO_TARGET_DIR or target/), PG4 (PostGraphile's
 # install directory, default ~/.cache/postgraphile-4.14.1), PORT_PG=55432, PORT_OURS=18080,
-# PORT_V4=15050, KEEP=1 (leave everything running at the end).
+# PORT_V4=15050, KEEP=1 (leave everything running at the end), ONLY=fanout (only the fan-out runs:
+# no PostGraphile, no wrk), FANOUT_CLIENT=rust (bench/fanout.rs, built with the server's profile:
+# FANOUT_BIN, default the `fanout` example next to BIN) or node (bench/fanout.mjs).
 # Needs: PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin) with pg_stat_statements,
 # node >= 20 + npm, root (initdb runs as the postgres user). Installs wrk (apt) and PostGraphile
 # 4.14.1 + ws (npm, under ~/.cache and $WORK) when missing. Binds 127.0.0.1 only; stops every
@@ -28,6 +30,7 @@ PG4=${PG4:-$HOME/.cache/postgraphile-4.14.1}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT_PG=${PORT_PG:-55432}; PORT_OURS=${PORT_OURS:-18080}; PORT_V4=${PORT_V4:-15050}
 DUR=${DUR:-10s}; CONC=${CONC:-32}; FANOUT=${FANOUT:-100 1000 10000}; EVENTS=${EVENTS:-10}
+ONLY=${ONLY:-}; FANOUT_CLIENT=${FANOUT_CLIENT:-rust}
 export PGHOST=127.0.0.1 PGPORT=$PORT_PG PGUSER=postgres PGDATABASE=packer
 DBURL="postgres://postgres@127.0.0.1:$PORT_PG/packer"
 OURS=http://127.0.0.1:$PORT_OURS/graphql; V4=http://127.0.0.1:$PORT_V4/graphql
@@ -40,18 +43,28 @@ wait_http() { for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; s
 binary() {
   if [ -z "${BIN:-}" ]; then
     say "building the dist binary (the release profile with fat LTO: what a deployment runs)"
-    (cd "$ROOT" && cargo build --profile dist --quiet --bin packer-gateway)
+    (cd "$ROOT" && cargo build --profile dist --quiet --bin packer-gateway --example fanout)
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/dist/packer-gateway
   fi
   [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+  # The Rust fan-out client, built with the server's profile (the directory BIN is in).
+  FANOUT_BIN=${FANOUT_BIN:-$(dirname "$BIN")/examples/fanout}
+  if [ "$FANOUT_CLIENT" = rust ] && [ ! -x "$FANOUT_BIN" ]; then
+    local profile; profile=$(basename "$(dirname "$BIN")"); [ "$profile" = debug ] && profile=dev
+    say "building the fan-out client (profile $profile)"
+    (cd "$ROOT" && cargo build --profile "$profile" --quiet --example fanout)
+  fi
+  [ "$FANOUT_CLIENT" = node ] || [ -x "$FANOUT_BIN" ] || { echo "no fan-out client at $FANOUT_BIN" >&2; exit 1; }
 }
 
 install_tools() {
+  if [ "$ONLY" != fanout ]; then
   command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
   if [ ! -x "$PG4/node_modules/.bin/postgraphile" ]; then
     say "installing PostGraphile 4.14.1 into $PG4"
     mkdir -p "$PG4" && (cd "$PG4" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error \
       postgraphile@4.14.1 @graphile-contrib/pg-simplify-inflector@6 >/dev/null)
+  fi
   fi
   [ -d "$WORK/node/node_modules/ws" ] || (cd "$WORK/node" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error ws@8 >/dev/null)
   cp "$HERE/fanout.mjs" "$WORK/node/"
@@ -67,12 +80,12 @@ start() {
     "$BIN" serve --listen "127.0.0.1:$PORT_OURS" --database-url "$DBURL" \
       --ws-max-sockets-per-principal 20000 --ws-max-sockets 20000 > "$WORK/ours.log" 2>&1 & echo $! > "$WORK/ours.pid"
   fi
-  if ! alive "$WORK/v4.pid"; then
+  if [ "$ONLY" != fanout ] && ! alive "$WORK/v4.pid"; then
     (cd "$PG4" && NODE_ENV=production GRAPHILE_TURBO=1 exec node node_modules/.bin/postgraphile -c "$DBURL" --host 127.0.0.1 --port "$PORT_V4" \
       --schema public --append-plugins @graphile-contrib/pg-simplify-inflector --disable-query-log --legacy-relations omit \
       --disable-default-mutations > "$WORK/v4.log" 2>&1) & echo $! > "$WORK/v4.pid"
   fi
-  wait_http "http://127.0.0.1:$PORT_OURS/healthz"; wait_http "$V4"
+  wait_http "http://127.0.0.1:$PORT_OURS/healthz"; [ "$ONLY" = fanout ] || wait_http "$V4"
 }
 
 stop() {
@@ -182,6 +195,40 @@ main() {
   trap stop EXIT
   binary; install_tools; setup; start; queries
   local tok; tok=$(cat "$WORK/token")
+  [ "$ONLY" = fanout ] || side_by_side "$tok"
+  local fan=()
+  for n in $FANOUT; do
+    say "fan-out: $n subscribers, $EVENTS events ($FANOUT_CLIENT client)"
+    ulimit -n 65536 2>/dev/null || true
+    local r client=(node fanout.mjs)
+    [ "$FANOUT_CLIENT" = node ] || client=("$FANOUT_BIN")
+    r=$(cd "$WORK/node" && RSS_PID=$(cat "$WORK/ours.pid") SQL_RESET="psql -qtAc 'select pg_stat_statements_reset()'" \
+      SQL_COUNT="psql -qtAc \"select coalesce(sum(calls),0) from pg_stat_statements where query !~* 'pg_stat_statements|^(BEGIN|COMMIT|ROLLBACK|SET|SHOW|DISCARD|DEALLOCATE)'\"" \
+      "${client[@]}" "ws://127.0.0.1:$PORT_OURS/graphql" "$OURS" "$tok" "$n" "$EVENTS") || r='{}'
+    echo "$r" >&2; fan+=("$r")
+  done
+
+  say "results (one run; timings on a shared machine are noisy, statement counts exact)"
+  printf '| measured side by side, one run | packer-gateway | PostGraphile 4.14.1 | ratio |\n|---|---|---|---|\n'
+  [ "$ONLY" = fanout ] || side_by_side_table
+  for r in "${fan[@]}"; do
+    python3 - "$r" "$FANOUT_CLIENT" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1] or '{}')
+if not r: print('| fan-out: failed (see above) | | | |'); sys.exit()
+cpu = ''
+if r.get('server_cpu_ms_per_event') is not None:
+    cpu = f"; CPU per event: server {r['server_cpu_ms_per_event']} ms, {sys.argv[2]} client {r.get('client_cpu_ms_per_event')} ms"
+print(f"| fan-out, {r['subscribers']} subscribers ({r['failed']} failed), {r['events']} events: delivered to all {r['delivered_all']}; "
+      f"SQL per event {r['sql_per_event']}; p50 of median / last subscriber {r['sub_p50_ms']} / {r['last_ms_p50']} ms (worst last {r['last_ms_max']} ms); "
+      f"RSS {r.get('rss_mb')} MB{cpu} | | | |")
+PY
+  done
+}
+
+# Both servers, the same queries: statements per request, then wrk.
+side_by_side() {
+  local tok=$1
   say "sanity: both answer the list with 50 nodes"
   for n in ours v4; do
     url=$OURS; t=$tok; [ $n = v4 ] && { url=$V4; t=; }
@@ -196,19 +243,9 @@ main() {
   one ours a "$CONC"; one v4 a "$CONC"; one ours b "$CONC"; one v4 b "$CONC"
   one ours a 1; one v4 a 1; one ours b 1; one v4 b 1
   FIG[ours,rss,load]=$(rss_kb ours); FIG[v4,rss,load]=$(rss_kb v4)
-  local fan=()
-  for n in $FANOUT; do
-    say "fan-out: $n subscribers, $EVENTS events"
-    ulimit -n 65536 2>/dev/null || true
-    local r
-    r=$(cd "$WORK/node" && RSS_PID=$(cat "$WORK/ours.pid") SQL_RESET="psql -qtAc 'select pg_stat_statements_reset()'" \
-      SQL_COUNT="psql -qtAc \"select coalesce(sum(calls),0) from pg_stat_statements where query !~* 'pg_stat_statements|^(BEGIN|COMMIT|ROLLBACK|SET|SHOW|DISCARD|DEALLOCATE)'\"" \
-      node fanout.mjs "ws://127.0.0.1:$PORT_OURS/graphql" "$OURS" "$tok" "$n" "$EVENTS") || r='{}'
-    echo "$r" >&2; fan+=("$r")
-  done
+}
 
-  say "results (one run; timings on a shared machine are noisy, statement counts exact)"
-  printf '| measured side by side, one run | packer-gateway | PostGraphile 4.14.1 | ratio |\n|---|---|---|---|\n'
+side_by_side_table() {
   printf '| list: 50 newest builds with definition, allowedTenants, createdBy; req/s at %s connections | %s | %s | %s |\n' "$CONC" "${FIG[ours,a,$CONC,rps]}" "${FIG[v4,a,$CONC,rps]}" "$(ratio "${FIG[ours,a,$CONC,rps]}" "${FIG[v4,a,$CONC,rps]}")"
   printf '| by id: one build by a random id; req/s at %s connections | %s | %s | %s |\n' "$CONC" "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}" "$(ratio "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}")"
   printf '| list at 1 connection, p50 (ms) | %s | %s | %s |\n' "${FIG[ours,a,1,p50]}" "${FIG[v4,a,1,p50]}" "$(ratio "${FIG[v4,a,1,p50]}" "${FIG[ours,a,1,p50]}")"
@@ -218,15 +255,5 @@ main() {
   done
   printf '| SQL statements per by-id request | %s | %s | |\n' "${FIG[ours,sql,id]}" "${FIG[v4,sql,id]}"
   printf '| RSS idle / after load (MB) | %s / %s | %s / %s | |\n' "$(( ${FIG[ours,rss,idle]} / 1024 ))" "$(( ${FIG[ours,rss,load]} / 1024 ))" "$(( ${FIG[v4,rss,idle]} / 1024 ))" "$(( ${FIG[v4,rss,load]} / 1024 ))"
-  for r in "${fan[@]}"; do
-    python3 - "$r" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1] or '{}')
-if not r: print('| fan-out: failed (see above) | | | |'); sys.exit()
-print(f"| fan-out, {r['subscribers']} subscribers ({r['failed']} failed), {r['events']} events: delivered to all {r['delivered_all']}; "
-      f"SQL per event {r['sql_per_event']}; p50 of median / last subscriber {r['sub_p50_ms']} / {r['last_ms_p50']} ms (worst last {r['last_ms_max']} ms); "
-      f"RSS {r.get('rss_mb')} MB | | | |")
-PY
-  done
 }
 main "$@"

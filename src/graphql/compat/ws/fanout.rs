@@ -37,10 +37,7 @@ use std::{
 };
 
 use async_graphql::Request;
-use futures_util::{
-    Stream, StreamExt,
-    stream::{self, BoxStream},
-};
+use futures_util::{Stream, StreamExt, ready, stream::BoxStream};
 
 use super::{
     relay::{Receiver, Recv, Relay, Shared},
@@ -279,15 +276,41 @@ impl Drop for Member {
 /// The results `member` receives, then the end — or [`Delivery::Lost`] when it fell behind, or
 /// the execution ended before it got anything.
 fn member_results(member: Member, receiver: Receiver<Arc<Rendered>>) -> Results {
-    stream::unfold(Some((member, receiver, false)), |state| async move {
-        let (member, mut receiver, got) = state?;
-        match receiver.recv().await {
-            Recv::Item(result) => Some((Delivery::Result(result), Some((member, receiver, true)))),
-            Recv::Closed if got => Some((Delivery::End, None)),
-            Recv::Closed | Recv::Lagged => Some((Delivery::Lost, None)),
-        }
-    })
+    Share {
+        place: Some((member, receiver)),
+        got: false,
+    }
     .boxed()
+}
+
+/// A member's share of a group's results (polled by its connection at every event: a stream of
+/// its own rather than an `unfold` of `Receiver::recv` futures).
+struct Share {
+    /// The member and its receiver, until the end.
+    place: Option<(Member, Receiver<Arc<Rendered>>)>,
+    /// Whether it received a result.
+    got: bool,
+}
+
+impl Stream for Share {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        let this = &mut *self;
+        let Some((_, receiver)) = &mut this.place else {
+            return Poll::Ready(None);
+        };
+        let delivery = match ready!(receiver.poll_recv(cx)) {
+            Recv::Item(result) => {
+                this.got = true;
+                return Poll::Ready(Some(Delivery::Result(result)));
+            }
+            Recv::Closed if this.got => Delivery::End,
+            Recv::Closed | Recv::Lagged => Delivery::Lost,
+        };
+        this.place = None;
+        Poll::Ready(Some(delivery))
+    }
 }
 
 /// The results of a lone execution for its one subscriber, then the end; once a second

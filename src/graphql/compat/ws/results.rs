@@ -88,11 +88,23 @@ impl Rendered {
     /// The message of protocol `kind` (`next` or `data`) carrying this result for operation
     /// `id`, written around the payload rendered once.
     pub(super) fn message(&self, kind: &str, id: &str) -> String {
-        let id = Json::from(id).to_string();
-        format!(
-            r#"{{"id":{id},"payload":{},"type":"{kind}"}}"#,
-            self.payload
-        )
+        // Written once per subscriber and event: pieces pushed into one allocation (no
+        // formatting machinery), the id quoted as it is unless JSON needs it escaped.
+        let mut message = String::with_capacity(self.payload.len() + id.len() + kind.len() + 32);
+        message.push_str(r#"{"id":"#);
+        if id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            message.push('"');
+            message.push_str(id);
+            message.push('"');
+        } else {
+            message.push_str(&Json::from(id).to_string());
+        }
+        message.push_str(r#","payload":"#);
+        message.push_str(&self.payload);
+        message.push_str(r#","type":""#);
+        message.push_str(kind);
+        message.push_str(r#""}"#);
+        message
     }
 }
 
@@ -119,4 +131,34 @@ pub(super) fn responses(
         .drive_stream(stream)
         .map(move |response| Arc::new(Rendered::new(response, handed.get())))
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::Rendered;
+
+    #[test]
+    fn a_message_wraps_the_payload_with_its_id_escaped_as_json_needs() {
+        let rendered = Rendered {
+            payload: r#"{"data":{"n":1}}"#.to_owned(),
+            errors: Vec::new(),
+            no_data: false,
+            event: None,
+        };
+        for id in [
+            "1",
+            "an id",
+            "é ✓",
+            "quote\"back\\slash",
+            "line\nbreak\u{1}",
+        ] {
+            let message: Json = serde_json::from_str(&rendered.message("next", id)).expect("JSON");
+            assert_eq!(
+                message,
+                json!({"id": id, "payload": {"data": {"n": 1}}, "type": "next"})
+            );
+        }
+    }
 }

@@ -8,7 +8,14 @@
 mod credentials;
 mod operations;
 
-use std::{collections::HashMap, net::IpAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    future::{Future, poll_fn},
+    net::IpAddr,
+    pin::pin,
+    task::Poll,
+    time::Duration,
+};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
@@ -124,7 +131,14 @@ impl Connection {
         let flow = loop {
             let dead_at = pong_deadline;
             let expires = self.principal.as_ref().and_then(Principal::expires);
+            // Results first, and the first branch ready wins: a connection woken for a result (an
+            // event fanned out to 10,000 sockets) delivers it without first polling its socket
+            // (a read attempt), its timers and its watches; they are polled once it waits again.
             let flow = tokio::select! {
+                biased;
+                Some((id, result)) = self.results.next() => {
+                    Box::pin(self.on_result(id, result)).await
+                }
                 () = shutdown.cancelled() => {
                     Flow::Close(close::GOING_AWAY, "the server is shutting down".to_owned())
                 }
@@ -156,9 +170,6 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Flow::Drop,
                 },
-                Some((id, result)) = self.results.next() => {
-                    Box::pin(self.on_result(id, result)).await
-                }
                 changed = changed(self.changes.as_mut()) => {
                     if changed {
                         Box::pin(self.recheck()).await
@@ -252,10 +263,17 @@ impl Connection {
 
     /// Sends one frame; a peer that does not take it in time is gone.
     async fn send(&mut self, message: Message) -> Result<(), ()> {
-        match timeout(self.write_timeout, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(()),
-        }
+        let write_timeout = self.write_timeout;
+        let mut send = pin!(self.socket.send(message));
+        // Most frames are written at once: the timer is armed only for one that has to wait.
+        let sent = match poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await {
+            Poll::Ready(sent) => sent,
+            Poll::Pending => match timeout(write_timeout, send).await {
+                Ok(sent) => sent,
+                Err(_) => return Err(()),
+            },
+        };
+        sent.map_err(drop)
     }
 
     /// Sends a close frame and waits briefly for the peer's, so that the handshake completes.
