@@ -19,7 +19,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use serde_json::{Value as Json, json};
 use tokio::{
     sync::watch,
@@ -128,15 +128,18 @@ impl Connection {
         let mut next_ping = Instant::now() + settings.ws_ping_interval;
         // Set by a ping when none is outstanding; cleared by anything the peer sends.
         let mut pong_deadline: Option<Instant> = None;
+        let mut in_a_row = 0;
         let flow = loop {
             let dead_at = pong_deadline;
             let expires = self.principal.as_ref().and_then(Principal::expires);
             // Results first, and the first branch ready wins: a connection woken for a result (an
             // event fanned out to 10,000 sockets) delivers it without first polling its socket
-            // (a read attempt), its timers and its watches; they are polled once it waits again.
+            // (a read attempt), its timers and its watches; they are polled once it waits again,
+            // or after `RESULTS_IN_A_ROW` results in a row (`fairly`), so that results that never
+            // pause do not hold off a `complete`, a revocation, an expiry or the shutdown.
             let flow = tokio::select! {
                 biased;
-                Some((id, result)) = self.results.next() => {
+                Some((id, result)) = fairly(&mut self.results, &mut in_a_row) => {
                     Box::pin(self.on_result(id, result)).await
                 }
                 () = shutdown.cancelled() => {
@@ -308,4 +311,66 @@ fn too_big(err: &axum::Error) -> bool {
 /// Counts a refusal of the websocket's limits (`reason`, see [`names::WEBSOCKET_REFUSALS`]).
 pub(super) fn refused(reason: &'static str) {
     metrics::counter!(names::WEBSOCKET_REFUSALS, "reason" => reason).increment(1);
+}
+
+/// Results a connection delivers in a row before it polls its socket, timers and watches.
+const RESULTS_IN_A_ROW: u32 = 16;
+
+/// The next of `results`, except that after [`RESULTS_IN_A_ROW`] results in a row (counted in
+/// `in_a_row`) it is not ready for one poll — the task is woken again at once — so that the
+/// branches after it get their turn.
+fn fairly<'a, S: Stream + Unpin>(
+    results: &'a mut S,
+    in_a_row: &'a mut u32,
+) -> impl Future<Output = Option<S::Item>> + 'a {
+    poll_fn(move |cx| {
+        if *in_a_row >= RESULTS_IN_A_ROW {
+            *in_a_row = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let next = results.poll_next_unpin(cx);
+        *in_a_row = match next {
+            Poll::Ready(Some(_)) => *in_a_row + 1,
+            _ => 0,
+        };
+        next
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{pin::pin, task::Poll};
+
+    use futures_util::{FutureExt, stream};
+
+    use super::{RESULTS_IN_A_ROW, fairly};
+
+    /// Results that never pause give way once after `RESULTS_IN_A_ROW` in a row, and the task is
+    /// woken again for the next.
+    #[test]
+    fn results_that_never_pause_give_way_after_a_row() {
+        let mut results = stream::iter(0..100u32);
+        let mut in_a_row = 0;
+        let waker = futures_util::task::noop_waker_ref();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut delivered = Vec::new();
+        let mut gave_way = 0;
+        while delivered.len() < 40 {
+            match pin!(fairly(&mut results, &mut in_a_row)).poll_unpin(&mut cx) {
+                Poll::Ready(Some(n)) => delivered.push(n),
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    assert_eq!(delivered.len() % RESULTS_IN_A_ROW as usize, 0);
+                    gave_way += 1;
+                }
+            }
+        }
+        assert_eq!(
+            delivered,
+            (0..40).collect::<Vec<_>>(),
+            "none lost, in order"
+        );
+        assert_eq!(gave_way, 40 / RESULTS_IN_A_ROW as usize);
+    }
 }
