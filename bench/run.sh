@@ -170,8 +170,6 @@ sql_calls() { psql -qtAc "select coalesce(sum(calls),0) from pg_stat_statements 
 sqlcount() {
   local n=$1 url=$V4 tok="" body
   [ "$n" = ours ] && { url=$OURS; tok=$(cat "$WORK/token"); }
-  printf '| CPU per answer, server + PostgreSQL (ms): list at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,a,$CONC,cpu]}" "${FIG[v4,a,$CONC,cpu]}"
-  printf '| CPU per answer, server + PostgreSQL (ms): by id at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,b,$CONC,cpu]}" "${FIG[v4,b,$CONC,cpu]}"
   for size in 10 50 100; do
     body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$(list_query "$n" "$size")")
     psql -qtAc "select pg_stat_statements_reset()" >/dev/null
@@ -250,6 +248,8 @@ side_by_side_table() {
   printf '| by id: one build by a random id; req/s at %s connections | %s | %s | %s |\n' "$CONC" "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}" "$(ratio "${FIG[ours,b,$CONC,rps]}" "${FIG[v4,b,$CONC,rps]}")"
   printf '| list at 1 connection, p50 (ms) | %s | %s | %s |\n' "${FIG[ours,a,1,p50]}" "${FIG[v4,a,1,p50]}" "$(ratio "${FIG[v4,a,1,p50]}" "${FIG[ours,a,1,p50]}")"
   printf '| by id at 1 connection, p50 (ms) | %s | %s | %s |\n' "${FIG[ours,b,1,p50]}" "${FIG[v4,b,1,p50]}" "$(ratio "${FIG[v4,b,1,p50]}" "${FIG[ours,b,1,p50]}")"
+  printf '| CPU per answer, server + PostgreSQL (ms): list at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,a,$CONC,cpu]}" "${FIG[v4,a,$CONC,cpu]}"
+  printf '| CPU per answer, server + PostgreSQL (ms): by id at %s connections | %s | %s | |\n' "$CONC" "${FIG[ours,b,$CONC,cpu]}" "${FIG[v4,b,$CONC,cpu]}"
   for size in 10 50 100; do
     printf '| SQL statements per list request, page of %s | %s | %s | |\n' "$size" "${FIG[ours,sql,$size]}" "${FIG[v4,sql,$size]}"
   done
