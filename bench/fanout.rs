@@ -9,13 +9,14 @@
 //! N graphql-transport-ws sockets each subscribe to `buildStatusChanged` with a nested payload;
 //! then EVENTS builds are queued one after another over HTTP. For each event: when the mutation
 //! was acknowledged, when the median and the last subscriber got it. Prints one JSON object with
-//! fanout.mjs's keys, plus the CPU time per event of the server (`/proc/RSS_PID/stat`, utime +
-//! stime, in clock ticks) and of this client (the time on CPU of each of its threads,
-//! `/proc/self/task/*/schedstat`, in ns: what `getrusage(RUSAGE_SELF)` adds up, which the
-//! workspace's `forbid(unsafe_code)` keeps us from calling), both over the events.
+//! fanout.mjs's keys, plus the CPU time per event of the server (`/proc/RSS_PID/stat`) and of
+//! this client (`/proc/self/stat`: utime + stime of all its threads), both over the events.
 //! Environment: SQL_RESET / SQL_COUNT (shell commands: reset and read the statement counter),
 //! RSS_PID (the server's pid: its RSS is read while every socket is still open, its CPU time
 //! around the events).
+
+#[path = "procfs.rs"]
+mod procfs;
 
 use std::{
     io::{Read, Write},
@@ -226,27 +227,6 @@ fn gql(http: &(String, String), token: &str, body: &Value) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| json!({"errors": [body]}))
 }
 
-/// The CPU time (user + system) of process `pid`, in ms.
-fn cpu_ms(pid: &str, tick: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name (which may hold spaces), from field 3 (state).
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) * 1e3 / tick)
-}
-
-/// The time on CPU of this process's threads, in ms (a thread that ended is not counted: the
-/// runtime's threads live as long as the client).
-fn own_cpu_ms() -> Option<f64> {
-    let mut nanos = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(ms(nanos))
-}
-
 fn shell(command: &str) -> String {
     let output = Command::new("sh")
         .args(["-c", command])
@@ -263,6 +243,11 @@ fn median(values: &[Option<f64>]) -> Option<f64> {
 
 fn round(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+/// The CPU time of process `pid` (or `self`), in ms.
+fn cpu_ms(pid: &str) -> Option<f64> {
+    procfs::cpu_seconds(pid).map(|seconds| seconds * 1e3)
 }
 
 fn ms(nanos: u64) -> f64 {
@@ -289,7 +274,6 @@ async fn main() {
         http.path().to_owned(),
     );
     let rss_pid = std::env::var("RSS_PID").ok();
-    let tick: f64 = shell("getconf CLK_TCK").parse().unwrap_or(100.0);
     let base = 50_000 + u64::from(rand::random::<u16>() % 10_000) * 10;
     let shared = Arc::new(Shared {
         arrivals: Arrivals::new(base, events, n),
@@ -313,8 +297,8 @@ async fn main() {
     if let Ok(reset) = std::env::var("SQL_RESET") {
         shell(&reset);
     }
-    let server_before = rss_pid.as_deref().and_then(|pid| cpu_ms(pid, tick));
-    let client_before = own_cpu_ms();
+    let server_before = rss_pid.as_deref().and_then(cpu_ms);
+    let client_before = cpu_ms("self");
     let queue = "mutation($i: QueueImageBuildInput!) { queueImageBuild(input: $i) { id } }";
     let mut results = Vec::new();
     for e in 0..events {
@@ -351,24 +335,12 @@ async fn main() {
             .zip(after)
             .map(|(b, a)| round((a - b) / events.max(1) as f64))
     };
-    let server_cpu = per_event(
-        server_before,
-        rss_pid.as_deref().and_then(|pid| cpu_ms(pid, tick)),
-    );
-    let client_cpu = per_event(client_before, own_cpu_ms());
+    let server_cpu = per_event(server_before, rss_pid.as_deref().and_then(cpu_ms));
+    let client_cpu = per_event(client_before, cpu_ms("self"));
     let sql = std::env::var("SQL_COUNT")
         .ok()
         .and_then(|count| shell(&count).parse::<f64>().ok());
-    let rss_kb = rss_pid.as_deref().and_then(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()?
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse::<f64>()
-            .ok()
-    });
+    let rss_kb = rss_pid.as_deref().and_then(procfs::rss_kb);
     let column = |f: fn(&Outcome) -> Option<f64>| results.iter().map(f).collect::<Vec<_>>();
     println!(
         "{}",
@@ -383,7 +355,7 @@ async fn main() {
             "last_ms_p50": median(&column(|r| r.last_ms)),
             "sql_per_event": sql.map(|s| round(s / events.max(1) as f64)),
             "last_ms_max": round(results.iter().filter_map(|r| r.last_ms).fold(0.0, f64::max)),
-            "rss_mb": rss_kb.map(|kb| (kb / 1024.0).round() as u64),
+            "rss_mb": rss_kb.map(|kb| (kb as f64 / 1024.0).round() as u64),
             "server_cpu_ms_per_event": server_cpu,
             "client_cpu_ms_per_event": client_cpu,
         })

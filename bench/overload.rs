@@ -13,6 +13,9 @@
 //! refused client waits the answer's `Retry-After` (1 s) before its next request, as a polite
 //! client would; by default it asks again at once, as a flash crowd does.
 
+#[path = "procfs.rs"]
+mod procfs;
+
 use std::{
     sync::{
         Arc,
@@ -117,32 +120,6 @@ async fn client(addr: String, request: Arc<Vec<u8>>, until: Instant, polite: boo
     tally
 }
 
-/// CPU seconds (user and system) a process has used, from /proc.
-fn cpu_seconds(pid: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let ticks: f64 =
-                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn summary(values: &mut [f64]) -> serde_json::Value {
     values.sort_by(f64::total_cmp);
     let at = |p: f64| {
@@ -174,18 +151,24 @@ async fn main() {
     let request = Arc::new(request);
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     let polite = std::env::var("HONOR_RETRY_AFTER").is_ok_and(|v| v == "1");
-    let peak = Arc::new(AtomicU64::new(pid.map_or(0, rss_kb)));
+    let peak = Arc::new(AtomicU64::new(
+        pid.and_then(|pid| procfs::rss_kb(&pid.to_string()))
+            .unwrap_or(0),
+    ));
     if let Some(pid) = pid {
         let peak = peak.clone();
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
+                peak.fetch_max(
+                    procfs::rss_kb(&pid.to_string()).unwrap_or(0),
+                    Ordering::Relaxed,
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
     }
-    let server_cpu = pid.map(|pid| cpu_seconds(&pid.to_string()));
-    let client_cpu = cpu_seconds("self");
+    let server_cpu = pid.and_then(|pid| procfs::cpu_seconds(&pid.to_string()));
+    let client_cpu = procfs::cpu_seconds("self").unwrap_or(0.0);
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(client(addr.clone(), request.clone(), until, polite)))
         .collect();
@@ -198,12 +181,15 @@ async fn main() {
         all.timeouts += tally.timeouts;
         all.errors += tally.errors;
     }
-    let client_cpu = cpu_seconds("self") - client_cpu;
+    let client_cpu = procfs::cpu_seconds("self").unwrap_or(0.0) - client_cpu;
     let server_cpu = pid
         .zip(server_cpu)
-        .map(|(pid, before)| cpu_seconds(&pid.to_string()) - before);
+        .and_then(|(pid, before)| Some(procfs::cpu_seconds(&pid.to_string())? - before));
     if let Some(pid) = pid {
-        peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
+        peak.fetch_max(
+            procfs::rss_kb(&pid.to_string()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
     }
     println!(
         "{}",

@@ -15,7 +15,7 @@ use entity::{
     api_token, build_event, build_log_line, cloud_image_template, cluster, image_build,
     image_definition, proxmox_endpoint, tenant, user,
 };
-use sea_orm::{DatabaseConnection, FromQueryResult};
+use sea_orm::DatabaseConnection;
 
 use super::batch::{Batcher, Tick};
 use crate::registry::rows::ByIndex;
@@ -136,7 +136,7 @@ impl<E> ById<E> {
 
 impl<E: Readable> Loader<Id<E>> for ById<E>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send + Clone,
+    E::Model: ByIndex + Sync + Send + Clone,
 {
     type Value = E::Model;
     type Error = Error;

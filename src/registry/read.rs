@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect,
-    QueryTrait, RelationDef, Select,
+    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, QueryTrait, RelationDef,
+    Select,
     sea_query::{Alias, Expr, ExprTrait},
 };
 
@@ -39,7 +39,7 @@ pub enum Audience {
 /// An entity that can be listed and looked up.
 pub trait Readable: EntityTrait + Default
 where
-    Self::Model: FromQueryResult + ByIndex + Sync + Send,
+    Self::Model: ByIndex + Sync + Send,
 {
     /// Its filterable fields.
     type Field: FilterField;
@@ -58,7 +58,7 @@ where
 /// it may not read.
 pub fn may_read<E: Readable>(scope: &Scope) -> Result<(), Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     match E::AUDIENCE {
         Audience::Everyone => Ok(()),
@@ -69,7 +69,7 @@ where
 /// The rows of `E` that `scope` may see: the start of every read of `E`.
 pub fn visible<E: Readable>(scope: &Scope) -> Result<Select<E>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     may_read::<E>(scope)?;
     let select = E::find();
@@ -88,7 +88,7 @@ pub async fn list<E: Readable>(
     args: &PageArgs,
 ) -> Result<Page<E::Model>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch(db, query.select, &query.sort, args).await
@@ -106,7 +106,7 @@ pub async fn list_also<E: Readable, X>(
     also: impl Fn(&QueryResult) -> Result<X, DbErr>,
 ) -> Result<(Page<E::Model>, Vec<X>), Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_also(db, query.select, &query.sort, args, join, also).await
@@ -162,7 +162,7 @@ pub async fn list_offset<E: Readable>(
     args: &OffsetArgs,
 ) -> Result<OffsetPage<E::Model>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
     fetch_offset(db, query.select, &query.sort, args).await
@@ -181,7 +181,7 @@ fn query<E: Readable>(
     sort: Vec<Sort<E::Sort>>,
 ) -> Result<Query<E, E::Sort>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let sort = if sort.is_empty() {
         E::default_sort()
@@ -201,7 +201,7 @@ pub async fn get<E: Readable>(
     id: Id<E>,
 ) -> Result<E::Model, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let select = visible::<E>(scope)?;
     let Some(id) = id.value() else {
@@ -224,7 +224,7 @@ pub async fn by_ids<E: Readable>(
     ids: &[Id<E>],
 ) -> Result<HashMap<Id<E>, E::Model>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let statement = visible::<E>(scope)?
         .filter(primary_key::<E>().is_in(id::values(ids)))

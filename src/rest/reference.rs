@@ -9,7 +9,6 @@ use axum::{
     routing::{MethodRouter, get},
 };
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
-use sea_orm::FromQueryResult;
 
 use super::{
     Base, Reply,
@@ -75,7 +74,7 @@ async fn named<E: Readable>(
     name: impl FnOnce(E::Model) -> String,
 ) -> Result<(i64, String), Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     read::may_read::<E>(scope)?;
     let id = path_id::<E>(path)?;

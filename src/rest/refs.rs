@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use entity::{
     cloud_image_template, cluster, image_build, image_definition, proxmox_endpoint, tenant, user,
 };
-use sea_orm::{DatabaseConnection, FromQueryResult};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use super::Base;
@@ -80,7 +80,7 @@ impl Brief {
 /// Rows of `E` by id, or `Hidden` when the scope may not read `E` at all.
 enum Related<E: Readable>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     Hidden,
     Rows(HashMap<Id<E>, E::Model>),
@@ -88,7 +88,7 @@ where
 
 impl<E: Readable> Default for Related<E>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     fn default() -> Self {
         Related::Rows(HashMap::new())
@@ -97,7 +97,7 @@ where
 
 impl<E: Readable> Related<E>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     /// The row `id`, if it is visible; `Err(())` when the scope may not read `E` at all.
     fn get(&self, id: i32) -> Result<Option<&E::Model>, ()> {
@@ -277,7 +277,7 @@ async fn load<E: Readable>(
     ids: impl Iterator<Item = i32>,
 ) -> Result<Related<E>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let mut ids: Vec<Id<E>> = ids.map(Id::of_row).collect();
     ids.sort_unstable();

@@ -238,7 +238,7 @@ pub async fn save_endpoint(
 /// deletion rules).
 pub async fn delete<E: Readable>(ctx: Ctx<'_>, id: Id<E>) -> Result<Id<E>, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     ctx.principal.authorize(Action::ManageReference)?;
     let txn = begin_write(ctx.db).await?;

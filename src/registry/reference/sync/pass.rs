@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, TransactionTrait,
+    PaginatorTrait, QueryFilter, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait},
 };
 
@@ -45,7 +45,7 @@ pub(super) async fn held<E: EntityTrait>(
     except: Option<i32>,
 ) -> Result<bool, Error>
 where
-    E::Model: FromQueryResult + ByIndex + Sync + Send,
+    E::Model: ByIndex + Sync + Send,
 {
     let mut query = E::find().filter(taken);
     if let Some(except) = except {
@@ -148,7 +148,7 @@ impl Pass<'_> {
     pub(super) async fn delete_missing<E>(&mut self, live: &HashSet<i32>) -> Result<(), Error>
     where
         E: Owned,
-        E::Model: FromQueryResult + ByIndex + Sync + Send,
+        E::Model: ByIndex + Sync + Send,
     {
         let synced = E::find()
             .filter(Expr::col(Alias::new("netbox_id")).is_not_null())
