@@ -32,8 +32,7 @@ pub fn generate() -> NewToken {
 
 /// The stored form of a secret.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares two hashes in constant time.

@@ -154,10 +154,7 @@ static PAGE: LazyLock<Page> = LazyLock::new(|| {
         digest.update(bytes);
     }
     digest.update(TEMPLATE.as_bytes());
-    let version: String = digest.finalize()[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let version = hex::encode(&digest.finalize()[..8]);
     let html = TEMPLATE.replace("{{assets}}", &format!("dashboard/{version}"));
     let policy = HeaderValue::from_str(&policy(&html))
         .expect("the policy is made of visible ASCII characters");
@@ -237,10 +234,7 @@ mod tests {
                 .find(|(p, _)| *p == path)
                 .unwrap_or_else(|| panic!("{path} is vendored but not served"))
                 .1;
-            let actual: String = Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let actual = hex::encode(Sha256::digest(bytes));
             assert_eq!(actual, sum, "{path} differs from what was vendored");
             checked += 1;
         }

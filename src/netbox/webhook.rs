@@ -26,11 +26,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
         return String::new();
     };
     mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The synced type a webhook's `object_type` (`tenancy.tenant`, …) names, if any.

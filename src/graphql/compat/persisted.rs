@@ -120,7 +120,7 @@ impl PersistedQueries {
         };
         match query {
             Some(query) => {
-                let hash = hex(&Sha256::digest(query.as_bytes()));
+                let hash = hex::encode(Sha256::digest(query.as_bytes()));
                 if hash != persisted.hash {
                     return Err(Refusal::new(
                         edge_codes::BAD_REQUEST,
@@ -176,10 +176,6 @@ impl PersistedQueries {
 /// The bytes an entry counts for: its document and its key.
 fn entry_size(hash: &str, query: &str) -> usize {
     hash.len() + query.len()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Documents by hash, with their last use; `order` holds every entry by last use.
@@ -239,11 +235,11 @@ impl Lru {
 mod tests {
     use serde_json::json;
 
-    use super::{Document, Persisted, PersistedQueries, codes, hex};
+    use super::{Document, Persisted, PersistedQueries, codes};
 
     fn hash(query: &str) -> String {
         use sha2::Digest;
-        hex(&sha2::Sha256::digest(query.as_bytes()))
+        hex::encode(sha2::Sha256::digest(query.as_bytes()))
     }
 
     fn persisted(query: &str) -> Persisted {

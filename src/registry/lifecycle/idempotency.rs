@@ -87,8 +87,7 @@ fn fingerprint(request: &QueueRequest) -> String {
         request.image_version,
         request.variables.as_ref().map(canonical_json),
     ]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 fn canonical_json(value: &Json) -> Json {
