@@ -97,6 +97,13 @@ impl Connection {
         Flow::Close(close::FORBIDDEN, "Forbidden".to_owned())
     }
 
+    /// Whether the credentials changed since the connection last checked them.
+    pub(super) fn credentials_changed(&self) -> bool {
+        self.changes
+            .as_ref()
+            .is_some_and(|changes| changes.has_changed().unwrap_or(false))
+    }
+
     /// Authenticates the connection's credentials again (they changed somewhere, or the token
     /// expired): refused, the socket closes with 4403; with another scope, the subscriptions
     /// start again under it. When the database cannot answer, the socket keeps what it has and
@@ -172,10 +179,8 @@ impl Connection {
     }
 }
 
-/// Whether credentials changed (false: they never will again); pending without a watch.
-pub(super) async fn changed(changes: Option<&mut watch::Receiver<i64>>) -> bool {
-    match changes {
-        Some(changes) => changes.changed().await.is_ok(),
-        None => std::future::pending().await,
-    }
+/// Waits for the next change of credentials on `changes`, a clone of the connection's watch
+/// (false: there will be none again).
+pub(super) async fn next_change(mut changes: watch::Receiver<i64>) -> bool {
+    changes.changed().await.is_ok()
 }

@@ -12,7 +12,7 @@ use std::{
     collections::HashMap,
     future::{Future, poll_fn},
     net::IpAddr,
-    pin::pin,
+    pin::{Pin, pin},
     task::Poll,
     time::Duration,
 };
@@ -27,7 +27,7 @@ use tokio::{
 };
 use tokio_stream::StreamMap;
 
-use self::{credentials::changed, operations::Operation};
+use self::{credentials::next_change, operations::Operation};
 use super::{Protocol, close, results::Results, truncate};
 use crate::{
     admission::{Bucket, SocketSlot},
@@ -120,18 +120,37 @@ impl Connection {
     /// `async fn`'s future is as large as the largest future it awaits. The handlers of messages,
     /// results and re-checks (which authenticate, prepare and render) are therefore boxed while
     /// they run, so that an idle socket holds only the wait below, not the largest of them.
+    ///
+    /// The waits (the shutdown, the timers, the next change of credentials) live across the
+    /// loop's turns: made again at every turn, each registered with the timer wheel or with its
+    /// notifier's list (one lock shared by every socket) when polled, and left it when dropped —
+    /// twice per event delivered to each of 10,000 subscribers.
     pub(super) async fn run(mut self) {
         let settings = self.door.app.config.subscriptions.clone();
         let shutdown = self.door.app.shutdown.token().clone();
         let clock = self.door.app.clock.clone();
-        let init_deadline = Instant::now() + settings.ws_init_timeout;
-        let mut next_ping = Instant::now() + settings.ws_ping_interval;
-        // Set by a ping when none is outstanding; cleared by anything the peer sends.
-        let mut pong_deadline: Option<Instant> = None;
+        let mut shutting_down = pin!(shutdown.cancelled());
+        let mut init_timeout = pin!(sleep_until(Instant::now() + settings.ws_init_timeout));
+        let mut ping_due = pin!(sleep_until(Instant::now() + settings.ws_ping_interval));
+        // Armed by a ping when none is outstanding; disarmed by anything the peer sends.
+        let mut pong_timeout = pin!(sleep_until(Instant::now() + settings.ws_pong_timeout));
+        let mut awaiting_pong = false;
+        let mut change: Option<Pin<Box<dyn Future<Output = bool> + Send>>> = None;
+        // The token's expiry, and the wait for it.
+        let mut expiry_at: Option<DateTime<Utc>> = None;
+        let mut expiry: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
         let mut in_a_row = 0;
         let flow = loop {
-            let dead_at = pong_deadline;
+            if change.is_none()
+                && let Some(changes) = &self.changes
+            {
+                change = Some(Box::pin(next_change(changes.clone())));
+            }
             let expires = self.principal.as_ref().and_then(Principal::expires);
+            if expires != expiry_at {
+                expiry_at = expires;
+                expiry = expires.map(|at| Box::pin(clock.sleep_until(at)) as Pin<Box<_>>);
+            }
             // Results first, and the first branch ready wins: a connection woken for a result (an
             // event fanned out to 10,000 sockets) delivers it without first polling its socket
             // (a read attempt), its timers and its watches; they are polled once it waits again,
@@ -142,26 +161,29 @@ impl Connection {
                 Some((id, result)) = fairly(&mut self.results, &mut in_a_row) => {
                     Box::pin(self.on_result(id, result)).await
                 }
-                () = shutdown.cancelled() => {
+                () = shutting_down.as_mut() => {
                     Flow::Close(close::GOING_AWAY, "the server is shutting down".to_owned())
                 }
-                () = sleep_until(init_deadline), if self.principal.is_none() => Flow::Close(
+                () = init_timeout.as_mut(), if self.principal.is_none() => Flow::Close(
                     close::INIT_TIMEOUT,
                     "Connection initialisation timeout".to_owned(),
                 ),
-                () = sleep_until(dead_at.unwrap_or(next_ping)), if dead_at.is_some() => {
+                () = pong_timeout.as_mut(), if awaiting_pong => {
                     tracing::debug!("dropping a websocket peer that stopped answering pings");
                     Flow::Drop
                 }
-                () = sleep_until(next_ping) => {
+                () = ping_due.as_mut() => {
                     let now = Instant::now();
-                    next_ping = now + settings.ws_ping_interval;
-                    pong_deadline.get_or_insert(now + settings.ws_pong_timeout);
+                    ping_due.as_mut().reset(now + settings.ws_ping_interval);
+                    if !awaiting_pong {
+                        pong_timeout.as_mut().reset(now + settings.ws_pong_timeout);
+                        awaiting_pong = true;
+                    }
                     Box::pin(self.ping()).await
                 }
                 frame = self.socket.next() => match frame {
                     Some(Ok(message)) => {
-                        pong_deadline = None;
+                        awaiting_pong = false;
                         Box::pin(self.on_message(message)).await
                     }
                     Some(Err(err)) if too_big(&err) => {
@@ -173,16 +195,22 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Flow::Drop,
                 },
-                changed = changed(self.changes.as_mut()) => {
-                    if changed {
+                changed = waiting_for(&mut change) => {
+                    change = None;
+                    if !changed {
+                        self.changes = None;
+                        Flow::Continue
+                    } else if self.credentials_changed() {
                         Box::pin(self.recheck()).await
                     } else {
-                        self.changes = None;
+                        // Already applied (a result found the change first).
                         Flow::Continue
                     }
                 }
-                () = clock.sleep_until(expires.unwrap_or(DateTime::<Utc>::MIN_UTC)),
-                    if expires.is_some() => Box::pin(self.recheck()).await,
+                () = waiting_for(&mut expiry) => {
+                    (expiry, expiry_at) = (None, None);
+                    Box::pin(self.recheck()).await
+                }
             };
             match flow {
                 Flow::Continue => {}
@@ -311,6 +339,16 @@ fn too_big(err: &axum::Error) -> bool {
 /// Counts a refusal of the websocket's limits (`reason`, see [`names::WEBSOCKET_REFUSALS`]).
 pub(super) fn refused(reason: &'static str) {
     metrics::counter!(names::WEBSOCKET_REFUSALS, "reason" => reason).increment(1);
+}
+
+/// Waits for the future in `slot`, if any (pending forever without one). The future stays in
+/// its slot while it waits, so that a wait made once survives the turns of the loop; whoever
+/// gets its output empties the slot.
+async fn waiting_for<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot.as_mut() {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Results a connection delivers in a row before it polls its socket, timers and watches.

@@ -143,11 +143,7 @@ impl Connection {
     }
 
     pub(super) async fn on_result(&mut self, id: String, delivery: Delivery) -> Flow {
-        if self
-            .changes
-            .as_ref()
-            .is_some_and(|changes| changes.has_changed().unwrap_or(false))
-        {
+        if self.credentials_changed() {
             // Credentials changed before this result was delivered: apply that first. A
             // subscription started again under another scope replays the result if it may still
             // see it (its position has not passed it), so this one, read with the old scope, goes.
