@@ -31,7 +31,7 @@ pub mod settings;
 pub mod subscriptions;
 pub mod users;
 
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema, ValidationMode};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -73,10 +73,11 @@ pub struct Mutation(
 );
 
 /// Builds the schema over `db` for authenticated principals, with the complexity limit of
-/// `limits` (the other limits are checked before execution, see [`limits`]); mutations tell
-/// `events` of every commit that wrote build events, and subscriptions are fed by it (and build
-/// logs by `logs`); writes read
-/// the time from `clock` and refresh `auth` after changing credentials.
+/// `limits` (the other limits are checked before execution, see [`limits`]) and `validation`
+/// (`Fast` only for documents the `Strict` one has passed, see `compat::Schemas::pick`);
+/// mutations tell `events` of every commit that wrote build events, and subscriptions are fed by
+/// it (and build logs by `logs`); writes read the time from `clock` and refresh `auth` after
+/// changing credentials.
 pub fn schema(
     db: DatabaseConnection,
     events: Events,
@@ -85,6 +86,7 @@ pub fn schema(
     logs: LogTails,
     netbox: Option<Syncer>,
     limits: &Limits,
+    validation: ValidationMode,
 ) -> AppSchema {
     builder()
         .data(logs)
@@ -94,6 +96,7 @@ pub fn schema(
         .data(auth)
         .data(netbox)
         .limit_complexity(limits.max_complexity)
+        .validation_mode(validation)
         .finish()
 }
 
@@ -108,6 +111,7 @@ pub fn anonymous_schema(
     logs: LogTails,
     netbox: Option<Syncer>,
     limits: &Limits,
+    validation: ValidationMode,
 ) -> AppSchema {
     builder()
         .data(logs)
@@ -117,6 +121,7 @@ pub fn anonymous_schema(
         .data(auth)
         .data(netbox)
         .limit_complexity(limits.max_complexity)
+        .validation_mode(validation)
         .disable_introspection()
         .disable_suggestions()
         .finish()

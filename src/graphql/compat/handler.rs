@@ -41,7 +41,7 @@ use super::{
     media::{MediaType, Negotiated, negotiate, not_acceptable, wants_html},
     params::Params,
     persisted,
-    prepare::prepare,
+    prepare::{Prepared, prepare},
     render::{json_response, sanitize},
     ws,
 };
@@ -127,7 +127,7 @@ async fn run(
     request_id: &str,
     method: Method,
 ) -> Result<Response, Failure> {
-    let prepared = match prepare(door, principal, params) {
+    let mut prepared = match prepare(door, principal, params) {
         Ok(prepared) => prepared,
         Err(refusal) if refusal.code == codes::QUERY_TOO_LARGE => {
             return Err(Failure::http(
@@ -174,8 +174,10 @@ async fn run(
         _ => {}
     }
     let operation = prepared.operation;
+    let unvalidated = prepared.unvalidated();
     let execution = prepared.schema.execute(prepared.request);
     let mut response = prepared.tick.drive(execution).await;
+    Prepared::validated(unvalidated, &response);
     // Every error gets its code here, before it is counted by it.
     for err in &mut response.errors {
         sanitize(err, request_id);

@@ -35,6 +35,7 @@ pub mod ws;
 
 use std::sync::{Arc, OnceLock};
 
+use async_graphql::ValidationMode;
 use axum::{Router, extract::FromRef, routing::get};
 
 use super::{AppSchema, anonymous_schema, schema};
@@ -59,25 +60,41 @@ pub struct Door {
     pub documents: Arc<limits::Documents>,
 }
 
-/// The schemas of the door.
+/// The schemas of the door: for authenticated principals and for anonymous ones, each in two
+/// validation modes.
+///
+/// async-graphql's `Strict` validation runs every rule of the specification on every request;
+/// `Fast` only those execution depends on (fragment cycles, complexity, depth). A document the
+/// strict schema has passed once (`limits::Documents` remembers it) runs on the fast one: the
+/// other rules read only the document and the schema, and the values of variables, which one of
+/// them also reads, are checked before execution ([`variables`]). The schemas other than the
+/// first are built on first use, so that a service holds only those its traffic needs (issue 9:
+/// idle memory; one more schema is ~0.5 MB).
 pub struct Schemas {
-    /// For authenticated principals.
+    /// For authenticated principals, validating in full.
     pub schema: AppSchema,
-    /// For anonymous principals: built by [`Schemas::anonymous`] on first use, so that a service
-    /// without `--anonymous-read` never holds a second schema (issue 9: idle memory).
-    anonymous: OnceLock<AppSchema>,
-    /// What the anonymous schema is built over.
+    /// The others: for authenticated principals validating fast, then for anonymous principals
+    /// (no introspection, no suggestions) validating in full and fast.
+    others: [OnceLock<AppSchema>; 3],
+    /// What the schemas are built over, apart from the app.
     tails: LogTails,
     /// The input types, to coerce variables before execution.
     pub input_types: InputTypes,
 }
 
 impl Schemas {
-    /// The schema for anonymous principals (no introspection, no suggestions) over `app`.
-    pub fn anonymous(&self, app: &App) -> AppSchema {
-        self.anonymous
+    /// The schema for a principal that is `authenticated` or not, for a document the full
+    /// validation has `validated` before or not, over `app`.
+    pub fn pick(&self, app: &App, authenticated: bool, validated: bool) -> AppSchema {
+        let (which, build, mode) = match (authenticated, validated) {
+            (true, false) => return self.schema.clone(),
+            (true, true) => (0, schema as Build, ValidationMode::Fast),
+            (false, false) => (1, anonymous_schema as Build, ValidationMode::Strict),
+            (false, true) => (2, anonymous_schema as Build, ValidationMode::Fast),
+        };
+        self.others[which]
             .get_or_init(|| {
-                anonymous_schema(
+                build(
                     app.db.clone(),
                     app.events.clone(),
                     app.clock.clone(),
@@ -85,11 +102,24 @@ impl Schemas {
                     self.tails.clone(),
                     app.netbox.clone(),
                     &app.config.limits,
+                    mode,
                 )
             })
             .clone()
     }
 }
+
+/// How [`schema`] and [`anonymous_schema`] are called.
+type Build = fn(
+    sea_orm::DatabaseConnection,
+    crate::events::Events,
+    crate::clock::Clock,
+    crate::auth::Authenticator,
+    LogTails,
+    Option<crate::netbox::Syncer>,
+    &crate::config::Limits,
+    ValidationMode,
+) -> AppSchema;
 
 impl Door {
     /// Builds the schemas over `app`.
@@ -109,6 +139,7 @@ impl Door {
             tails.clone(),
             app.netbox.clone(),
             limits,
+            ValidationMode::Strict,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());
         let clients = &app.config.clients;
@@ -124,7 +155,7 @@ impl Door {
             app,
             schemas: Arc::new(Schemas {
                 schema,
-                anonymous: OnceLock::new(),
+                others: Default::default(),
                 tails,
                 input_types,
             }),

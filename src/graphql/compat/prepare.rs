@@ -2,11 +2,17 @@
 //! persisted query's hash, the limits of SPEC §5 (which also parse the document), variable
 //! coercion, the request context, and the schema for the principal. HTTP and both websocket protocols share it, so none can skip a check.
 
-use async_graphql::{Request, Variables, parser::types::OperationType};
+use std::sync::Arc;
+
+use async_graphql::{Request, Response, Variables, parser::types::OperationType};
 use serde_json::{Map, Value as Json};
 
 use super::{
-    Door, limits::Refusal, params::Params, persisted::Document, variables::select_operation,
+    Door,
+    limits::{Kept, Parsed, Refusal},
+    params::Params,
+    persisted::Document,
+    variables::select_operation,
 };
 use crate::{
     auth::Principal,
@@ -28,6 +34,27 @@ pub struct Prepared {
     /// A subscription to what happens from now on (`subscriptions::from_now`): one execution
     /// may serve every subscriber of the same visibility asking the same.
     pub shareable: bool,
+    /// The document's entry among those kept, while the full validation has not passed it:
+    /// [`Prepared::validated`] records a pass (the request then ran on the strict schema).
+    unvalidated: Option<Arc<Kept>>,
+}
+
+impl Prepared {
+    /// Records that the full validation passed the document, when `response` says so (every
+    /// error, if any, is a field's); from then on it runs on the fast schema (see
+    /// `compat::Schemas`).
+    pub fn validated(unvalidated: Option<Arc<Kept>>, response: &Response) {
+        if let Some(kept) = unvalidated
+            && response.errors.iter().all(|err| !err.path.is_empty())
+        {
+            kept.passed();
+        }
+    }
+
+    /// The entry to pass to [`Prepared::validated`] after the execution.
+    pub fn unvalidated(&mut self) -> Option<Arc<Kept>> {
+        self.unvalidated.take()
+    }
 }
 
 /// Checks and builds a request of `principal`; the refusal carries the code to report. A document
@@ -42,9 +69,10 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
     let Document { query, store } = door.persisted.document(query, persisted.as_ref())?;
     let authenticated = principal.is_authenticated();
     refuse_nul(&query, &variables)?;
-    let document = door
-        .documents
-        .parse(&query, &door.app.config.limits, authenticated)?;
+    let Parsed { document, kept } =
+        door.documents
+            .parse(&query, &door.app.config.limits, authenticated)?;
+    let validated = kept.as_ref().is_some_and(|kept| kept.validated());
     if let Some(hash) = store {
         door.persisted.store(hash, &query);
     }
@@ -65,18 +93,17 @@ pub fn prepare(door: &Door, principal: Principal, params: Params) -> Result<Prep
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
-    let schema = if authenticated {
-        door.schemas.schema.clone()
-    } else {
+    if !authenticated {
         request = request.disable_introspection();
-        door.schemas.anonymous(&door.app)
-    };
+    }
+    let schema = door.schemas.pick(&door.app, authenticated, validated);
     Ok(Prepared {
         request,
         operation,
         schema,
         tick,
         shareable,
+        unvalidated: kept.filter(|_| !validated),
     })
 }
 

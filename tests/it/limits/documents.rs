@@ -132,3 +132,67 @@ async fn pathological_documents_are_refused_quickly_and_the_server_stays_healthy
         .await;
     assert_eq!(data["pluginSettings"]["imageFactoryEnabled"], false);
 }
+
+/// A document the full validation has passed once runs on a schema that validates only what
+/// execution needs (issue 9); it must answer exactly as before: an invalid document is refused
+/// every time, and a valid one with bad variables is refused before execution every time.
+#[tokio::test]
+async fn a_document_answers_alike_once_its_validation_is_remembered() {
+    let app = TestApp::new().await;
+    // Never passes, so never remembered: refused each time by the full validation.
+    let invalid = "query($id: ID!) { imageBuild(id: $id) { id noSuchField } }";
+    for _ in 0..3 {
+        let body = refused(
+            &app,
+            invalid,
+            json!({"id": "1"}),
+            "GRAPHQL_VALIDATION_FAILED",
+        )
+        .await;
+        assert!(body.to_string().contains("noSuchField"), "{body}");
+    }
+    // A field error is not a validation error: the document passes, then runs on the fast
+    // schema, with the same answer.
+    let by_id = "query($id: ID!) { imageBuild(id: $id) { id status } }";
+    let first = app.post(Some(&app.admin), by_id, json!({"id": "no"})).await;
+    let again = app.post(Some(&app.admin), by_id, json!({"id": "no"})).await;
+    assert_eq!(
+        (first.0, code(&first.1)),
+        (again.0, code(&again.1)),
+        "{:?}",
+        again.1
+    );
+    assert_eq!(first.1["data"], again.1["data"]);
+    assert_eq!(
+        first.1["errors"][0]["path"],
+        json!(["imageBuild"]),
+        "{:?}",
+        first.1
+    );
+    let valid = "query($n: Int!) { imageBuilds(first: $n) { totalCount } }";
+    for _ in 0..3 {
+        passes(&app, valid, json!({"n": 1})).await;
+    }
+    // Variables the full validation would refuse are refused before execution either way.
+    for variables in [
+        json!({"n": "one"}),
+        json!({"n": 1.5}),
+        json!({"n": 4_294_967_296_i64}),
+        json!({}),
+        json!({"n": [1]}),
+    ] {
+        refused(&app, valid, variables, "BAD_USER_INPUT").await;
+    }
+    refused(&app, by_id, json!({"id": {"no": 1}}), "BAD_USER_INPUT").await;
+    // Fragments, directives and literal arguments: refused or passed the same each time.
+    let literal = "{ imageBuilds(first: \"one\") { totalCount } }";
+    for _ in 0..2 {
+        refused(&app, literal, json!({}), "GRAPHQL_VALIDATION_FAILED").await;
+    }
+    let spread = "query($skip: Boolean!) { imageBuilds(first: 1) { ...F @skip(if: $skip) } } \
+                  fragment F on ImageBuildConnection { totalCount }";
+    for _ in 0..2 {
+        passes(&app, spread, json!({"skip": false})).await;
+        refused(&app, spread, json!({"skip": "no"}), "BAD_USER_INPUT").await;
+    }
+}

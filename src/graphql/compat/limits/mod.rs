@@ -65,7 +65,7 @@ use crate::{
     graphql::error::{codes, parse_message},
 };
 pub use document::check_document;
-pub use documents::Documents;
+pub use documents::{Documents, Kept, Parsed};
 pub use nesting::check_nesting;
 
 /// How deep selection sets, fragment spreads and inline fragments may nest together: the
