@@ -10,9 +10,8 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, QueryTrait, RelationDef,
-    Select,
-    sea_query::{Alias, Expr, ExprTrait},
+    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
+    sea_query::{Alias, Expr, ExprTrait, SelectStatement},
 };
 
 use super::{
@@ -79,6 +78,25 @@ where
     })
 }
 
+/// The start of a lookup of `E`'s visible rows by key, as a plain statement: [`visible`]'s,
+/// its columns selected by one fragment of SQL made once per entity and backend
+/// ([`ByIndex::select_list`]) instead of being built one by one for every statement (for a
+/// build: ~30,000 instructions, a ninth of a request for one build by id).
+fn lookup<E: Readable>(backend: DatabaseBackend, scope: &Scope) -> Result<SelectStatement, Error>
+where
+    E::Model: ByIndex + Sync + Send,
+{
+    may_read::<E>(scope)?;
+    let mut statement = SelectStatement::new();
+    statement
+        .expr(Expr::cust(E::Model::select_list(backend)))
+        .from(E::default().table_ref());
+    if let Some(condition) = E::rows(scope) {
+        statement.and_where(condition);
+    }
+    Ok(statement)
+}
+
 /// One page of the visible rows matching `filter`, in `sort` (default when empty).
 pub async fn list<E: Readable>(
     db: &DatabaseConnection,
@@ -143,7 +161,7 @@ pub fn joined_row<R: EntityTrait>(
 where
     R::Model: ByIndex,
 {
-    rows::read_at(row, at, &format!("{alias}_"))
+    rows::read_at(row, at, alias)
 }
 
 /// How many columns [`join_one`] adds for `M` when `joined`: where the next relation's columns
@@ -203,14 +221,13 @@ pub async fn get<E: Readable>(
 where
     E::Model: ByIndex + Sync + Send,
 {
-    let select = visible::<E>(scope)?;
+    let mut statement = lookup::<E>(db.get_database_backend(), scope)?;
     let Some(id) = id.value() else {
         return Err(Error::NotFound);
     };
-    let statement = select
-        .filter(Expr::col((E::default(), primary_key::<E>())).eq(id))
-        .limit(1)
-        .into_query();
+    statement
+        .and_where(Expr::col((E::default(), primary_key::<E>())).eq(id))
+        .limit(1);
     let Some(row) = db.query_one(&statement).await? else {
         return Err(Error::NotFound);
     };
@@ -226,9 +243,8 @@ pub async fn by_ids<E: Readable>(
 where
     E::Model: ByIndex + Sync + Send,
 {
-    let statement = visible::<E>(scope)?
-        .filter(primary_key::<E>().is_in(id::values(ids)))
-        .into_query();
+    let mut statement = lookup::<E>(db.get_database_backend(), scope)?;
+    statement.and_where(Expr::col((E::default(), primary_key::<E>())).is_in(id::values(ids)));
     let rows = rows::read_all::<E::Model>(&db.query_all(&statement).await?)?;
     Ok(rows.into_iter().map(|row| (Id::of(&row), row)).collect())
 }

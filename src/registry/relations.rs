@@ -154,7 +154,7 @@ async fn linked<L: EntityTrait>(
         let Some(owner) = row.try_get_by_index::<Option<i32>>(owner_at)? else {
             continue;
         };
-        if let Some(tenant) = rows::read_at::<tenant::Model>(&row, tenant_at, "B_")? {
+        if let Some(tenant) = rows::read_at::<tenant::Model>(&row, tenant_at, "B")? {
             pairs.push((owner, tenant));
         }
     }

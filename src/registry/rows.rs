@@ -8,9 +8,15 @@
 //! position on. [`ByIndex`] is that reader, written by [`by_index!`] for the entities lists read
 //! in bulk; a test checks each one's columns against its entity's, in order.
 
+use std::sync::OnceLock;
+
 use sea_orm::{
-    DbErr, QueryResult,
-    sqlx::{Decode, Postgres, Row, Type, postgres::PgRow},
+    ActiveEnum, DatabaseBackend, DbErr, EntityTrait, ModelTrait, QueryResult, QueryTrait, Select,
+    prelude::DateTimeUtc,
+    sqlx::{
+        Decode, Postgres, Row, Type, ValueRef,
+        postgres::{PgRow, PgValueFormat},
+    },
 };
 
 /// A model read from consecutive columns of a row.
@@ -22,14 +28,39 @@ pub trait ByIndex: Sized {
     /// The model whose columns start at `at` in `row`; `None` when its key there is NULL (a LEFT
     /// JOIN that found no row).
     fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr>;
+
+    /// Its columns as `find()` selects them on `backend`, in SQL (`"table"."column", …`, casts
+    /// included): made once, so that a statement can select them without building each column
+    /// again ([`select_list`]).
+    fn select_list(backend: DatabaseBackend) -> &'static str;
 }
 
-/// The model whose columns start at `at` in `row`, each named `<prefix><column>` in the
-/// statement (checked in debug builds, so that every tested statement proves its positions).
-pub fn read_at<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> Result<Option<M>, DbErr> {
+/// What [`ByIndex::select_list`] is made from: the select list of `select` (an entity's
+/// `find()`) rendered for `backend`.
+pub fn select_list<E: EntityTrait>(select: Select<E>, backend: DatabaseBackend) -> String {
+    let sql = backend.build(&select.into_query()).sql;
+    sql.strip_prefix("SELECT ")
+        .and_then(|rest| rest.split_once(" FROM "))
+        .map(|(list, _)| list.to_owned())
+        .unwrap_or_else(|| unreachable!("find() renders as SELECT … FROM …: {sql}"))
+}
+
+/// A slot per backend, for values made once per backend.
+pub fn backend_slot(backend: DatabaseBackend) -> usize {
+    match backend {
+        DatabaseBackend::Postgres => 0,
+        DatabaseBackend::Sqlite => 1,
+        _ => 2,
+    }
+}
+
+/// The model whose columns start at `at` in `row`, each named `<alias>_<column>` in the
+/// statement, or `<column>` when `alias` is empty (checked in debug builds, so that every tested
+/// statement proves its positions).
+pub fn read_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str) -> Result<Option<M>, DbErr> {
     debug_assert!(
-        selected_at::<M>(row, at, prefix),
-        "the columns of a model are not where they are read: {:?} at {at}, prefix {prefix:?}",
+        selected_at::<M>(row, at, alias),
+        "the columns of a model are not where they are read: {:?} at {at}, alias {alias:?}",
         row.column_names()
     );
     M::read(row, at)
@@ -49,13 +80,19 @@ pub fn missing_key() -> DbErr {
     DbErr::Type("a row without its primary key".to_owned())
 }
 
-fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> bool {
+fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str) -> bool {
+    fn unaliased<'n>(name: &'n str, alias: &str) -> Option<&'n str> {
+        if alias.is_empty() {
+            return Some(name);
+        }
+        name.strip_prefix(alias)?.strip_prefix('_')
+    }
     let names = row.column_names();
     names.len() >= at + M::COLUMNS.len()
         && M::COLUMNS
             .iter()
             .zip(&names[at..])
-            .all(|(column, name)| name.strip_prefix(prefix) == Some(column))
+            .all(|(column, name)| unaliased(name, alias) == Some(*column))
 }
 
 /// Implements [`ByIndex`] for a model from its primary key and the rest of its fields, in the
@@ -77,6 +114,13 @@ macro_rules! by_index {
                 )*
                 Ok(Some(Self { $key $(, $field)* }))
             }
+
+            fn select_list(backend: DatabaseBackend) -> &'static str {
+                static LISTS: [OnceLock<String>; 3] = [const { OnceLock::new() }; 3];
+                LISTS[backend_slot(backend)].get_or_init(|| {
+                    select_list(<<Self as ModelTrait>::Entity as EntityTrait>::find(), backend)
+                })
+            }
         }
     )* };
 }
@@ -86,8 +130,9 @@ macro_rules! by_index {
 /// On PostgreSQL the plain types are decoded without sqlx's type check (`try_get_unchecked`):
 /// the check compares the column's type with every type the value may come from, for every value
 /// of every row — about 6% of the server's CPU per list of builds (perf). The types are the
-/// entities', which the migrations create, and every debug read still checks them. Enums, and
-/// every value on SQLite, are read by sea-orm as before.
+/// entities', which the migrations create, and every debug read still checks them. Enums (text
+/// in the database) are read as text and parsed; every value on SQLite is read by sea-orm as
+/// before.
 pub trait Cell: Sized {
     /// The value at `at` in `row`.
     fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr>;
@@ -138,31 +183,89 @@ macro_rules! unchecked_cells {
     )* };
 }
 
-macro_rules! checked_cells {
+/// Enums stored as text: on PostgreSQL the text is read like any other and then parsed by the
+/// enum (sea-orm's read checks the column's type first, as for plain types: ~3% of a list of
+/// builds).
+macro_rules! enum_cells {
     ($($type:ty),* $(,)?) => { $(
         impl Cell for $type {
             fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
-                row.try_get_by_index(at)
+                match row.try_as_pg_row() {
+                    Some(pg) => {
+                        let text = unchecked::<String>(pg, at)?.ok_or_else(|| null_at(at))?;
+                        <$type as ActiveEnum>::try_from_value(&text)
+                    }
+                    None => row.try_get_by_index(at),
+                }
             }
         }
         impl Cell for Option<$type> {
             fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
-                row.try_get_by_index(at)
+                match row.try_as_pg_row() {
+                    Some(pg) => unchecked::<String>(pg, at)?
+                        .map(|text| <$type as ActiveEnum>::try_from_value(&text))
+                        .transpose(),
+                    None => row.try_get_by_index(at),
+                }
             }
         }
     )* };
 }
 
-unchecked_cells!(
-    i32,
-    i64,
-    bool,
-    String,
-    sea_orm::prelude::DateTimeUtc,
-    sea_orm::prelude::Json
-);
+unchecked_cells!(i32, i64, bool, String, sea_orm::prelude::Json);
 
-checked_cells!(
+impl Cell for DateTimeUtc {
+    fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+        match row.try_as_pg_row() {
+            Some(pg) => timestamp(pg, at)?.ok_or_else(|| null_at(at)),
+            None => row.try_get_by_index(at),
+        }
+    }
+}
+
+impl Cell for Option<DateTimeUtc> {
+    fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+        match row.try_as_pg_row() {
+            Some(pg) => timestamp(pg, at),
+            None => row.try_get_by_index(at),
+        }
+    }
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A `timestamptz` (or NULL) at `at` of a PostgreSQL row. A binary value (what prepared
+/// statements return) is microseconds since 2000-01-01, read here at once; sqlx builds that date
+/// from its calendar fields and adds a duration for every value (~400 instructions, 3% of a list
+/// of builds). A text value goes through sqlx.
+fn timestamp(row: &PgRow, at: usize) -> Result<Option<DateTimeUtc>, DbErr> {
+    let value = row
+        .try_get_raw(at)
+        .map_err(|err| DbErr::Type(err.to_string()))?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    debug_assert!(
+        <DateTimeUtc as Type<Postgres>>::compatible(&value.type_info()),
+        "column {at} of the row is not a timestamp"
+    );
+    match (value.format(), value.as_bytes()) {
+        (PgValueFormat::Binary, Ok(bytes)) => {
+            let micros = <[u8; 8]>::try_from(bytes)
+                .map(i64::from_be_bytes)
+                .map_err(|_| DbErr::Type(format!("column {at} is not an 8-byte timestamp")))?;
+            micros
+                .checked_add(POSTGRES_EPOCH_MICROS)
+                .and_then(DateTimeUtc::from_timestamp_micros)
+                .map(Some)
+                .ok_or_else(|| DbErr::Type(format!("column {at} is out of range: {micros} µs")))
+        }
+        _ => unchecked::<DateTimeUtc>(row, at),
+    }
+}
+
+enum_cells!(
     entity::enums::BuildStatus,
     entity::enums::BuilderType,
     entity::enums::CatalogOsFamily,
@@ -212,7 +315,7 @@ mod tests {
         build_event, build_log_line, cloud_image_template, cluster, image_build, image_definition,
         proxmox_endpoint, tenant, user,
     };
-    use sea_orm::{EntityTrait, IdenStatic, Iterable};
+    use sea_orm::{DatabaseBackend, EntityTrait, IdenStatic, Iterable};
 
     use super::ByIndex;
 
@@ -222,7 +325,21 @@ mod tests {
         E::Model: ByIndex,
     {
         let columns: Vec<_> = E::Column::iter().map(|column| column.as_str()).collect();
-        assert_eq!(E::Model::COLUMNS, columns, "{}", E::default().table_name());
+        let table = E::default().table_name();
+        assert_eq!(E::Model::COLUMNS, columns, "{table}");
+        // The select list made once lists the same columns, qualified by the table.
+        for backend in [DatabaseBackend::Postgres, DatabaseBackend::Sqlite] {
+            let list = E::Model::select_list(backend);
+            let first = format!("\"{table}\".\"{}\"", columns[0]);
+            assert!(list.starts_with(&first), "{list}");
+            for column in &columns {
+                assert!(list.contains(&format!(".\"{column}\"")), "{column}: {list}");
+            }
+            assert_eq!(
+                list.matches(&format!("\"{table}\".")).count(),
+                columns.len()
+            );
+        }
     }
 
     #[test]
