@@ -37,7 +37,7 @@ use crate::{
 #[graphql(complex)]
 pub struct ImageBuild {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<image_build::Entity>,
     /// Lifecycle state.
     pub status: BuildStatus,
     /// Id assigned by the build backend; empty until known.
@@ -91,7 +91,7 @@ pub struct ImageBuild {
 impl From<image_build::Model> for ImageBuild {
     fn from(m: image_build::Model) -> Self {
         ImageBuild {
-            id: ids::of_row::<image_build::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             row_id: Id::of(&m),
             status: m.status.into(),
             backend_build_id: m.backend_build_id,

@@ -1,6 +1,6 @@
 //! `BuildEvent`: the history of status changes, and the `buildEvents` query.
 
-use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use entity::{build_event, image_build, user};
 
 use super::{
@@ -31,7 +31,7 @@ use crate::{
 pub struct BuildEvent {
     /// The global id (opaque, unique across types): pass it as `afterEventId` to resume after
     /// this event. Events are ordered by it in the order they were committed.
-    pub id: ID,
+    pub id: ids::GlobalId<build_event::Entity>,
     /// Status before (null when the build was created).
     pub from_status: Option<BuildStatus>,
     /// Status after.
@@ -51,7 +51,7 @@ pub struct BuildEvent {
 impl From<build_event::Model> for BuildEvent {
     fn from(m: build_event::Model) -> Self {
         BuildEvent {
-            id: ids::render(Id::<build_event::Entity>::of(&m)),
+            id: Id::of(&m).into(),
             from_status: m.from_status.map(Into::into),
             to_status: m.to_status.into(),
             message: m.message,

@@ -47,7 +47,7 @@ mod interface {
     #[derive(Interface, Clone)]
     #[graphql(field(
         name = "id",
-        ty = "&ID",
+        ty = "ID",
         desc = "The global id: opaque, unique across types; `node(id:)` finds the object by it."
     ))]
     pub enum Node {

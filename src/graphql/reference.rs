@@ -10,7 +10,7 @@ pub use queries::{
     TenantOrderField, UserOrderField,
 };
 
-use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Result, SimpleObject};
 use entity::{cloud_image_template, cluster, proxmox_endpoint, tenant, user};
 
 use super::{
@@ -29,7 +29,7 @@ use crate::{
 #[derive(SimpleObject, Clone)]
 pub struct Tenant {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<tenant::Entity>,
     /// Unique name.
     pub name: String,
     /// Unique URL-friendly name.
@@ -45,7 +45,7 @@ pub struct Tenant {
 impl From<tenant::Model> for Tenant {
     fn from(m: tenant::Model) -> Self {
         Tenant {
-            id: ids::of_row::<tenant::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             name: m.name,
             slug: m.slug,
             description: m.description,
@@ -64,7 +64,7 @@ impl Node for Tenant {
 #[graphql(complex)]
 pub struct Cluster {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<cluster::Entity>,
     /// Unique name.
     pub name: String,
     /// Free-form type, e.g. `proxmox`.
@@ -83,7 +83,7 @@ pub struct Cluster {
 impl From<cluster::Model> for Cluster {
     fn from(m: cluster::Model) -> Self {
         Cluster {
-            id: ids::of_row::<cluster::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             name: m.name,
             cluster_type: m.cluster_type,
             description: m.description,
@@ -111,7 +111,7 @@ impl Cluster {
 #[graphql(complex)]
 pub struct ProxmoxEndpoint {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<proxmox_endpoint::Entity>,
     /// Unique name.
     pub name: String,
     /// DNS name.
@@ -140,7 +140,7 @@ pub struct ProxmoxEndpoint {
 impl From<proxmox_endpoint::Model> for ProxmoxEndpoint {
     fn from(m: proxmox_endpoint::Model) -> Self {
         ProxmoxEndpoint {
-            id: ids::of_row::<proxmox_endpoint::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             name: m.name,
             domain: m.domain,
             ip_address: m.ip_address,
@@ -173,7 +173,7 @@ impl ProxmoxEndpoint {
 #[graphql(complex)]
 pub struct CloudImageTemplate {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<cloud_image_template::Entity>,
     /// Display name.
     pub name: String,
     /// Unique URL-friendly name.
@@ -205,7 +205,7 @@ pub struct CloudImageTemplate {
 impl From<cloud_image_template::Model> for CloudImageTemplate {
     fn from(m: cloud_image_template::Model) -> Self {
         CloudImageTemplate {
-            id: ids::of_row::<cloud_image_template::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             row_id: Id::of(&m),
             name: m.name,
             slug: m.slug,
@@ -249,7 +249,7 @@ impl CloudImageTemplate {
 #[graphql(complex)]
 pub struct User {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<user::Entity>,
     /// Unique login name.
     pub username: String,
     /// Given name.
@@ -275,7 +275,7 @@ pub struct User {
 impl From<user::Model> for User {
     fn from(m: user::Model) -> Self {
         User {
-            id: ids::of_row::<user::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             row_id: Id::of(&m),
             username: m.username.clone(),
             first_name: m.first_name.clone(),

@@ -1,6 +1,6 @@
 //! `PluginSettings`: the singleton of SPEC §1.3.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use entity::plugin_settings;
 
 use super::{db, ids, request, scalars::DateTime, writer};
@@ -14,7 +14,7 @@ use crate::registry::{
 pub struct PluginSettings {
     /// The global id of the one instance: a normalized cache keeps one record of the settings,
     /// which `updatePluginSettings` updates.
-    pub id: ID,
+    pub id: ids::GlobalId<plugin_settings::Entity>,
     /// Master switch: no build is queued while false.
     pub image_factory_enabled: bool,
     /// At most this many builds run at once (1..=1000).
@@ -32,7 +32,7 @@ pub struct PluginSettings {
 impl From<plugin_settings::Model> for PluginSettings {
     fn from(m: plugin_settings::Model) -> Self {
         PluginSettings {
-            id: ids::render(Id::<plugin_settings::Entity>::of(&m)),
+            id: Id::of(&m).into(),
             image_factory_enabled: m.image_factory_enabled,
             image_factory_max_concurrent_builds: m.image_factory_max_concurrent_builds,
             image_factory_default_job_timeout: m.image_factory_default_job_timeout,

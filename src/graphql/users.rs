@@ -23,7 +23,7 @@ use crate::{
 #[graphql(complex)]
 pub struct ApiToken {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<api_token::Entity>,
     /// The first characters of the secret, to recognise it.
     pub key_prefix: String,
     /// What it is for.
@@ -46,7 +46,7 @@ pub struct ApiToken {
 impl From<api_token::Model> for ApiToken {
     fn from(m: api_token::Model) -> Self {
         ApiToken {
-            id: ids::of_row::<api_token::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             key_prefix: m.key_prefix,
             description: m.description,
             write_enabled: m.write_enabled,

@@ -41,7 +41,7 @@ use crate::{
 #[graphql(complex)]
 pub struct ImageDefinition {
     /// The global id: opaque, unique across types; `node(id:)` finds the object by it.
-    pub id: ID,
+    pub id: ids::GlobalId<image_definition::Entity>,
     /// Unique display name.
     pub name: String,
     /// Unique URL-friendly name.
@@ -94,7 +94,7 @@ pub struct ImageDefinition {
 impl From<image_definition::Model> for ImageDefinition {
     fn from(m: image_definition::Model) -> Self {
         ImageDefinition {
-            id: ids::of_row::<image_definition::Entity>(m.id),
+            id: ids::GlobalId::of_row(m.id),
             row_id: Id::of(&m),
             name: m.name,
             slug: m.slug,
