@@ -150,6 +150,7 @@ pub async fn list_along(
 ) -> Result<PageAlong, Error> {
     let definitions = along.definitions;
     let creators = along.creators && read::may_read::<user::Entity>(scope).is_ok();
+    let backend = db.get_database_backend();
     let join = |mut select: Select<image_build::Entity>| {
         if definitions {
             select = read::join_one::<_, image_definition::Entity>(
@@ -157,6 +158,7 @@ pub async fn list_along(
                 image_build::Column::DefinitionId,
                 image_definition::Column::Id,
                 DEFINITION,
+                backend,
             );
         }
         if creators {
@@ -165,6 +167,7 @@ pub async fn list_along(
                 image_build::Column::CreatedById,
                 user::Column::Id,
                 CREATOR,
+                backend,
             );
         }
         select

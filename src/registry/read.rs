@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    IdenStatic, Iterable, JoinType, QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, JoinType,
+    QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
     sea_query::{Alias, Expr, ExprTrait, SelectStatement},
 };
 
@@ -138,17 +138,18 @@ pub fn join_one<E: EntityTrait, R: EntityTrait>(
     select: Select<E>,
     from: E::Column,
     to: R::Column,
-    alias: &str,
-) -> Select<E> {
+    alias: &'static str,
+    backend: DatabaseBackend,
+) -> Select<E>
+where
+    R::Model: ByIndex,
+{
     let relation: RelationDef = E::belongs_to(R::default()).from(from).to(to).into();
-    let mut select = select.join_as(JoinType::LeftJoin, relation, Alias::new(alias));
-    for column in R::Column::iter() {
-        select = select.expr_as(
-            column.select_as(Expr::col((Alias::new(alias), column))),
-            format!("{alias}_{}", column.as_str()),
-        );
-    }
+    // The aliased columns as one fragment of SQL made once: built column by column, with a
+    // `format!`ed alias each, they were ~2% of a list of builds.
     select
+        .join_as(JoinType::LeftJoin, relation, Alias::new(alias))
+        .expr(Expr::cust(R::Model::joined_list(alias, backend)))
 }
 
 /// The row of `R` that [`join_one`] joined as `alias` into `row`, if any, its columns starting

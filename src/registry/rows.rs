@@ -8,11 +8,13 @@
 //! position on. [`ByIndex`] is that reader, written by [`by_index!`] for the entities lists read
 //! in bulk; a test checks each one's columns against its entity's, in order.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use sea_orm::{
-    ActiveEnum, DatabaseBackend, DbErr, EntityTrait, ModelTrait, QueryResult, QueryTrait, Select,
+    ActiveEnum, ColumnTrait, DatabaseBackend, DbErr, EntityTrait, IdenStatic, Iterable, ModelTrait,
+    QueryResult, QuerySelect, QueryTrait, Select,
     prelude::DateTimeUtc,
+    sea_query::{Alias, Expr},
     sqlx::{
         Decode, Postgres, Row, Type, ValueRef,
         postgres::{PgRow, PgValueFormat},
@@ -33,6 +35,38 @@ pub trait ByIndex: Sized {
     /// included): made once, so that a statement can select them without building each column
     /// again ([`select_list`]).
     fn select_list(backend: DatabaseBackend) -> &'static str;
+
+    /// Its columns as [`join_one`](super::read::join_one) selects them when joined as `alias`
+    /// (`"alias"."column" AS "alias_column", …`), in SQL for `backend`: made once per alias
+    /// ([`joined_list`]).
+    fn joined_list(alias: &'static str, backend: DatabaseBackend) -> &'static str;
+}
+
+/// The lists [`ByIndex::joined_list`] made, by alias and backend slot ([`backend_slot`]).
+pub type JoinedLists = Mutex<Vec<(&'static str, usize, &'static str)>>;
+
+/// What [`ByIndex::joined_list`] returns for `E`: found in `lists`, or made (and kept for the
+/// life of the process: one per alias and backend, a handful).
+pub fn joined_list<E: EntityTrait>(
+    lists: &JoinedLists,
+    alias: &'static str,
+    backend: DatabaseBackend,
+) -> &'static str {
+    let slot = backend_slot(backend);
+    let mut lists = lists.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, _, list)) = lists.iter().find(|(a, s, _)| *a == alias && *s == slot) {
+        return list;
+    }
+    let mut select = E::find().select_only();
+    for column in E::Column::iter() {
+        select = select.expr_as(
+            column.select_as(Expr::col((Alias::new(alias), column))),
+            format!("{alias}_{}", column.as_str()),
+        );
+    }
+    let list: &'static str = Box::leak(select_list(select, backend).into_boxed_str());
+    lists.push((alias, slot, list));
+    list
 }
 
 /// What [`ByIndex::select_list`] is made from: the select list of `select` (an entity's
@@ -113,6 +147,11 @@ macro_rules! by_index {
                     let $field = Cell::cell(row, _next)?;
                 )*
                 Ok(Some(Self { $key $(, $field)* }))
+            }
+
+            fn joined_list(alias: &'static str, backend: DatabaseBackend) -> &'static str {
+                static LISTS: JoinedLists = Mutex::new(Vec::new());
+                joined_list::<<Self as ModelTrait>::Entity>(&LISTS, alias, backend)
             }
 
             fn select_list(backend: DatabaseBackend) -> &'static str {

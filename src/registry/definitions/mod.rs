@@ -141,6 +141,7 @@ pub async fn list_along(
     const CLUSTER: &str = "pgw_cluster";
     let endpoints = along.endpoints && read::may_read::<proxmox_endpoint::Entity>(scope).is_ok();
     let clusters = along.clusters && read::may_read::<cluster::Entity>(scope).is_ok();
+    let backend = db.get_database_backend();
     let join = |mut select: Select<image_definition::Entity>| {
         if endpoints {
             select = read::join_one::<_, proxmox_endpoint::Entity>(
@@ -148,6 +149,7 @@ pub async fn list_along(
                 image_definition::Column::ProxmoxEndpointId,
                 proxmox_endpoint::Column::Id,
                 ENDPOINT,
+                backend,
             );
         }
         if clusters {
@@ -156,6 +158,7 @@ pub async fn list_along(
                 image_definition::Column::TargetClusterId,
                 cluster::Column::Id,
                 CLUSTER,
+                backend,
             );
         }
         select

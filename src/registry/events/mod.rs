@@ -165,6 +165,7 @@ pub async fn log_along(
     scope.require_authenticated()?;
     let builds = along.builds;
     let actors = along.actors && read::may_read::<user::Entity>(scope).is_ok();
+    let backend = db.get_database_backend();
     let join = |mut select: Select<build_event::Entity>| {
         if builds {
             select = read::join_one::<_, image_build::Entity>(
@@ -172,6 +173,7 @@ pub async fn log_along(
                 build_event::Column::BuildId,
                 image_build::Column::Id,
                 BUILD,
+                backend,
             );
         }
         if actors {
@@ -180,6 +182,7 @@ pub async fn log_along(
                 build_event::Column::ActorId,
                 user::Column::Id,
                 ACTOR,
+                backend,
             );
         }
         select
