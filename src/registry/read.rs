@@ -3,8 +3,8 @@
 //!
 //! Each readable entity says once, in [`Readable`], who may read it at all ([`Audience`]) and
 //! which of its rows a [`Scope`] sees; every function here — and every read of the registry,
-//! which all go through [`visible`] — applies both, so no read path can forget them, and a read
-//! without a scope does not compile.
+//! which all go through [`visible`] (or `lookup`, its plain-statement twin for reads by key) —
+//! applies both, so no read path can forget them, and a read without a scope does not compile.
 
 use std::collections::HashMap;
 
