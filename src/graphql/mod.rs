@@ -78,6 +78,11 @@ pub struct Mutation(
 /// mutations tell `events` of every commit that wrote build events, and subscriptions are fed by
 /// it (and build logs by `logs`); writes read the time from `clock` and refresh `auth` after
 /// changing credentials.
+///
+/// For anonymous principals (`--anonymous-read`, [`Readers::Anonymous`]) the same, without
+/// introspection and without "did you mean" suggestions in validation messages (SPEC §5). The
+/// HTTP layer refuses introspection with `INTROSPECTION_DISABLED` before that schema could answer
+/// it with null.
 pub fn schema(
     db: DatabaseConnection,
     events: Events,
@@ -86,9 +91,10 @@ pub fn schema(
     logs: LogTails,
     netbox: Option<Syncer>,
     limits: &Limits,
+    readers: Readers,
     validation: ValidationMode,
 ) -> AppSchema {
-    builder()
+    let builder = builder()
         .data(logs)
         .data(db)
         .data(events)
@@ -96,35 +102,23 @@ pub fn schema(
         .data(auth)
         .data(netbox)
         .limit_complexity(limits.max_complexity)
-        .validation_mode(validation)
-        .finish()
+        .validation_mode(validation);
+    match readers {
+        Readers::Authenticated => builder.finish(),
+        Readers::Anonymous => builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish(),
+    }
 }
 
-/// The schema for anonymous principals (`--anonymous-read`): the same, without introspection and
-/// without "did you mean" suggestions in validation messages (SPEC §5). The HTTP layer refuses
-/// introspection with `INTROSPECTION_DISABLED` before this schema could answer it with null.
-pub fn anonymous_schema(
-    db: DatabaseConnection,
-    events: Events,
-    clock: Clock,
-    auth: Authenticator,
-    logs: LogTails,
-    netbox: Option<Syncer>,
-    limits: &Limits,
-    validation: ValidationMode,
-) -> AppSchema {
-    builder()
-        .data(logs)
-        .data(db)
-        .data(events)
-        .data(clock)
-        .data(auth)
-        .data(netbox)
-        .limit_complexity(limits.max_complexity)
-        .validation_mode(validation)
-        .disable_introspection()
-        .disable_suggestions()
-        .finish()
+/// Who reads through a schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readers {
+    /// Authenticated principals.
+    Authenticated,
+    /// Anonymous principals (`--anonymous-read`).
+    Anonymous,
 }
 
 /// The schema in SDL, as committed in `schema.graphql` (with the `@specifiedBy` URLs of the

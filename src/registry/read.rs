@@ -65,14 +65,23 @@ where
     }
 }
 
+/// The condition on `E`'s rows that `scope` may see (`None`: all of them), once `scope` may read
+/// `E` at all: what [`visible`] and [`lookup`] apply.
+fn seen<E: Readable>(scope: &Scope) -> Result<Option<Expr>, Error>
+where
+    E::Model: ByIndex + Sync + Send,
+{
+    may_read::<E>(scope)?;
+    Ok(E::rows(scope))
+}
+
 /// The rows of `E` that `scope` may see: the start of every read of `E`.
 pub fn visible<E: Readable>(scope: &Scope) -> Result<Select<E>, Error>
 where
     E::Model: ByIndex + Sync + Send,
 {
-    may_read::<E>(scope)?;
     let select = E::find();
-    Ok(match E::rows(scope) {
+    Ok(match seen::<E>(scope)? {
         Some(condition) => select.filter(condition),
         None => select,
     })
@@ -86,12 +95,12 @@ fn lookup<E: Readable>(backend: DatabaseBackend, scope: &Scope) -> Result<Select
 where
     E::Model: ByIndex + Sync + Send,
 {
-    may_read::<E>(scope)?;
+    let condition = seen::<E>(scope)?;
     let mut statement = SelectStatement::new();
     statement
         .expr(Expr::cust(E::Model::select_list(backend)))
         .from(E::default().table_ref());
-    if let Some(condition) = E::rows(scope) {
+    if let Some(condition) = condition {
         statement.and_where(condition);
     }
     Ok(statement)

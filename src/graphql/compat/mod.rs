@@ -38,7 +38,7 @@ use std::sync::{Arc, OnceLock};
 use async_graphql::ValidationMode;
 use axum::{Router, extract::FromRef, routing::get};
 
-use super::{AppSchema, anonymous_schema, schema};
+use super::{AppSchema, Readers, schema};
 use crate::{app::App, events::logs::LogTails};
 use persisted::PersistedQueries;
 pub use render::render;
@@ -86,15 +86,15 @@ impl Schemas {
     /// The schema for a principal that is `authenticated` or not, for a document the full
     /// validation has `validated` before or not, over `app`.
     pub fn pick(&self, app: &App, authenticated: bool, validated: bool) -> AppSchema {
-        let (which, build, mode) = match (authenticated, validated) {
+        let (which, readers, mode) = match (authenticated, validated) {
             (true, false) => return self.schema.clone(),
-            (true, true) => (0, schema as Build, ValidationMode::Fast),
-            (false, false) => (1, anonymous_schema as Build, ValidationMode::Strict),
-            (false, true) => (2, anonymous_schema as Build, ValidationMode::Fast),
+            (true, true) => (0, Readers::Authenticated, ValidationMode::Fast),
+            (false, false) => (1, Readers::Anonymous, ValidationMode::Strict),
+            (false, true) => (2, Readers::Anonymous, ValidationMode::Fast),
         };
         self.others[which]
             .get_or_init(|| {
-                build(
+                schema(
                     app.db.clone(),
                     app.events.clone(),
                     app.clock.clone(),
@@ -102,24 +102,13 @@ impl Schemas {
                     self.tails.clone(),
                     app.netbox.clone(),
                     &app.config.limits,
+                    readers,
                     mode,
                 )
             })
             .clone()
     }
 }
-
-/// How [`schema`] and [`anonymous_schema`] are called.
-type Build = fn(
-    sea_orm::DatabaseConnection,
-    crate::events::Events,
-    crate::clock::Clock,
-    crate::auth::Authenticator,
-    LogTails,
-    Option<crate::netbox::Syncer>,
-    &crate::config::Limits,
-    ValidationMode,
-) -> AppSchema;
 
 impl Door {
     /// Builds the schemas over `app`.
@@ -139,6 +128,7 @@ impl Door {
             tails.clone(),
             app.netbox.clone(),
             limits,
+            Readers::Authenticated,
             ValidationMode::Strict,
         );
         let input_types = InputTypes::from_sdl(&schema.sdl());
