@@ -1,7 +1,7 @@
 //! Why a request failed, for every door: one [`Failure`] type (a core [`Error`], a refusal of the
 //! transport, or the request timeout), one mapping of the core error to an HTTP status
-//! ([`status`]), the codes of the transport's own refusals ([`codes`]), and one layer that turns a
-//! failure into a response ([`render_failures`]).
+//! ([`status`]), the codes of the transport's own refusals ([`codes`]), and the rendering that turns a
+//! failure into a response ([`render_failure`], run by the door's layer, `http::door`).
 //!
 //! A handler or an extractor returns a `Failure`; its `IntoResponse` is a placeholder that carries
 //! the failure to the layer. The layer logs it once (internal errors at ERROR with their detail,
@@ -13,13 +13,10 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 
-use super::request_id::RequestId;
 use crate::{
     admission::{Busy, Verdict},
     error::Error,
@@ -161,7 +158,7 @@ pub fn status(err: &Error) -> StatusCode {
     }
 }
 
-/// The placeholder a failure answers with until [`render_failures`] renders it: its status and
+/// The placeholder a failure answers with until [`render_failure`] renders it: its status and
 /// the failure itself, no body.
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -188,26 +185,18 @@ pub struct Rendering<'a> {
 /// headers are the edge's.
 pub type Render = fn(&Failure, &Rendering<'_>) -> Response;
 
-/// The layer of a door that renders failures: see the module docs.
-pub async fn render_failures(
-    State(render): State<Render>,
-    request: Request,
-    next: Next,
+/// Renders the failure `response` carries, if any, in the shape of the door's `render` (see the
+/// module docs); any other response is returned as it is.
+pub fn render_failure(
+    render: Render,
+    rendering: &Rendering<'_>,
+    mut response: Response,
 ) -> Response {
-    let request_id = RequestId::of(request.extensions());
-    let accept = request.headers().get(header::ACCEPT).cloned();
-    let mut response = next.run(request).await;
     let Some(Failed(failure)) = response.extensions_mut().remove::<Failed>() else {
         return response;
     };
-    log(&failure, &request_id.0);
-    let rendered = render(
-        &failure,
-        &Rendering {
-            request_id: &request_id.0,
-            accept: accept.as_ref(),
-        },
-    );
+    log(&failure, rendering.request_id);
+    let rendered = render(&failure, rendering);
     let (mut parts, _) = response.into_parts();
     let (rendered, body) = rendered.into_parts();
     parts.status = failure.status();

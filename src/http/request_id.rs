@@ -8,7 +8,7 @@ use std::convert::Infallible;
 
 use axum::{
     extract::{FromRequestParts, Request},
-    http::{HeaderValue, request::Parts},
+    http::{Extensions, HeaderValue, request::Parts},
 };
 use tower_http::request_id::{MakeRequestId, RequestId as HeaderId};
 
@@ -24,12 +24,20 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     /// The id the edge gave `parts` (a fresh one outside the edge, as in a unit test).
-    pub fn of(parts: &axum::http::Extensions) -> RequestId {
-        parts
-            .get::<HeaderId>()
-            .and_then(|id| id.header_value().to_str().ok())
-            .map_or_else(|| RequestId(new()), |id| RequestId(id.to_owned()))
+    pub fn of(parts: &Extensions) -> RequestId {
+        match of(parts) {
+            "" => RequestId(new()),
+            id => RequestId(id.to_owned()),
+        }
     }
+}
+
+/// The id the edge gave a request, borrowed (empty outside the edge).
+pub fn of(extensions: &Extensions) -> &str {
+    extensions
+        .get::<HeaderId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
@@ -58,7 +66,7 @@ impl MakeRequestId for Generate {
 
 /// Drops a client's `x-request-id` that is not a plain token (letters, digits, `-`, `_`, `.`) of
 /// at most 64 characters, so that what reaches logs and bodies is short and harmless.
-pub async fn drop_unusable(mut request: Request) -> Request {
+pub fn drop_unusable(mut request: Request) -> Request {
     let usable = request
         .headers()
         .get(HEADER)
