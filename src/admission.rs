@@ -87,6 +87,9 @@ pub enum Shed {
 }
 
 impl Shed {
+    /// Every reason.
+    pub const ALL: [Shed; 3] = [Shed::NoPlace, Shed::QueueTimeout, Shed::WebsocketCap];
+
     /// The metric label.
     pub fn label(self) -> &'static str {
         match self {

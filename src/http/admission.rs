@@ -16,9 +16,14 @@ use axum::{
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
 };
+use metrics::Counter;
 
 use super::{Credentials, Failure, auth::Resolved, failure::rate_limit_fields};
-use crate::{admission::role_label, app::App, telemetry::names};
+use crate::{
+    admission::{Shed, role_label},
+    app::App,
+    telemetry::names,
+};
 
 /// Wraps the routes of a door's API with admission control; `door` names it in metrics
 /// (`graphql`, `rest`).
@@ -26,6 +31,9 @@ pub fn admitted(routes: Router, app: &App, door: &'static str) -> Router {
     let gate = Arc::new(Gate {
         app: app.clone(),
         door,
+        shed: Shed::ALL.map(|reason| {
+            metrics::counter!(names::REQUESTS_SHED, "door" => door, "reason" => reason.label())
+        }),
     });
     routes.layer(from_fn_with_state(gate, admit))
 }
@@ -33,10 +41,12 @@ pub fn admitted(routes: Router, app: &App, door: &'static str) -> Router {
 /// The layer's state, behind one reference count: the layer clones its state for every request,
 /// and cloning and dropping the [`App`] (a reference count per part, the shutdown token's under a
 /// lock) took about 8% of the server's CPU under issue 14's overload (perf), nearly all of it
-/// for requests that were then refused.
+/// for requests that were then refused. The counters of its refusals are made once, by reason
+/// (`Shed as usize`): the recorder's lookup builds and hashes a key on every call.
 struct Gate {
     app: App,
     door: &'static str,
+    shed: [Counter; Shed::ALL.len()],
 }
 
 /// The client's address, when the request came over a socket (`http::serve` records it: the
@@ -93,8 +103,7 @@ async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) 
     let mut response = match app.admission.admit().await {
         Ok(_place) => next.run(request).await,
         Err(busy) => {
-            metrics::counter!(names::REQUESTS_SHED, "door" => door, "reason" => busy.reason.label())
-                .increment(1);
+            gate.shed[busy.reason as usize].increment(1);
             return Failure::Busy(busy).into_response();
         }
     };
