@@ -273,6 +273,24 @@ struct RouteMetrics {
 static REQUEST_METRICS: LazyLock<RwLock<HashMap<Box<str>, RouteMetrics>>> =
     LazyLock::new(RwLock::default);
 
+impl RouteMetrics {
+    /// Records one request of `method` and `status`; false when their handles are not made yet.
+    fn record(&self, method: &str, status: u16, statements: u64, took: Duration) -> bool {
+        let Some((.., duration, count)) = self
+            .by
+            .iter()
+            .find(|(m, s, ..)| *m == method && *s == status)
+        else {
+            return false;
+        };
+        #[expect(clippy::cast_precision_loss, reason = "a count of statements")]
+        self.statements.record(statements as f64);
+        duration.record(took.as_secs_f64());
+        count.increment(1);
+        true
+    }
+}
+
 /// Records one request of `route` (its template), `method` and `status`: the statements it ran
 /// and how long it took.
 pub fn record_request(
@@ -282,25 +300,11 @@ pub fn record_request(
     statements: u64,
     took: Duration,
 ) {
-    let record = |metrics: &RouteMetrics| {
-        let Some((.., duration, count)) = metrics
-            .by
-            .iter()
-            .find(|(m, s, ..)| *m == method && *s == status)
-        else {
-            return false;
-        };
-        #[expect(clippy::cast_precision_loss, reason = "a count of statements")]
-        metrics.statements.record(statements as f64);
-        duration.record(took.as_secs_f64());
-        count.increment(1);
-        true
-    };
     if let Some(metrics) = REQUEST_METRICS
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(route)
-        && record(metrics)
+        && metrics.record(method, status, statements, took)
     {
         return;
     }
@@ -311,14 +315,14 @@ pub fn record_request(
         statements: metrics::histogram!(names::SQL_PER_REQUEST, "route" => route.to_owned()),
         by: Vec::new(),
     });
-    if !record(metrics) {
+    if !metrics.record(method, status, statements, took) {
         metrics.by.push((
             method,
             status,
             metrics::histogram!(names::HTTP_DURATION, "route" => route.to_owned(), "method" => method),
             metrics::counter!(names::HTTP_REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
         ));
-        record(metrics);
+        metrics.record(method, status, statements, took);
     }
 }
 
