@@ -316,12 +316,12 @@ pub fn record_request(
         by: Vec::new(),
     });
     if !metrics.record(method, status, statements, took) {
-        metrics.by.push((
-            method,
-            status,
-            metrics::histogram!(names::HTTP_DURATION, "route" => route.to_owned(), "method" => method),
-            metrics::counter!(names::HTTP_REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
-        ));
+        let labels = [("route", route.to_owned()), ("method", method.to_owned())];
+        let duration = metrics::histogram!(names::HTTP_DURATION, &labels);
+        let mut labels = labels.to_vec();
+        labels.push(("status", status.to_string()));
+        let count = metrics::counter!(names::HTTP_REQUESTS, &labels);
+        metrics.by.push((method, status, duration, count));
         metrics.record(method, status, statements, took);
     }
 }

@@ -1,7 +1,7 @@
 //! Why a request failed, for every door: one [`Failure`] type (a core [`Error`], a refusal of the
 //! transport, or the request timeout), one mapping of the core error to an HTTP status
-//! ([`status`]), the codes of the transport's own refusals ([`codes`]), and the rendering that turns a
-//! failure into a response ([`render_failure`], run by the door's layer, `http::door`).
+//! ([`status`]), the codes of the transport's own refusals ([`codes`]), and the rendering that
+//! turns a failure into a response ([`render_failure`], run by the door's layer, `http::door`).
 //!
 //! A handler or an extractor returns a `Failure`; its `IntoResponse` is a placeholder that carries
 //! the failure to the layer. The layer logs it once (internal errors at ERROR with their detail,
