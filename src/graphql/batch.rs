@@ -217,7 +217,8 @@ where
 
 /// The state's maps hash with foldhash rather than the standard library's SipHash: their keys
 /// are the request's own ids (a page of 50 builds looks up every definition, creator and tenant
-/// list in them), and SipHash was ~3% of a list's instructions.
+/// list in them). With SipHash, these maps and the loaders' answers were about 2% of a list's
+/// instructions; an answer's map is the `Loader` trait's own type and keeps SipHash.
 struct State<K, V> {
     /// What this request has read, found or not.
     known: HashMap<K, Option<V>, Fold>,
