@@ -6,7 +6,7 @@ use entity::{cloud_image_template, image_build, image_definition, proxmox_endpoi
 use super::{
     connection::{Connection, Count, Node},
     db,
-    definitions::ImageDefinition,
+    definitions::{self, ImageDefinition},
     enums::{BuildStatus, StatusColor},
     error::{nullable, related},
     events::BuildEvent,
@@ -14,6 +14,7 @@ use super::{
     loaders::ArgsKey,
     logs::BuildLogLine,
     lookups::{OrderBy, filter_of, sort},
+    projection::{self, Along, Reads},
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
     request,
     scalars::{DateTime, Json},
@@ -22,9 +23,9 @@ use super::{
 use crate::{
     build_filter, build_sort,
     error::Error,
-    graphql_filter, graphql_order,
+    graphql_filter, graphql_order, reads,
     registry::{
-        builds::{self, Along, BuildField, BuildSort, status_color},
+        builds::{self, BuildField, BuildSort, status_color},
         id::Id,
         lifecycle::{self, QueueRequest},
         page::PageArgs,
@@ -86,7 +87,39 @@ pub struct ImageBuild {
     /// Internal: the `rebuild_of_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub rebuild_of_id: Option<Id<image_build::Entity>>,
+    /// Internal: its definition as its page read it along, when with only some columns.
+    #[graphql(skip)]
+    pub definition_along: Along<image_definition::Model>,
 }
+
+/// The columns each field of an `ImageBuild` reads (see [`projection`]).
+pub const READS: Reads = reads!(image_build {
+    "id" => [Id],
+    "status" => [Status],
+    "backendBuildId" => [BackendBuildId],
+    "targetNode" => [TargetNode],
+    "outputVmid" => [OutputVmid],
+    "outputName" => [OutputName],
+    "imageVersion" => [ImageVersion],
+    "variables" => [Variables],
+    "timeoutSeconds" => [TimeoutSeconds],
+    "startedAt" => [StartedAt],
+    "completedAt" => [CompletedAt],
+    "netboxJobId" => [NetboxJobId],
+    "backendResponse" => [BackendResponse],
+    "error" => [Error],
+    "created" => [Created],
+    "lastUpdated" => [LastUpdated],
+    "statusColor" => [Status],
+    "definition" => [DefinitionId],
+    "proxmoxEndpoint" => [ProxmoxEndpointId],
+    "createdBy" => [CreatedById],
+    "cloudImageTemplate" => [CloudImageTemplateId],
+    "rebuildOf" => [RebuildOfId],
+    "packerTemplate" => [DefinitionId],
+    "log" => [],
+    "events" => [],
+});
 
 impl From<image_build::Model> for ImageBuild {
     fn from(m: image_build::Model) -> Self {
@@ -113,6 +146,7 @@ impl From<image_build::Model> for ImageBuild {
             created_by_id: m.created_by_id.map(Id::of_row),
             cloud_image_template_id: m.cloud_image_template_id.map(Id::of_row),
             rebuild_of_id: m.rebuild_of_id.map(Id::of_row),
+            definition_along: None,
         }
     }
 }
@@ -130,8 +164,13 @@ impl ImageBuild {
 
     /// The definition built.
     async fn definition(&self, ctx: &Context<'_>) -> Result<ImageDefinition> {
-        let loaders = &request(ctx).loaders;
-        let definition = loaders.definitions().load_one(self.definition_id).await?;
+        let definition = match &self.definition_along {
+            Some(read) => read.as_deref().cloned(),
+            None => {
+                let loaders = &request(ctx).loaders;
+                loaders.definitions().load_one(self.definition_id).await?
+            }
+        };
         Ok(definition.ok_or(Error::NotFound)?.into())
     }
 
@@ -255,7 +294,10 @@ impl BuildQuery {
     async fn image_build(&self, ctx: &Context<'_>, id: ID) -> Option<ImageBuild> {
         nullable(ctx, async move {
             let id = ids::parse(&id, "id")?;
-            let build = read::get::<image_build::Entity>(db(ctx), &request(ctx).scope, id).await?;
+            // Only the columns its fields read (see `projection`).
+            let columns = projection::columns(READS, &[ctx.field()]);
+            let scope = &request(ctx).scope;
+            let build = read::get_some::<image_build::Entity>(db(ctx), scope, id, columns).await?;
             Ok(Some(build.into()))
         })
         .await
@@ -277,16 +319,18 @@ impl BuildQuery {
     ) -> Result<Connection<ImageBuild>> {
         let filter = filter_of(filter, ImageBuildFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
-        // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read.
-        let asks = |field: &str| {
-            let look = ctx.look_ahead();
-            look.field("nodes").field(field).exists()
-                || look.field("edges").field("node").field(field).exists()
-        };
-        let along = Along {
-            definitions: asks("definition"),
-            creators: asks("createdBy"),
+        // The page's statement selects the columns its nodes' fields read, and brings the
+        // to-one relations they ask for (see `projection`).
+        let nodes = projection::nodes(ctx);
+        let along = builds::Along {
+            builds: projection::columns(READS, &nodes),
+            definitions: projection::columns_below(
+                definitions::READS,
+                &projection::field(&nodes, "definition"),
+            ),
+            // Whole: a user's row is narrow, and the same users are often asked for elsewhere
+            // in the request (the actors of the builds' events), which the loaders then answer.
+            creators: projection::whole(&nodes, "createdBy"),
         };
         let request = request(ctx);
         let result = builds::list_along(
@@ -299,13 +343,20 @@ impl BuildQuery {
         )
         .await?;
         let loaders = &request.loaders;
-        loaders
-            .definitions()
-            .feed_many(result.definitions.into_iter().map(|d| (Id::of(&d), d)));
+        let definitions = projection::kept(along.definitions, result.definitions, Id::of, |d| {
+            loaders
+                .definitions()
+                .feed_many(d.into_iter().map(|d| (Id::of(&d), d)))
+        });
         loaders
             .users()
-            .feed_many(result.creators.into_iter().map(|u| (Id::of(&u), u)));
-        Ok(Connection::of(result.page, ImageBuild::from))
+            .feed_many((result.creators.into_iter().flatten()).map(|u| (Id::of(&u), u)));
+        Ok(Connection::of(result.page, |row| {
+            let mut build = ImageBuild::from(row);
+            build.definition_along =
+                projection::along(definitions.as_ref(), Some(build.definition_id));
+            build
+        }))
     }
 }
 

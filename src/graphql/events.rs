@@ -11,6 +11,7 @@ use super::{
     error::related,
     ids,
     lookups::filter_of,
+    projection,
     reference::User,
     request,
     scalars::DateTime,
@@ -113,16 +114,12 @@ impl EventQuery {
     ) -> Result<Connection<BuildEvent>> {
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
-        // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read.
-        let asks = |field: &str| {
-            let look = ctx.look_ahead();
-            look.field("nodes").field(field).exists()
-                || look.field("edges").field("node").field(field).exists()
-        };
+        // The to-one relations the nodes ask for come in the page's own statement, whole, and
+        // go to the loaders their fields read.
+        let nodes = projection::nodes(ctx);
         let along = LogAlong {
-            builds: asks("build"),
-            actors: asks("actor"),
+            builds: projection::whole(&nodes, "build"),
+            actors: projection::whole(&nodes, "actor"),
         };
         let request = request(ctx);
         let result = events::log_along(db(ctx), &request.scope, &filter, &args, along).await?;

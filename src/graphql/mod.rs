@@ -25,6 +25,7 @@ pub mod lookups;
 pub mod netbox;
 pub mod node;
 pub mod patch;
+pub mod projection;
 pub mod reference;
 pub mod scalars;
 pub mod settings;

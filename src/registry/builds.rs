@@ -10,7 +10,7 @@ use super::{
     filter::Filter,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
-    rows::ByIndex,
+    rows::Columns,
     visibility,
 };
 use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
@@ -114,13 +114,16 @@ impl Readable for image_build::Entity {
     }
 }
 
-/// What a page of builds reads along, in its own statement.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a page of builds reads, in its own statement: which columns of its builds, and which of
+/// the rows they point at (see [`Columns`]: some columns make placeholders of the others).
+#[derive(Clone, Copy, Debug)]
 pub struct Along {
-    /// Each build's definition.
-    pub definitions: bool,
-    /// Each build's creator (for a scope that may read users).
-    pub creators: bool,
+    /// The columns of the page's builds.
+    pub builds: Columns,
+    /// Each build's definition, with these columns.
+    pub definitions: Option<Columns>,
+    /// Each build's creator (for a scope that may read users), with these columns.
+    pub creators: Option<Columns>,
 }
 
 /// A page of builds and the rows its builds point at, read in one statement.
@@ -128,9 +131,9 @@ pub struct PageAlong {
     /// The page.
     pub page: Page<image_build::Model>,
     /// The definitions of its builds, when asked for (a definition is visible with its builds).
-    pub definitions: Vec<image_definition::Model>,
-    /// The creators of its builds, when asked for and readable.
-    pub creators: Vec<user::Model>,
+    pub definitions: Option<Vec<image_definition::Model>>,
+    /// The creators of its builds, when asked for and readable (`None`: not read).
+    pub creators: Option<Vec<user::Model>>,
 }
 
 /// The table aliases of the relations joined into a page of builds.
@@ -149,58 +152,69 @@ pub async fn list_along(
     along: Along,
 ) -> Result<PageAlong, Error> {
     let definitions = along.definitions;
-    let creators = along.creators && read::may_read::<user::Entity>(scope).is_ok();
+    let creators = along
+        .creators
+        .filter(|_| read::may_read::<user::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
     let join = |mut select: Select<image_build::Entity>| {
-        if definitions {
+        if let Some(columns) = definitions {
             select = read::join_one::<_, image_definition::Entity>(
                 select,
                 image_build::Column::DefinitionId,
                 image_definition::Column::Id,
-                DEFINITION,
+                (DEFINITION, columns),
                 backend,
             );
         }
-        if creators {
+        if let Some(columns) = creators {
             select = read::join_one::<_, user::Entity>(
                 select,
                 image_build::Column::CreatedById,
                 user::Column::Id,
-                CREATOR,
+                (CREATOR, columns),
                 backend,
             );
         }
         select
     };
-    // The joined columns follow the build's, in the order of `join`.
-    let definition_at = image_build::Model::COLUMNS.len();
-    let creator_at = definition_at + read::width::<image_definition::Model>(definitions);
-    let also = |row: &QueryResult| {
-        let definition = if definitions {
-            read::joined_row::<image_definition::Entity>(row, definition_at, DEFINITION)?
-        } else {
-            None
+    // The joined columns follow the build's (from `at` on), in the order of `join`.
+    let also = |row: &QueryResult, definition_at: usize| {
+        let creator_at = definition_at + read::width::<image_definition::Model>(definitions);
+        let definition = match definitions {
+            Some(columns) => read::joined_row::<image_definition::Entity>(
+                row,
+                definition_at,
+                (DEFINITION, columns),
+            )?,
+            None => None,
         };
-        let creator = if creators {
-            read::joined_row::<user::Entity>(row, creator_at, CREATOR)?
-        } else {
-            None
+        let creator = match creators {
+            Some(columns) => read::joined_row::<user::Entity>(row, creator_at, (CREATOR, columns))?,
+            None => None,
         };
         Ok((definition, creator))
     };
-    let (page, rows) =
-        read::list_also::<image_build::Entity, _>(db, scope, filter, sort, args, join, also)
-            .await?;
-    let mut result = PageAlong {
-        page,
-        definitions: Vec::new(),
-        creators: Vec::new(),
-    };
+    let (page, rows) = read::list_also::<image_build::Entity, _>(
+        db,
+        scope,
+        filter,
+        sort,
+        args,
+        along.builds,
+        join,
+        also,
+    )
+    .await?;
+    let (mut found_definitions, mut found_creators) = (Vec::new(), Vec::new());
     for (definition, creator) in rows {
-        result.definitions.extend(definition);
-        result.creators.extend(creator);
+        found_definitions.extend(definition);
+        found_creators.extend(creator);
     }
-    Ok(result)
+    Ok(PageAlong {
+        page,
+        definitions: definitions.map(|_| found_definitions),
+        creators: creators.map(|_| found_creators),
+    })
 }
 
 /// The badge colour of a status (SPEC §1.2), for every UI.

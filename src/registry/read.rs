@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, JoinType,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, JoinType, ModelTrait,
     QueryFilter, QueryResult, QuerySelect, RelationDef, Select,
     sea_query::{Alias, Expr, ExprTrait, SelectStatement},
 };
@@ -20,7 +20,7 @@ use super::{
     page::{
         OffsetArgs, OffsetPage, Page, PageArgs, Sort, SortField, fetch, fetch_also, fetch_offset,
     },
-    rows::{self, ByIndex},
+    rows::{self, ByIndex, Columns},
 };
 use crate::{auth::Scope, error::Error};
 
@@ -88,17 +88,23 @@ where
 }
 
 /// The start of a lookup of `E`'s visible rows by key, as a plain statement: [`visible`]'s,
-/// its columns selected by one fragment of SQL made once per entity and backend
-/// ([`ByIndex::select_list`]) instead of being built one by one for every statement (for a
+/// its `columns` selected by one fragment of SQL made once per entity, set and backend
+/// ([`rows::some_list`]) instead of being built one by one for every statement (for a
 /// build: ~30,000 instructions, a ninth of a request for one build by id).
-fn lookup<E: Readable>(backend: DatabaseBackend, scope: &Scope) -> Result<SelectStatement, Error>
+fn lookup<E: Readable>(
+    backend: DatabaseBackend,
+    scope: &Scope,
+    columns: Columns,
+) -> Result<SelectStatement, Error>
 where
     E::Model: ByIndex + Sync + Send,
 {
     let condition = seen::<E>(scope)?;
     let mut statement = SelectStatement::new();
     statement
-        .expr(Expr::cust(E::Model::select_list(backend)))
+        .expr(Expr::cust(rows::some_list::<E::Model>(
+            columns, None, backend,
+        )))
         .from(E::default().table_ref());
     if let Some(condition) = condition {
         statement.and_where(condition);
@@ -122,62 +128,69 @@ where
 }
 
 /// Like [`list`], with what `join` adds to the page's statement read from each row by `also`
-/// (see [`fetch_also`]): the to-one relations of a page in the page's own statement.
+/// (see [`fetch_also`]): the to-one relations of a page in the page's own statement. The page's
+/// rows hold `columns` of theirs (and the keys they are sorted by).
 pub async fn list_also<E: Readable, X>(
     db: &DatabaseConnection,
     scope: &Scope,
     filter: &Filter<E::Field>,
     sort: Vec<Sort<E::Sort>>,
     args: &PageArgs,
+    columns: Columns,
     join: impl FnOnce(Select<E>) -> Select<E>,
-    also: impl Fn(&QueryResult) -> Result<X, DbErr>,
+    also: impl Fn(&QueryResult, usize) -> Result<X, DbErr>,
 ) -> Result<(Page<E::Model>, Vec<X>), Error>
 where
     E::Model: ByIndex + Sync + Send,
 {
     let query = query::<E>(db.get_database_backend(), scope, filter, sort)?;
-    fetch_also(db, query.select, &query.sort, args, join, also).await
+    fetch_also(db, query.select, &query.sort, args, columns, join, also).await
 }
 
 /// `select` with the rows of `R` LEFT JOINed as `alias` on `from = to` (a to-one relation: the
-/// rows of `select` stay as they are), every column of `R` selected as `<alias>_<column>`; read
-/// them back with [`joined_row`]. Only for a relation the reader may read with its parent (the
-/// caller checks the relation's [`Audience`]; the rows of `R` are those the parent points at).
+/// rows of `select` stay as they are), its `columns` selected as `<alias>_<column>`; read them
+/// back with [`joined_row`]. Only for a relation the reader may read with its parent (the caller
+/// checks the relation's [`Audience`]; the rows of `R` are those the parent points at).
 pub fn join_one<E: EntityTrait, R: EntityTrait>(
     select: Select<E>,
     from: E::Column,
     to: R::Column,
-    alias: &'static str,
+    (alias, columns): (&'static str, Columns),
     backend: DatabaseBackend,
 ) -> Select<E>
 where
-    R::Model: ByIndex,
+    R::Model: ByIndex + ModelTrait,
 {
     let relation: RelationDef = E::belongs_to(R::default()).from(from).to(to).into();
     // The aliased columns as one fragment of SQL made once: built column by column, with a
     // `format!`ed alias each, they were ~2% of a list of builds.
     select
         .join_as(JoinType::LeftJoin, relation, Alias::new(alias))
-        .expr(Expr::cust(R::Model::joined_list(alias, backend)))
+        .expr(Expr::cust(rows::some_list::<R::Model>(
+            columns,
+            Some(alias),
+            backend,
+        )))
 }
 
-/// The row of `R` that [`join_one`] joined as `alias` into `row`, if any, its columns starting
-/// at `at` (after the columns of the page's entity and of the relations joined before it).
+/// The row of `R` that [`join_one`] joined as `alias` with `columns` into `row`, if any, its
+/// columns starting at `at` (after the columns of the page's entity and of the relations joined
+/// before it).
 pub fn joined_row<R: EntityTrait>(
     row: &QueryResult,
     at: usize,
-    alias: &str,
+    (alias, columns): (&str, Columns),
 ) -> Result<Option<R::Model>, DbErr>
 where
     R::Model: ByIndex,
 {
-    rows::read_at(row, at, alias)
+    rows::read_some_at(row, at, alias, columns)
 }
 
-/// How many columns [`join_one`] adds for `M` when `joined`: where the next relation's columns
-/// start.
-pub fn width<M: ByIndex>(joined: bool) -> usize {
-    if joined { M::COLUMNS.len() } else { 0 }
+/// How many columns [`join_one`] adds for `M` when joined with `columns`: where the next
+/// relation's columns start.
+pub fn width<M: ByIndex>(columns: Option<Columns>) -> usize {
+    columns.map_or(0, Columns::count::<M>)
 }
 
 /// The visible rows matching `filter` in `sort` (default when empty), `args.limit()` of them
@@ -231,7 +244,21 @@ pub async fn get<E: Readable>(
 where
     E::Model: ByIndex + Sync + Send,
 {
-    let mut statement = lookup::<E>(db.get_database_backend(), scope)?;
+    get_some(db, scope, id, Columns::ALL).await
+}
+
+/// Like [`get`], with only `columns` of the row: the other fields are placeholders (see
+/// [`Columns`]).
+pub async fn get_some<E: Readable>(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Id<E>,
+    columns: Columns,
+) -> Result<E::Model, Error>
+where
+    E::Model: ByIndex + Sync + Send,
+{
+    let mut statement = lookup::<E>(db.get_database_backend(), scope, columns)?;
     let Some(id) = id.value() else {
         return Err(Error::NotFound);
     };
@@ -241,7 +268,7 @@ where
     let Some(row) = db.query_one(&statement).await? else {
         return Err(Error::NotFound);
     };
-    Ok(rows::read_at(&row, 0, "")?.ok_or_else(rows::missing_key)?)
+    Ok(rows::read_some_at(&row, 0, "", columns)?.ok_or_else(rows::missing_key)?)
 }
 
 /// The visible rows among `ids`, by id (invisible and missing ids are absent).
@@ -253,7 +280,7 @@ pub async fn by_ids<E: Readable>(
 where
     E::Model: ByIndex + Sync + Send,
 {
-    let mut statement = lookup::<E>(db.get_database_backend(), scope)?;
+    let mut statement = lookup::<E>(db.get_database_backend(), scope, Columns::ALL)?;
     statement.and_where(Expr::col((E::default(), primary_key::<E>())).is_in(id::values(ids)));
     let rows = rows::read_all::<E::Model>(&db.query_all(&statement).await?)?;
     Ok(rows.into_iter().map(|row| (Id::of(&row), row)).collect())

@@ -8,7 +8,10 @@
 //! position on. [`ByIndex`] is that reader, written by [`by_index!`] for the entities lists read
 //! in bulk; a test checks each one's columns against its entity's, in order.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::{
+    borrow::Cow,
+    sync::{Mutex, OnceLock, PoisonError},
+};
 
 use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseBackend, DbErr, EntityTrait, IdenStatic, Iterable, ModelTrait,
@@ -29,7 +32,14 @@ pub trait ByIndex: Sized {
 
     /// The model whose columns start at `at` in `row`; `None` when its key there is NULL (a LEFT
     /// JOIN that found no row).
-    fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr>;
+    fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr> {
+        Self::read_some(row, at, Columns::ALL)
+    }
+
+    /// Like [`read`](Self::read), from a row that holds only `columns` of the model, in order:
+    /// the fields of the others get a placeholder ([`Cell::absent`]), so the model must answer
+    /// only what reads `columns` (see [`Columns`]).
+    fn read_some(row: &QueryResult, at: usize, columns: Columns) -> Result<Option<Self>, DbErr>;
 
     /// Its columns as `find()` selects them on `backend`, in SQL (`"table"."column", …`, casts
     /// included): made once, so that a statement can select them without building each column
@@ -40,6 +50,129 @@ pub trait ByIndex: Sized {
     /// (`"alias"."column" AS "alias_column", …`), in SQL for `backend`: made once per alias
     /// ([`joined_list`]).
     fn joined_list(alias: &'static str, backend: DatabaseBackend) -> &'static str;
+}
+
+/// Some of a model's columns, by position in [`ByIndex::COLUMNS`] (bit `n`: the `n`-th), its key
+/// (the first) always among them: what a projected statement selects
+/// ([`some_list`]) and [`ByIndex::read_some`] reads.
+///
+/// A model read from some of its columns holds placeholders in the others' fields: it may answer
+/// only what reads the columns it was read from, so it goes to no loader (their answers are
+/// whole rows, for every field of the request that asks for them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Columns(u64);
+
+impl Columns {
+    /// Every column.
+    pub const ALL: Columns = Columns(u64::MAX);
+    /// The key alone.
+    pub const KEY: Columns = Columns(1);
+
+    /// The key and the columns at `positions` (an entity's `Column::X as usize`: its columns'
+    /// enum lists them in the order of [`ByIndex::COLUMNS`]).
+    pub const fn at(positions: &[usize]) -> Columns {
+        let mut bits = 1;
+        let mut i = 0;
+        while i < positions.len() {
+            bits |= 1 << positions[i];
+            i += 1;
+        }
+        Columns(bits)
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn and(self, other: Columns) -> Columns {
+        Columns(self.0 | other.0)
+    }
+
+    /// Whether the column at `position` is among them.
+    pub const fn has(self, position: usize) -> bool {
+        position >= 64 || self.0 & (1 << position) != 0
+    }
+
+    /// The column of `M` named `name`, with the key.
+    pub fn named<M: ByIndex>(name: &str) -> Columns {
+        match M::COLUMNS.iter().position(|column| *column == name) {
+            Some(position) => Columns::at(&[position]),
+            None => Columns::ALL,
+        }
+    }
+
+    /// Whether they are all of `M`'s.
+    pub fn whole<M: ByIndex>(self) -> bool {
+        (0..M::COLUMNS.len()).all(|position| self.has(position))
+    }
+
+    /// How many of `M`'s columns they are.
+    pub fn count<M: ByIndex>(self) -> usize {
+        (0..M::COLUMNS.len())
+            .filter(|position| self.has(*position))
+            .count()
+    }
+}
+
+/// The select list of `M`'s `columns` for `backend`, each as `find()` selects it, or as
+/// [`join_one`](super::read::join_one) does when `alias` is given (`"alias"."column" AS
+/// "alias_column"`): [`ByIndex::select_list`] or [`ByIndex::joined_list`] when they are all of
+/// them; else made once per set, alias and backend for the first [`SOME_LISTS`] of them (the
+/// sets a process meets are its documents' few shapes), and for each statement beyond.
+pub fn some_list<M: ByIndex + ModelTrait>(
+    columns: Columns,
+    alias: Option<&'static str>,
+    backend: DatabaseBackend,
+) -> Cow<'static, str> {
+    if columns.whole::<M>() {
+        return Cow::Borrowed(match alias {
+            Some(alias) => M::joined_list(alias, backend),
+            None => M::select_list(backend),
+        });
+    }
+    // Per model: a set's bits mean nothing for another.
+    let key = (
+        std::any::type_name::<M>(),
+        columns,
+        alias,
+        backend_slot(backend),
+    );
+    let mut lists = SOME.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, list)) = lists.iter().find(|(k, _)| *k == key) {
+        return Cow::Borrowed(list);
+    }
+    let list = columns_list::<M::Entity>(columns, alias, backend);
+    if lists.len() >= SOME_LISTS {
+        return Cow::Owned(list);
+    }
+    let list: &'static str = Box::leak(list.into_boxed_str());
+    lists.push((key, list));
+    Cow::Borrowed(list)
+}
+
+/// How many select lists of some columns [`some_list`] keeps.
+pub const SOME_LISTS: usize = 64;
+
+type SomeKey = (&'static str, Columns, Option<&'static str>, usize);
+static SOME: Mutex<Vec<(SomeKey, &'static str)>> = Mutex::new(Vec::new());
+
+fn columns_list<E: EntityTrait>(
+    columns: Columns,
+    alias: Option<&'static str>,
+    backend: DatabaseBackend,
+) -> String {
+    let mut select = E::find().select_only();
+    for (position, column) in E::Column::iter().enumerate() {
+        if !columns.has(position) {
+            continue;
+        }
+        select = match alias {
+            None => select.column(column),
+            Some(alias) => select.expr_as(
+                column.select_as(Expr::col((Alias::new(alias), column))),
+                format!("{alias}_{}", column.as_str()),
+            ),
+        };
+    }
+    select_list(select, backend)
 }
 
 /// The lists [`ByIndex::joined_list`] made, by alias and backend slot ([`backend_slot`]).
@@ -57,14 +190,8 @@ pub fn joined_list<E: EntityTrait>(
     if let Some((_, _, list)) = lists.iter().find(|(a, s, _)| *a == alias && *s == slot) {
         return list;
     }
-    let mut select = E::find().select_only();
-    for column in E::Column::iter() {
-        select = select.expr_as(
-            column.select_as(Expr::col((Alias::new(alias), column))),
-            format!("{alias}_{}", column.as_str()),
-        );
-    }
-    let list: &'static str = Box::leak(select_list(select, backend).into_boxed_str());
+    let list: &'static str =
+        Box::leak(columns_list::<E>(Columns::ALL, Some(alias), backend).into_boxed_str());
     lists.push((alias, slot, list));
     list
 }
@@ -92,12 +219,22 @@ pub fn backend_slot(backend: DatabaseBackend) -> usize {
 /// statement, or `<column>` when `alias` is empty (checked in debug builds, so that every tested
 /// statement proves its positions).
 pub fn read_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str) -> Result<Option<M>, DbErr> {
+    read_some_at(row, at, alias, Columns::ALL)
+}
+
+/// Like [`read_at`], from a row that holds only `columns` of `M` there.
+pub fn read_some_at<M: ByIndex>(
+    row: &QueryResult,
+    at: usize,
+    alias: &str,
+    columns: Columns,
+) -> Result<Option<M>, DbErr> {
     debug_assert!(
-        selected_at::<M>(row, at, alias),
+        selected_at::<M>(row, at, alias, columns),
         "the columns of a model are not where they are read: {:?} at {at}, alias {alias:?}",
         row.column_names()
     );
-    M::read(row, at)
+    M::read_some(row, at, columns)
 }
 
 /// Every row of a statement that selects `M`'s columns first, as `M`.
@@ -114,7 +251,7 @@ pub fn missing_key() -> DbErr {
     DbErr::Type("a row without its primary key".to_owned())
 }
 
-fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str) -> bool {
+fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str, columns: Columns) -> bool {
     fn unaliased<'n>(name: &'n str, alias: &str) -> Option<&'n str> {
         if alias.is_empty() {
             return Some(name);
@@ -122,11 +259,14 @@ fn selected_at<M: ByIndex>(row: &QueryResult, at: usize, alias: &str) -> bool {
         name.strip_prefix(alias)?.strip_prefix('_')
     }
     let names = row.column_names();
-    names.len() >= at + M::COLUMNS.len()
-        && M::COLUMNS
-            .iter()
+    let selected = M::COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| columns.has(*position));
+    names.len() >= at + columns.count::<M>()
+        && selected
             .zip(&names[at..])
-            .all(|(column, name)| unaliased(name, alias) == Some(*column))
+            .all(|((_, column), name)| unaliased(name, alias) == Some(*column))
 }
 
 /// Implements [`ByIndex`] for a model from its primary key and the rest of its fields, in the
@@ -137,14 +277,25 @@ macro_rules! by_index {
         impl ByIndex for $model {
             const COLUMNS: &'static [&'static str] = &[stringify!($key) $(, stringify!($field))*];
 
-            fn read(row: &QueryResult, at: usize) -> Result<Option<Self>, DbErr> {
+            fn read_some(
+                row: &QueryResult,
+                at: usize,
+                _columns: Columns,
+            ) -> Result<Option<Self>, DbErr> {
+                const { assert!(Self::COLUMNS.len() <= 64, "Columns holds 64") };
                 let Some($key) = Cell::cell(row, at)? else {
                     return Ok(None);
                 };
                 let mut _next = at;
+                let mut _position = 0;
                 $(
-                    _next += 1;
-                    let $field = Cell::cell(row, _next)?;
+                    _position += 1;
+                    let $field = if _columns.has(_position) {
+                        _next += 1;
+                        Cell::cell(row, _next)?
+                    } else {
+                        Cell::absent()
+                    };
                 )*
                 Ok(Some(Self { $key $(, $field)* }))
             }
@@ -175,6 +326,9 @@ macro_rules! by_index {
 pub trait Cell: Sized {
     /// The value at `at` in `row`.
     fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr>;
+
+    /// The placeholder of a column a statement did not select (see [`Columns`]).
+    fn absent() -> Self;
 }
 
 /// `T` (or NULL) at `at` of a PostgreSQL row, decoded without the type check (debug builds
@@ -210,6 +364,10 @@ macro_rules! unchecked_cells {
                     None => row.try_get_by_index(at),
                 }
             }
+
+            fn absent() -> Self {
+                Self::default()
+            }
         }
         impl Cell for Option<$type> {
             fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
@@ -217,6 +375,10 @@ macro_rules! unchecked_cells {
                     Some(pg) => unchecked::<$type>(pg, at),
                     None => row.try_get_by_index(at),
                 }
+            }
+
+            fn absent() -> Self {
+                None
             }
         }
     )* };
@@ -237,6 +399,12 @@ macro_rules! enum_cells {
                     None => row.try_get_by_index(at),
                 }
             }
+
+            fn absent() -> Self {
+                <$type as Iterable>::iter()
+                    .next()
+                    .expect("an enum has a first value")
+            }
         }
         impl Cell for Option<$type> {
             fn cell(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
@@ -246,6 +414,10 @@ macro_rules! enum_cells {
                         .transpose(),
                     None => row.try_get_by_index(at),
                 }
+            }
+
+            fn absent() -> Self {
+                None
             }
         }
     )* };
@@ -260,6 +432,10 @@ impl Cell for DateTimeUtc {
             None => row.try_get_by_index(at),
         }
     }
+
+    fn absent() -> Self {
+        Self::default()
+    }
 }
 
 impl Cell for Option<DateTimeUtc> {
@@ -268,6 +444,10 @@ impl Cell for Option<DateTimeUtc> {
             Some(pg) => timestamp(pg, at),
             None => row.try_get_by_index(at),
         }
+    }
+
+    fn absent() -> Self {
+        None
     }
 }
 
@@ -377,6 +557,48 @@ mod tests {
             assert_eq!(
                 list.matches(&format!("\"{table}\".")).count(),
                 columns.len()
+            );
+        }
+    }
+
+    /// Some columns are selected as all of them are, in the same order, for every backend and
+    /// alias; and a set of all of them is the list made once.
+    #[test]
+    fn some_columns_are_selected_as_all_are() {
+        use super::{Columns, some_list};
+        let all = Columns::ALL;
+        for backend in [DatabaseBackend::Postgres, DatabaseBackend::Sqlite] {
+            assert_eq!(
+                some_list::<image_build::Model>(all, None, backend),
+                image_build::Model::select_list(backend)
+            );
+            assert_eq!(
+                some_list::<user::Model>(all, Some("pgw_test"), backend),
+                user::Model::joined_list("pgw_test", backend)
+            );
+            let some = Columns::at(&[
+                image_build::Column::Status as usize,
+                image_build::Column::Created as usize,
+            ]);
+            assert_eq!(some.count::<image_build::Model>(), 3);
+            assert!(!some.whole::<image_build::Model>());
+            let whole: Vec<String> = image_build::Model::select_list(backend)
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            let expected = [0, 2, 19].map(|i| whole[i].clone()).join(", ");
+            assert_eq!(
+                some_list::<image_build::Model>(some, None, backend),
+                expected
+            );
+            let joined: Vec<String> = user::Model::joined_list("pgw_test", backend)
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            let some = Columns::at(&[user::Column::Email as usize]);
+            assert_eq!(
+                some_list::<user::Model>(some, Some("pgw_test"), backend),
+                [0, 4].map(|i| joined[i].clone()).join(", ")
             );
         }
     }

@@ -30,6 +30,7 @@ mod outage;
 mod outside_tools;
 mod paging;
 mod portability;
+mod projection;
 mod queries;
 mod reference;
 mod rest;

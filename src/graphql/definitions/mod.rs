@@ -17,6 +17,7 @@ use super::{
     ids,
     loaders::{ArgsKey, latest_build_query},
     lookups::{OrderBy, filter_of, sort},
+    projection::{self, Reads},
     reference::{Cluster, ProxmoxEndpoint, Tenant},
     request,
     scalars::{DateTime, Json},
@@ -24,7 +25,7 @@ use super::{
 use crate::{
     definition_filter, definition_sort,
     error::Error,
-    graphql_filter, graphql_order,
+    graphql_filter, graphql_order, reads,
     registry::{
         definitions::{self, Along, DefinitionField, DefinitionSort},
         filter::{Filter, Lookup, Scalar},
@@ -120,6 +121,36 @@ impl From<image_definition::Model> for ImageDefinition {
         }
     }
 }
+
+/// The columns each field of an `ImageDefinition` reads (see [`projection`](super::projection)).
+pub const READS: Reads = reads!(image_definition {
+    "id" => [Id],
+    "name" => [Name],
+    "slug" => [Slug],
+    "description" => [Description],
+    "enabled" => [Enabled],
+    "builderType" => [BuilderType],
+    "targetNode" => [TargetNode],
+    "sourceTemplateVmid" => [SourceTemplateVmid],
+    "isoUrl" => [IsoUrl],
+    "isoChecksum" => [IsoChecksum],
+    "isoStorage" => [IsoStorage],
+    "defaultStorage" => [DefaultStorage],
+    "defaultBridge" => [DefaultBridge],
+    "osFamily" => [OsFamily],
+    "osRelease" => [OsRelease],
+    "defaultCiuser" => [DefaultCiuser],
+    "provisionerRecipe" => [ProvisionerRecipe],
+    "defaultVariables" => [DefaultVariables],
+    "created" => [Created],
+    "lastUpdated" => [LastUpdated],
+    "proxmoxEndpoint" => [ProxmoxEndpointId],
+    "targetCluster" => [TargetClusterId],
+    "packerTemplate" => [],
+    "allowedTenants" => [],
+    "builds" => [],
+    "latestBuild" => [],
+});
 
 impl Node for ImageDefinition {
     const NAME: &'static str = "ImageDefinition";
@@ -255,7 +286,9 @@ impl DefinitionQuery {
             let definition = match (id, slug) {
                 (Some(id), None) => {
                     let id = ids::parse(&id, "id")?;
-                    read::get::<image_definition::Entity>(db(ctx), scope, id).await?
+                    // Only the columns its fields read (see `projection`).
+                    let columns = projection::columns(READS, &[ctx.field()]);
+                    read::get_some::<image_definition::Entity>(db(ctx), scope, id, columns).await?
                 }
                 (None, Some(slug)) => {
                     let filter =
@@ -297,16 +330,14 @@ impl DefinitionQuery {
     ) -> Result<Connection<ImageDefinition>> {
         let filter = filter_of(filter, ImageDefinitionFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, last.map(i64::from), before)?;
-        // The to-one relations the nodes ask for come in the page's own statement, and go to
-        // the loaders their fields read.
-        let asks = |field: &str| {
-            let look = ctx.look_ahead();
-            look.field("nodes").field(field).exists()
-                || look.field("edges").field("node").field(field).exists()
-        };
+        // The page's statement selects the columns its nodes' fields read, and brings the
+        // to-one relations they ask for, whole, for the loaders their fields read (see
+        // `projection`).
+        let nodes = projection::nodes(ctx);
         let along = Along {
-            endpoints: asks("proxmoxEndpoint"),
-            clusters: asks("targetCluster"),
+            definitions: projection::columns(READS, &nodes),
+            endpoints: projection::whole(&nodes, "proxmoxEndpoint"),
+            clusters: projection::whole(&nodes, "targetCluster"),
         };
         let request = request(ctx);
         let result = definitions::list_along(

@@ -20,7 +20,7 @@ use super::{
     id::Id,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
-    rows::ByIndex,
+    rows::Columns,
     tx::begin_write,
     visibility,
 };
@@ -108,13 +108,18 @@ definition_filter!(
 definition_sort!(sort_fields, /// The sortable fields of a definition.
 );
 
-/// What a page of definitions reads along, in its own statement.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a page of definitions reads, in its own statement: which columns of its definitions,
+/// and which of the rows they point at (see [`Columns`]: some columns make placeholders of the
+/// others).
+#[derive(Clone, Copy, Debug)]
 pub struct Along {
-    /// Each definition's endpoint (for a scope that may read endpoints).
-    pub endpoints: bool,
-    /// Each definition's target cluster (for a scope that may read clusters).
-    pub clusters: bool,
+    /// The columns of the page's definitions.
+    pub definitions: Columns,
+    /// Each definition's endpoint (for a scope that may read endpoints), with these columns.
+    pub endpoints: Option<Columns>,
+    /// Each definition's target cluster (for a scope that may read clusters), with these
+    /// columns.
+    pub clusters: Option<Columns>,
 }
 
 /// A page of definitions and the reference rows they point at, read in one statement.
@@ -139,49 +144,62 @@ pub async fn list_along(
 ) -> Result<PageAlong, Error> {
     const ENDPOINT: &str = "pgw_endpoint";
     const CLUSTER: &str = "pgw_cluster";
-    let endpoints = along.endpoints && read::may_read::<proxmox_endpoint::Entity>(scope).is_ok();
-    let clusters = along.clusters && read::may_read::<cluster::Entity>(scope).is_ok();
+    let endpoints = along
+        .endpoints
+        .filter(|_| read::may_read::<proxmox_endpoint::Entity>(scope).is_ok());
+    let clusters = along
+        .clusters
+        .filter(|_| read::may_read::<cluster::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
     let join = |mut select: Select<image_definition::Entity>| {
-        if endpoints {
+        if let Some(columns) = endpoints {
             select = read::join_one::<_, proxmox_endpoint::Entity>(
                 select,
                 image_definition::Column::ProxmoxEndpointId,
                 proxmox_endpoint::Column::Id,
-                ENDPOINT,
+                (ENDPOINT, columns),
                 backend,
             );
         }
-        if clusters {
+        if let Some(columns) = clusters {
             select = read::join_one::<_, cluster::Entity>(
                 select,
                 image_definition::Column::TargetClusterId,
                 cluster::Column::Id,
-                CLUSTER,
+                (CLUSTER, columns),
                 backend,
             );
         }
         select
     };
-    // The joined columns follow the definition's, in the order of `join`.
-    let endpoint_at = image_definition::Model::COLUMNS.len();
-    let cluster_at = endpoint_at + read::width::<proxmox_endpoint::Model>(endpoints);
-    let also = |row: &QueryResult| {
-        let endpoint = if endpoints {
-            read::joined_row::<proxmox_endpoint::Entity>(row, endpoint_at, ENDPOINT)?
-        } else {
-            None
+    // The joined columns follow the definition's (from `at` on), in the order of `join`.
+    let also = |row: &QueryResult, endpoint_at: usize| {
+        let cluster_at = endpoint_at + read::width::<proxmox_endpoint::Model>(endpoints);
+        let endpoint = match endpoints {
+            Some(columns) => {
+                read::joined_row::<proxmox_endpoint::Entity>(row, endpoint_at, (ENDPOINT, columns))?
+            }
+            None => None,
         };
-        let cluster = if clusters {
-            read::joined_row::<cluster::Entity>(row, cluster_at, CLUSTER)?
-        } else {
-            None
+        let cluster = match clusters {
+            Some(columns) => {
+                read::joined_row::<cluster::Entity>(row, cluster_at, (CLUSTER, columns))?
+            }
+            None => None,
         };
         Ok((endpoint, cluster))
     };
-    let (page, rows) =
-        read::list_also::<image_definition::Entity, _>(db, scope, filter, sort, args, join, also)
-            .await?;
+    let (page, rows) = read::list_also::<image_definition::Entity, _>(
+        db,
+        scope,
+        filter,
+        sort,
+        args,
+        along.definitions,
+        join,
+        also,
+    )
+    .await?;
     let mut result = PageAlong {
         page,
         endpoints: Vec::new(),

@@ -28,7 +28,7 @@ use super::{
     filter::Filter,
     page::{Page, PageArgs, Sort},
     read::{self, Audience, Readable},
-    rows::ByIndex,
+    rows::Columns,
     visibility,
 };
 use crate::{auth::Scope, error::Error, filter_fields, sort_fields};
@@ -132,13 +132,14 @@ pub async fn log(
     read::list::<build_event::Entity>(db, scope, filter, Vec::new(), args).await
 }
 
-/// What a page of the event log reads along, in its own statement.
+/// What a page of the event log reads along, in its own statement: which of the rows its events
+/// point at, with which columns (see [`Columns`]: some columns make placeholders of the others).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogAlong {
-    /// Each event's build (visible with its events).
-    pub builds: bool,
-    /// Each event's actor (for a scope that may read users).
-    pub actors: bool,
+    /// Each event's build (visible with its events), with these columns.
+    pub builds: Option<Columns>,
+    /// Each event's actor (for a scope that may read users), with these columns.
+    pub actors: Option<Columns>,
 }
 
 /// A page of the event log and the rows its events point at, read in one statement.
@@ -164,48 +165,57 @@ pub async fn log_along(
     const ACTOR: &str = "pgw_actor";
     scope.require_authenticated()?;
     let builds = along.builds;
-    let actors = along.actors && read::may_read::<user::Entity>(scope).is_ok();
+    let actors = along
+        .actors
+        .filter(|_| read::may_read::<user::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
     let join = |mut select: Select<build_event::Entity>| {
-        if builds {
+        if let Some(columns) = builds {
             select = read::join_one::<_, image_build::Entity>(
                 select,
                 build_event::Column::BuildId,
                 image_build::Column::Id,
-                BUILD,
+                (BUILD, columns),
                 backend,
             );
         }
-        if actors {
+        if let Some(columns) = actors {
             select = read::join_one::<_, user::Entity>(
                 select,
                 build_event::Column::ActorId,
                 user::Column::Id,
-                ACTOR,
+                (ACTOR, columns),
                 backend,
             );
         }
         select
     };
-    // The joined columns follow the event's, in the order of `join`.
-    let build_at = build_event::Model::COLUMNS.len();
-    let actor_at = build_at + read::width::<image_build::Model>(builds);
-    let also = |row: &QueryResult| {
-        let build = if builds {
-            read::joined_row::<image_build::Entity>(row, build_at, BUILD)?
-        } else {
-            None
+    // The joined columns follow the event's (from `at` on), in the order of `join`.
+    let also = |row: &QueryResult, build_at: usize| {
+        let actor_at = build_at + read::width::<image_build::Model>(builds);
+        let build = match builds {
+            Some(columns) => {
+                read::joined_row::<image_build::Entity>(row, build_at, (BUILD, columns))?
+            }
+            None => None,
         };
-        let actor = if actors {
-            read::joined_row::<user::Entity>(row, actor_at, ACTOR)?
-        } else {
-            None
+        let actor = match actors {
+            Some(columns) => read::joined_row::<user::Entity>(row, actor_at, (ACTOR, columns))?,
+            None => None,
         };
         Ok((build, actor))
     };
-    let (page, rows) =
-        read::list_also::<build_event::Entity, _>(db, scope, filter, Vec::new(), args, join, also)
-            .await?;
+    let (page, rows) = read::list_also::<build_event::Entity, _>(
+        db,
+        scope,
+        filter,
+        Vec::new(),
+        args,
+        Columns::ALL,
+        join,
+        also,
+    )
+    .await?;
     let mut result = LogPage {
         page,
         builds: Vec::new(),

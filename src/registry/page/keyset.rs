@@ -1,8 +1,8 @@
 //! Keyset pages: the compiled ordering, the cursor conditions, and one page of a list.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select, Value,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, IdenStatic, ModelTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Expr, ExprTrait, Order},
 };
 
@@ -14,7 +14,7 @@ use crate::{
     error::Error,
     registry::{
         filter::{all, any},
-        rows::{self, ByIndex},
+        rows::{self, ByIndex, Columns},
     },
 };
 
@@ -79,25 +79,36 @@ where
 
 /// Like [`fetch`], in the same statement: `join` adds joins and columns to the page's query (it
 /// must keep its rows: LEFT JOINs of to-one relations), and `also` reads what they add from each
-/// row (its columns follow the page's entity's, see [`rows`]). The rows of `also` are in no
-/// particular order. The total count is not joined.
+/// row, from the column after the page's entity's (see [`rows`]). The rows of `also` are in no
+/// particular order. The total count is not joined. The page's models hold `columns` and the
+/// keys of the ordering (its cursors read them); the other fields are placeholders (see
+/// [`Columns`]).
 pub async fn fetch_also<F: SortField, X>(
     db: &DatabaseConnection,
     select: Select<F::Entity>,
     sort: &[Sort<F>],
     args: &PageArgs,
+    columns: Columns,
     join: impl FnOnce(Select<F::Entity>) -> Select<F::Entity>,
-    also: impl Fn(&QueryResult) -> Result<X, DbErr>,
+    also: impl Fn(&QueryResult, usize) -> Result<X, DbErr>,
 ) -> Result<(Page<<F::Entity as EntityTrait>::Model>, Vec<X>), Error>
 where
-    <F::Entity as EntityTrait>::Model: ByIndex + Sync,
+    <F::Entity as EntityTrait>::Model: ByIndex + ModelTrait + Sync,
 {
+    type Model<F> = <<F as SortField>::Entity as EntityTrait>::Model;
     let total = TotalCount {
         db: db.clone(),
         statement: select.clone().into_query(),
     };
     let plan = Plan::new(select, sort, args)?;
+    let columns = plan.keys.iter().fold(columns, |columns, key| {
+        columns.and(Columns::named::<Model<F>>(key.column.as_str()))
+    });
     let mut select = plan.select.clone();
+    if !columns.whole::<Model<F>>() {
+        let list = rows::some_list::<Model<F>>(columns, None, db.get_database_backend());
+        select = select.select_only().expr(Expr::cust(list));
+    }
     for (expr, order) in plan.order() {
         select = select.order_by(expr, order);
     }
@@ -105,9 +116,10 @@ where
     let results = db.query_all(&select.into_query()).await?;
     let mut models = Vec::with_capacity(results.len());
     let mut extra = Vec::with_capacity(results.len());
+    let joined_at = columns.count::<Model<F>>();
     for result in &results {
-        models.push(rows::read_at(result, 0, "")?.ok_or_else(rows::missing_key)?);
-        extra.push(also(result)?);
+        models.push(rows::read_some_at(result, 0, "", columns)?.ok_or_else(rows::missing_key)?);
+        extra.push(also(result, joined_at)?);
     }
     Ok((plan.page(models, total), extra))
 }
