@@ -4,14 +4,14 @@ use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use entity::{build_event, image_build, user};
 
 use super::{
-    builds::ImageBuild,
+    builds::{self, ImageBuild},
     connection::{Connection, Node},
     db,
     enums::BuildStatus,
     error::related,
     ids,
     lookups::filter_of,
-    projection,
+    projection::{self, Along},
     reference::User,
     request,
     scalars::DateTime,
@@ -47,6 +47,9 @@ pub struct BuildEvent {
     /// Internal: the `actor_id` key, for loaders; not exposed.
     #[graphql(skip)]
     pub actor_id: Option<Id<user::Entity>>,
+    /// Internal: its build as its page read it along, when with only some columns.
+    #[graphql(skip)]
+    pub build_along: Along<image_build::Model>,
 }
 
 impl From<build_event::Model> for BuildEvent {
@@ -59,6 +62,7 @@ impl From<build_event::Model> for BuildEvent {
             at: m.at.into(),
             build_id: Id::of_row(m.build_id),
             actor_id: m.actor_id.map(Id::of_row),
+            build_along: None,
         }
     }
 }
@@ -71,11 +75,13 @@ impl Node for BuildEvent {
 impl BuildEvent {
     /// The build that changed.
     async fn build(&self, ctx: &Context<'_>) -> Result<ImageBuild> {
-        let build = request(ctx)
-            .loaders
-            .builds()
-            .load_one(self.build_id)
-            .await?;
+        let build = match &self.build_along {
+            Some(read) => read.as_deref().cloned(),
+            None => {
+                let loaders = &request(ctx).loaders;
+                loaders.builds().load_one(self.build_id).await?
+            }
+        };
         Ok(build.ok_or(Error::NotFound)?.into())
     }
 
@@ -114,22 +120,29 @@ impl EventQuery {
     ) -> Result<Connection<BuildEvent>> {
         let filter = filter_of(filter, BuildEventFilter::into_filter)?;
         let args = PageArgs::new(first.map(i64::from), after, None, None)?;
-        // The to-one relations the nodes ask for come in the page's own statement, whole, and
-        // go to the loaders their fields read.
+        // The to-one relations the nodes ask for come in the page's own statement: the builds
+        // with the columns their fields read (see `projection`), the actors whole (narrow, and
+        // often asked for again as the builds' creators), for the users' loader.
         let nodes = projection::nodes(ctx);
         let along = LogAlong {
-            builds: projection::whole(&nodes, "build"),
+            builds: projection::columns_below(builds::READS, &projection::field(&nodes, "build")),
             actors: projection::whole(&nodes, "actor"),
         };
         let request = request(ctx);
         let result = events::log_along(db(ctx), &request.scope, &filter, &args, along).await?;
         let loaders = &request.loaders;
-        loaders
-            .builds()
-            .feed_many(result.builds.into_iter().map(|b| (Id::of(&b), b)));
+        let builds = projection::kept(along.builds, Some(result.builds), Id::of, |b| {
+            loaders
+                .builds()
+                .feed_many(b.into_iter().map(|b| (Id::of(&b), b)))
+        });
         loaders
             .users()
             .feed_many(result.actors.into_iter().map(|u| (Id::of(&u), u)));
-        Ok(Connection::of(result.page, BuildEvent::from))
+        Ok(Connection::of(result.page, |row| {
+            let mut event = BuildEvent::from(row);
+            event.build_along = projection::along(builds.as_ref(), Some(event.build_id));
+            event
+        }))
     }
 }

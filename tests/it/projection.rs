@@ -231,6 +231,17 @@ async fn every_field_answers_from_a_projected_page_as_from_the_whole_row() {
     .await;
     answers_alike(
         &app,
+        "ImageBuild",
+        builds::READS,
+        "{ buildEvents(first: 1, filter: {build: {eq: \"BUILD\"}}) { nodes { build { FIELD } } } }"
+            .replace("BUILD", &build_gid(rich.build))
+            .as_str(),
+        &["buildEvents", "nodes", "0", "build"],
+        &build_gid(rich.build),
+    )
+    .await;
+    answers_alike(
+        &app,
         "ImageDefinition",
         definitions::READS,
         "{ imageDefinitions(first: 1) { nodes { FIELD } } }",
