@@ -3,14 +3,14 @@
 
 use std::borrow::Cow;
 
-use async_graphql::{Context, Object, OutputType, Result, SimpleObject, TypeName};
+use async_graphql::{Context, Object, OutputType, Result, TypeName};
 
 use super::{loaders::CountKey, request};
 use entity::image_build;
 
 use crate::registry::{
     id::Id,
-    page::{Page, TotalCount},
+    page::{Page, RowCursor, TotalCount},
 };
 
 /// A type that appears as a connection node; gives the connection and edge their names.
@@ -51,8 +51,8 @@ impl<T: Node> Connection<T> {
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start: edges.first().map(|e| e.cursor.clone()),
+            end: edges.last().map(|e| e.cursor.clone()),
         };
         Connection {
             edges,
@@ -113,7 +113,7 @@ impl<T: Node> Connection<T> {
 
 /// A row and its cursor.
 pub struct Edge<T> {
-    cursor: String,
+    cursor: RowCursor,
     node: T,
 }
 
@@ -126,8 +126,8 @@ impl<T: Node> TypeName for Edge<T> {
 #[Object(name_type)]
 impl<T: Node> Edge<T> {
     /// Opaque; pass it as `after` or `before`.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        self.cursor.spell()
     }
 
     /// The row.
@@ -136,17 +136,37 @@ impl<T: Node> Edge<T> {
     }
 }
 
-/// Relay page information.
-#[derive(SimpleObject, Clone)]
+/// Where a page lies, and the cursors of its ends, spelt when asked for.
+#[derive(Clone)]
 pub struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+    start: Option<RowCursor>,
+    end: Option<RowCursor>,
+}
+
+/// Relay page information.
+#[Object]
+impl PageInfo {
     /// Rows exist after this page (exact when paging forward; when paging backward, true when a
     /// `before` cursor was given).
-    has_next_page: bool,
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
+    }
+
     /// Rows exist before this page (exact when paging backward; when paging forward, true when an
     /// `after` cursor was given).
-    has_previous_page: bool,
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+
     /// The cursor of the first row.
-    start_cursor: Option<String>,
+    async fn start_cursor(&self) -> Option<String> {
+        self.start.as_ref().map(RowCursor::spell)
+    }
+
     /// The cursor of the last row.
-    end_cursor: Option<String>,
+    async fn end_cursor(&self) -> Option<String> {
+        self.end.as_ref().map(RowCursor::spell)
+    }
 }

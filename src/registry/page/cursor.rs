@@ -1,6 +1,8 @@
 //! The cursor codec: opaque (base64url of JSON), carrying the sort values of a row and the
 //! signature of its list and ordering.
 
+use std::{borrow::Cow, sync::Arc};
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{EntityTrait, ModelTrait, Value};
@@ -13,26 +15,44 @@ use crate::{
 };
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Cursor {
+struct Cursor<'a> {
     /// The ordering it was made for.
-    o: String,
+    #[serde(borrow)]
+    o: Cow<'a, str>,
     /// The sort values of its row, one per key.
     v: Vec<Json>,
 }
 
-pub(super) fn encode<E: EntityTrait>(
-    signature: &str,
-    keys: &[Key<E::Column>],
-    row: &E::Model,
-) -> String {
-    let cursor = Cursor {
-        o: signature.to_owned(),
-        v: keys
-            .iter()
-            .map(|key| value_to_json(row.get(key.column)))
-            .collect(),
-    };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+/// The cursor of a row of a page, spelt only when asked for ([`RowCursor::spell`]): most
+/// queries ask for no cursor of their page, and spelling one (its values as JSON, timestamps in
+/// RFC 3339, then base64) was ~2% of a list of 50 builds.
+#[derive(Clone, Debug)]
+pub struct RowCursor {
+    signature: Arc<str>,
+    values: Vec<Value>,
+}
+
+impl RowCursor {
+    /// The cursor of `row` in the ordering of `keys` (whose signature is `signature`).
+    pub(super) fn of<E: EntityTrait>(
+        signature: &Arc<str>,
+        keys: &[Key<E::Column>],
+        row: &E::Model,
+    ) -> Self {
+        RowCursor {
+            signature: signature.clone(),
+            values: keys.iter().map(|key| row.get(key.column)).collect(),
+        }
+    }
+
+    /// Its text: opaque (base64url of JSON); pass it as `after` or `before`.
+    pub fn spell(&self) -> String {
+        let cursor = Cursor {
+            o: Cow::Borrowed(&self.signature),
+            v: self.values.iter().cloned().map(value_to_json).collect(),
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+    }
 }
 
 fn value_to_json(value: Value) -> Json {
@@ -92,7 +112,7 @@ mod tests {
     use entity::{enums::BuildStatus, image_build};
     use sea_orm::Value;
 
-    use super::{decode, encode};
+    use super::{RowCursor, decode};
     use crate::registry::page::{
         Sort,
         keyset::{Key, compile_order, signature},
@@ -171,7 +191,9 @@ mod tests {
             + chrono::Duration::microseconds(123_456);
         for started in [Some(started), None] {
             let row = build(started);
-            let cursor = encode::<image_build::Entity>(&signature, &keys, &row);
+            let cursor =
+                RowCursor::of::<image_build::Entity>(&signature.as_str().into(), &keys, &row)
+                    .spell();
             assert!(
                 cursor
                     .chars()
@@ -193,7 +215,9 @@ mod tests {
     #[test]
     fn a_cursor_of_another_ordering_or_garbage_decodes_to_nothing() {
         let keys = keys_of(&ORDER);
-        let cursor = encode::<image_build::Entity>(&signature(&ORDER), &keys, &build(None));
+        let cursor =
+            RowCursor::of::<image_build::Entity>(&signature(&ORDER).into(), &keys, &build(None))
+                .spell();
         let mut reversed = ORDER;
         reversed[1].desc = false;
         assert_eq!(decode(&cursor, &signature(&reversed), &keys), None);

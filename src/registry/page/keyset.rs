@@ -1,5 +1,7 @@
 //! Keyset pages: the compiled ordering, the cursor conditions, and one page of a list.
 
+use std::sync::Arc;
+
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, IdenStatic, ModelTrait,
     QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
@@ -8,7 +10,7 @@ use sea_orm::{
 
 use super::{
     Page, PageArgs, Sort, SortField, TotalCount,
-    cursor::{bad_cursor, decode, encode},
+    cursor::{RowCursor, bad_cursor, decode},
 };
 use crate::{
     error::Error,
@@ -128,7 +130,7 @@ where
 pub(super) struct Plan<F: SortField> {
     pub(super) select: Select<F::Entity>,
     pub(super) keys: Vec<Key<ColumnOf<F>>>,
-    pub(super) signature: String,
+    pub(super) signature: Arc<str>,
     pub(super) args: PageArgs,
 }
 
@@ -152,7 +154,7 @@ impl<F: SortField> Plan<F> {
         Ok(Plan {
             select,
             keys,
-            signature,
+            signature: signature.into(),
             args: args.clone(),
         })
     }
@@ -187,7 +189,12 @@ impl<F: SortField> Plan<F> {
         }
         let rows = rows
             .into_iter()
-            .map(|row| (encode::<F::Entity>(&self.signature, &self.keys, &row), row))
+            .map(|row| {
+                (
+                    RowCursor::of::<F::Entity>(&self.signature, &self.keys, &row),
+                    row,
+                )
+            })
             .collect();
         let (has_previous, has_next) = if args.backward {
             (more, args.before.is_some())

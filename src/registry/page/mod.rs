@@ -20,6 +20,7 @@ mod keyset;
 mod offset;
 mod partition;
 
+pub use cursor::RowCursor;
 pub use keyset::{fetch, fetch_also};
 pub use offset::{MAX_OFFSET_PAGE, OffsetArgs, OffsetPage, fetch_offset};
 pub use partition::{count_partitioned, fetch_partitioned};
@@ -118,7 +119,7 @@ pub struct Sort<F> {
 #[derive(Clone)]
 pub struct Page<M> {
     /// The rows, in order, each with its cursor.
-    pub rows: Vec<(String, M)>,
+    pub rows: Vec<(RowCursor, M)>,
     /// More rows exist before this page (see [`fetch`] for how this is decided).
     pub has_previous: bool,
     /// More rows exist after this page.
