@@ -81,11 +81,7 @@ pub fn columns_below(reads: Reads, fields: &[SelectionField<'_>]) -> Option<Colu
 /// Every column of the rows found below the fields named `name` of `fields`, when asked for: a
 /// relation read along whole, for the loaders.
 pub fn whole(fields: &[SelectionField<'_>], name: &str) -> Option<Columns> {
-    let asked = fields
-        .iter()
-        .flat_map(SelectionField::selection_set)
-        .any(|child| child.name() == name);
-    asked.then_some(Columns::ALL)
+    (!field(fields, name).is_empty()).then_some(Columns::ALL)
 }
 
 /// A to-one relation of a page's row, as the page read it along: `None` when it did not (the

@@ -91,7 +91,7 @@ impl Columns {
         position >= 64 || self.0 & (1 << position) != 0
     }
 
-    /// The column of `M` named `name`, with the key.
+    /// The column of `M` named `name`, with the key (all of them when `M` has no such column).
     pub fn named<M: ByIndex>(name: &str) -> Columns {
         match M::COLUMNS.iter().position(|column| *column == name) {
             Some(position) => Columns::at(&[position]),
