@@ -14,7 +14,7 @@ use super::{
     loaders::ArgsKey,
     logs::BuildLogLine,
     lookups::{OrderBy, filter_of, sort},
-    projection::{self, Along, Reads},
+    projection::{self, Kept, Reads},
     reference::{CloudImageTemplate, ProxmoxEndpoint, User},
     request,
     scalars::{DateTime, Json},
@@ -89,7 +89,7 @@ pub struct ImageBuild {
     pub rebuild_of_id: Option<Id<image_build::Entity>>,
     /// Internal: its definition as its page read it along, when with only some columns.
     #[graphql(skip)]
-    pub definition_along: Along<image_definition::Model>,
+    pub definition_along: Kept<image_definition::Model>,
 }
 
 /// The columns each field of an `ImageBuild` reads (see [`projection`]).
@@ -348,9 +348,13 @@ impl BuildQuery {
                 .definitions()
                 .feed_many(d.into_iter().map(|d| (Id::of(&d), d)))
         });
-        loaders
-            .users()
-            .feed_many((result.creators.into_iter().flatten()).map(|u| (Id::of(&u), u)));
+        loaders.users().feed_many(
+            result
+                .creators
+                .into_iter()
+                .flatten()
+                .map(|u| (Id::of(&u), u)),
+        );
         Ok(Connection::of(result.page, |row| {
             let mut build = ImageBuild::from(row);
             build.definition_along =

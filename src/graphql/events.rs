@@ -11,7 +11,7 @@ use super::{
     error::related,
     ids,
     lookups::filter_of,
-    projection::{self, Along},
+    projection::{self, Kept},
     reference::User,
     request,
     scalars::DateTime,
@@ -49,7 +49,7 @@ pub struct BuildEvent {
     pub actor_id: Option<Id<user::Entity>>,
     /// Internal: its build as its page read it along, when with only some columns.
     #[graphql(skip)]
-    pub build_along: Along<image_build::Model>,
+    pub build_along: Kept<image_build::Model>,
 }
 
 impl From<build_event::Model> for BuildEvent {

@@ -11,7 +11,7 @@
 //! - the page's own rows become the page's nodes, and nothing else;
 //! - rows a page reads along with some of their columns (a build's definition) go to no loader
 //!   (whose answers are whole rows, for any field of the request): they are kept for the page's
-//!   nodes alone ([`Along`], [`kept`]); read whole, they feed the loaders as before. Narrow rows
+//!   nodes alone ([`Kept`], [`kept`]); read whole, they feed the loaders as before. Narrow rows
 //!   that other fields of a request often ask for again (a build's creator, who is also its
 //!   events' actor) are read whole ([`whole`]): the loaders then answer those fields with no
 //!   statement.
@@ -87,7 +87,7 @@ pub fn whole(fields: &[SelectionField<'_>], name: &str) -> Option<Columns> {
 /// A to-one relation of a page's row, as the page read it along: `None` when it did not (the
 /// request's loaders answer), else the row found (`Some(None)`: none), with only the columns the
 /// page's query asks of it.
-pub type Along<M> = Option<Option<Arc<M>>>;
+pub type Kept<M> = Option<Option<Arc<M>>>;
 
 /// The rows a page read along with `columns` (`None`: it did not read them): kept by key for
 /// its own nodes when they are some of their columns; else, read whole, given to `feed` (the
@@ -113,6 +113,6 @@ pub fn kept<M: ByIndex, K: Hash + Eq>(
 }
 
 /// What a node's relation pointing at `key` reads from what a page [`kept`].
-pub fn along<M, K: Hash + Eq>(kept: Option<&HashMap<K, Arc<M>>>, key: Option<K>) -> Along<M> {
+pub fn along<M, K: Hash + Eq>(kept: Option<&HashMap<K, Arc<M>>>, key: Option<K>) -> Kept<M> {
     kept.map(|rows| key.and_then(|key| rows.get(&key).cloned()))
 }

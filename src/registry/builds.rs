@@ -156,43 +156,33 @@ pub async fn list_along(
         .creators
         .filter(|_| read::may_read::<user::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
-    let join = |mut select: Select<image_build::Entity>| {
-        if let Some(columns) = definitions {
-            select = read::join_one::<_, image_definition::Entity>(
-                select,
-                image_build::Column::DefinitionId,
-                image_definition::Column::Id,
-                (DEFINITION, columns),
-                backend,
-            );
-        }
-        if let Some(columns) = creators {
-            select = read::join_one::<_, user::Entity>(
-                select,
-                image_build::Column::CreatedById,
-                user::Column::Id,
-                (CREATOR, columns),
-                backend,
-            );
-        }
-        select
+    let join = |select: Select<image_build::Entity>| {
+        let select = read::join_one::<_, image_definition::Entity>(
+            select,
+            image_build::Column::DefinitionId,
+            image_definition::Column::Id,
+            (DEFINITION, definitions),
+            backend,
+        );
+        read::join_one::<_, user::Entity>(
+            select,
+            image_build::Column::CreatedById,
+            user::Column::Id,
+            (CREATOR, creators),
+            backend,
+        )
     };
     // The joined columns follow the build's (from `at` on), in the order of `join`.
     let also = |row: &QueryResult, definition_at: usize| {
         let creator_at = definition_at + read::width::<image_definition::Model>(definitions);
-        let definition = match definitions {
-            Some(columns) => read::joined_row::<image_definition::Entity>(
+        Ok((
+            read::joined_row::<image_definition::Entity>(
                 row,
                 definition_at,
-                (DEFINITION, columns),
+                (DEFINITION, definitions),
             )?,
-            None => None,
-        };
-        let creator = match creators {
-            Some(columns) => read::joined_row::<user::Entity>(row, creator_at, (CREATOR, columns))?,
-            None => None,
-        };
-        Ok((definition, creator))
+            read::joined_row::<user::Entity>(row, creator_at, (CREATOR, creators))?,
+        ))
     };
     let (page, rows) = read::list_also::<image_build::Entity, _>(
         db,

@@ -148,19 +148,23 @@ where
 }
 
 /// `select` with the rows of `R` LEFT JOINed as `alias` on `from = to` (a to-one relation: the
-/// rows of `select` stay as they are), its `columns` selected as `<alias>_<column>`; read them
-/// back with [`joined_row`]. Only for a relation the reader may read with its parent (the caller
-/// checks the relation's [`Audience`]; the rows of `R` are those the parent points at).
+/// rows of `select` stay as they are), its `columns` selected as `<alias>_<column>` (`select` as
+/// it is when `columns` is `None`: not asked for); read them back with [`joined_row`]. Only for a
+/// relation the reader may read with its parent (the caller checks the relation's [`Audience`];
+/// the rows of `R` are those the parent points at).
 pub fn join_one<E: EntityTrait, R: EntityTrait>(
     select: Select<E>,
     from: E::Column,
     to: R::Column,
-    (alias, columns): (&'static str, Columns),
+    (alias, columns): (&'static str, Option<Columns>),
     backend: DatabaseBackend,
 ) -> Select<E>
 where
     R::Model: ByIndex + ModelTrait,
 {
+    let Some(columns) = columns else {
+        return select;
+    };
     let relation: RelationDef = E::belongs_to(R::default()).from(from).to(to).into();
     // The aliased columns as one fragment of SQL made once: built column by column, with a
     // `format!`ed alias each, they were ~2% of a list of builds.
@@ -173,18 +177,21 @@ where
         )))
 }
 
-/// The row of `R` that [`join_one`] joined as `alias` with `columns` into `row`, if any, its
-/// columns starting at `at` (after the columns of the page's entity and of the relations joined
-/// before it).
+/// The row of `R` that [`join_one`] joined as `alias` with `columns` into `row`, if any (none
+/// when it joined nothing), its columns starting at `at` (after the columns of the page's entity
+/// and of the relations joined before it).
 pub fn joined_row<R: EntityTrait>(
     row: &QueryResult,
     at: usize,
-    (alias, columns): (&str, Columns),
+    (alias, columns): (&str, Option<Columns>),
 ) -> Result<Option<R::Model>, DbErr>
 where
     R::Model: ByIndex,
 {
-    rows::read_some_at(row, at, alias, columns)
+    match columns {
+        Some(columns) => rows::read_some_at(row, at, alias, columns),
+        None => Ok(None),
+    }
 }
 
 /// How many columns [`join_one`] adds for `M` when joined with `columns`: where the next

@@ -151,43 +151,29 @@ pub async fn list_along(
         .clusters
         .filter(|_| read::may_read::<cluster::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
-    let join = |mut select: Select<image_definition::Entity>| {
-        if let Some(columns) = endpoints {
-            select = read::join_one::<_, proxmox_endpoint::Entity>(
-                select,
-                image_definition::Column::ProxmoxEndpointId,
-                proxmox_endpoint::Column::Id,
-                (ENDPOINT, columns),
-                backend,
-            );
-        }
-        if let Some(columns) = clusters {
-            select = read::join_one::<_, cluster::Entity>(
-                select,
-                image_definition::Column::TargetClusterId,
-                cluster::Column::Id,
-                (CLUSTER, columns),
-                backend,
-            );
-        }
-        select
+    let join = |select: Select<image_definition::Entity>| {
+        let select = read::join_one::<_, proxmox_endpoint::Entity>(
+            select,
+            image_definition::Column::ProxmoxEndpointId,
+            proxmox_endpoint::Column::Id,
+            (ENDPOINT, endpoints),
+            backend,
+        );
+        read::join_one::<_, cluster::Entity>(
+            select,
+            image_definition::Column::TargetClusterId,
+            cluster::Column::Id,
+            (CLUSTER, clusters),
+            backend,
+        )
     };
     // The joined columns follow the definition's (from `at` on), in the order of `join`.
     let also = |row: &QueryResult, endpoint_at: usize| {
         let cluster_at = endpoint_at + read::width::<proxmox_endpoint::Model>(endpoints);
-        let endpoint = match endpoints {
-            Some(columns) => {
-                read::joined_row::<proxmox_endpoint::Entity>(row, endpoint_at, (ENDPOINT, columns))?
-            }
-            None => None,
-        };
-        let cluster = match clusters {
-            Some(columns) => {
-                read::joined_row::<cluster::Entity>(row, cluster_at, (CLUSTER, columns))?
-            }
-            None => None,
-        };
-        Ok((endpoint, cluster))
+        Ok((
+            read::joined_row::<proxmox_endpoint::Entity>(row, endpoint_at, (ENDPOINT, endpoints))?,
+            read::joined_row::<cluster::Entity>(row, cluster_at, (CLUSTER, clusters))?,
+        ))
     };
     let (page, rows) = read::list_also::<image_definition::Entity, _>(
         db,

@@ -169,41 +169,29 @@ pub async fn log_along(
         .actors
         .filter(|_| read::may_read::<user::Entity>(scope).is_ok());
     let backend = db.get_database_backend();
-    let join = |mut select: Select<build_event::Entity>| {
-        if let Some(columns) = builds {
-            select = read::join_one::<_, image_build::Entity>(
-                select,
-                build_event::Column::BuildId,
-                image_build::Column::Id,
-                (BUILD, columns),
-                backend,
-            );
-        }
-        if let Some(columns) = actors {
-            select = read::join_one::<_, user::Entity>(
-                select,
-                build_event::Column::ActorId,
-                user::Column::Id,
-                (ACTOR, columns),
-                backend,
-            );
-        }
-        select
+    let join = |select: Select<build_event::Entity>| {
+        let select = read::join_one::<_, image_build::Entity>(
+            select,
+            build_event::Column::BuildId,
+            image_build::Column::Id,
+            (BUILD, builds),
+            backend,
+        );
+        read::join_one::<_, user::Entity>(
+            select,
+            build_event::Column::ActorId,
+            user::Column::Id,
+            (ACTOR, actors),
+            backend,
+        )
     };
     // The joined columns follow the event's (from `at` on), in the order of `join`.
     let also = |row: &QueryResult, build_at: usize| {
         let actor_at = build_at + read::width::<image_build::Model>(builds);
-        let build = match builds {
-            Some(columns) => {
-                read::joined_row::<image_build::Entity>(row, build_at, (BUILD, columns))?
-            }
-            None => None,
-        };
-        let actor = match actors {
-            Some(columns) => read::joined_row::<user::Entity>(row, actor_at, (ACTOR, columns))?,
-            None => None,
-        };
-        Ok((build, actor))
+        Ok((
+            read::joined_row::<image_build::Entity>(row, build_at, (BUILD, builds))?,
+            read::joined_row::<user::Entity>(row, actor_at, (ACTOR, actors))?,
+        ))
     };
     let (page, rows) = read::list_also::<build_event::Entity, _>(
         db,
