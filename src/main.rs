@@ -1,4 +1,4 @@
-//! `packer-gateway`: parse the command line, run it.
+//! `packer-gateway`: parse the command line, build the runtime, run it.
 
 use clap::Parser;
 use packer_gateway::{cli, config::Cli, telemetry};
@@ -9,11 +9,20 @@ use packer_gateway::{cli, config::Cli, telemetry};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init_logs(cli.log_format);
-    match cli::run(cli).await {
+    // tokio's multi-threaded runtime as `#[tokio::main]` builds it, but for the IO driver's
+    // batch (`--io-events-per-tick`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_io_events_per_tick(cli.io_events_per_tick as usize)
+        .build();
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(cli::run(cli)),
+        Err(e) => Err(format!("cannot start the runtime: {e}")),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("packer-gateway: {message}");
