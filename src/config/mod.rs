@@ -219,3 +219,26 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub logs: Logs,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn the_io_batch_is_a_positive_count_given_before_or_after_the_command() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["packer-gateway"], args].concat());
+        assert_eq!(parse(&[]).expect("parses").io_events_per_tick, 32);
+        let cli = parse(&["serve", "--io-events-per-tick", "8"]).expect("parses");
+        assert_eq!(cli.io_events_per_tick, 8);
+        assert!(matches!(cli.command(), Command::Serve(_)));
+        assert_eq!(
+            parse(&["--io-events-per-tick", "1024", "export-schema"])
+                .expect("parses")
+                .io_events_per_tick,
+            1024
+        );
+        assert!(parse(&["--io-events-per-tick", "0"]).is_err());
+    }
+}
