@@ -29,6 +29,7 @@ mod netbox;
 mod outage;
 mod outside_tools;
 mod paging;
+mod pool;
 mod portability;
 mod projection;
 mod queries;
