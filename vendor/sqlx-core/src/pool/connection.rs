@@ -209,6 +209,20 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
+        // packer-gateway: a connection that needs no test goes back at once, without a task
+        // (spawning one per statement woke another worker thread each time).
+        if let Some(live) = &self.live {
+            if !self.pool.is_closed()
+                && self.pool.options.after_release.is_none()
+                && !is_beyond_max_lifetime(live, &self.pool.options)
+                && !live.needs_test()
+            {
+                let pool = self.pool.clone();
+                self.take_live().float(pool).release();
+                return;
+            }
+        }
+
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
             crate::rt::spawn(self.return_to_pool());
@@ -223,6 +237,13 @@ impl<DB: Database> Live<DB> {
             // create a new guard from a previously leaked permit
             guard: DecrementSizeGuard::new_permit(pool),
         }
+    }
+
+    /// packer-gateway: whether it is pinged before it goes back to the pool: when it has
+    /// something to flush (a dropped transaction's rollback) or was last tested
+    /// `TEST_ON_RELEASE_EVERY` ago or more (see `return_to_pool`).
+    fn needs_test(&self) -> bool {
+        self.raw.should_flush() || self.tested_at.elapsed() >= TEST_ON_RELEASE_EVERY
     }
 
     pub fn into_idle(self) -> Idle<DB> {
@@ -328,8 +349,7 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // database restarted) is found by the next ping, so it fails the statements of at most
         // that long instead of those of one use, and a busy pool pings each of its connections
         // at most ten times a second instead of after each statement.
-        let test =
-            self.raw.should_flush() || self.inner.tested_at.elapsed() >= TEST_ON_RELEASE_EVERY;
+        let test = self.inner.needs_test();
         let tested = if test { self.raw.ping().await } else { Ok(()) };
         if test && tested.is_ok() {
             self.inner.tested_at = Instant::now();
