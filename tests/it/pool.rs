@@ -1,4 +1,4 @@
-//! The database pool's two changes of ours (`vendor/README.md`, sqlx-core patched), on
+//! The database pool's changes of ours (`vendor/README.md`, sqlx-core patched), on
 //! PostgreSQL: the connection used last is the next one lent, and a connection is no longer
 //! pinged after every statement — so a dropped transaction must still be rolled back before its
 //! connection serves anyone else.
@@ -7,13 +7,14 @@ use std::{sync::Arc, time::Duration};
 
 use packer_gateway::app::connect;
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
 };
 
 use crate::support::{fresh_database, postgres, within};
 
-/// Waits until every connection the pool has opened is back in it (a connection goes back from
-/// a task of its own once its user drops it).
+/// Waits until every connection the pool has opened is back in it (one that is pinged on release
+/// goes back from a task of its own once its user drops it).
 async fn all_idle(db: &DatabaseConnection) {
     let pool = db.get_postgres_connection_pool();
     within(
@@ -24,16 +25,21 @@ async fn all_idle(db: &DatabaseConnection) {
     .await;
 }
 
+/// The one row `sql` (with `values`) answers on `db`.
+async fn row(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> QueryResult {
+    db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .expect("query")
+    .expect("a row")
+}
+
 /// The backend process serving `db`'s next statement.
 async fn backend(db: &impl ConnectionTrait) -> i32 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_backend_pid() AS pid",
-        ))
-        .await
-        .expect("query")
-        .expect("a row");
+    let row = row(db, "SELECT pg_backend_pid() AS pid", vec![]).await;
     row.try_get("", "pid").expect("pid")
 }
 
@@ -99,29 +105,24 @@ async fn a_dropped_transaction_is_rolled_back_before_its_connection_is_used_agai
     // Rolled back as it went back to the pool, not when next used: seen from elsewhere, its
     // backend holds no transaction open.
     let elsewhere = Database::connect(&url).await.expect("connect");
-    let state = elsewhere
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT state FROM pg_stat_activity WHERE pid = $1",
-            [Value::Int(Some(pid))],
-        ))
-        .await
-        .expect("query")
-        .expect("a row");
+    let state = row(
+        &elsewhere,
+        "SELECT state FROM pg_stat_activity WHERE pid = $1",
+        vec![Value::Int(Some(pid))],
+    )
+    .await;
     let state: String = state.try_get("", "state").expect("state");
     assert_eq!(state, "idle");
     elsewhere.close().await.ok();
     // The same connection (the one used last), outside any transaction, and the row never was.
     assert_eq!(backend(&db).await, pid);
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT txid_current_if_assigned()::text AS txid, \
-             (SELECT count(*) FROM pool_probe)::integer AS rows",
-        ))
-        .await
-        .expect("query")
-        .expect("a row");
+    let row = row(
+        &db,
+        "SELECT txid_current_if_assigned()::text AS txid, \
+         (SELECT count(*) FROM pool_probe)::integer AS rows",
+        vec![],
+    )
+    .await;
     let txid: Option<String> = row.try_get("", "txid").expect("txid");
     let rows: i32 = row.try_get("", "rows").expect("rows");
     assert_eq!((txid, rows), (None, 0));

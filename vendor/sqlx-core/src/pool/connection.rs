@@ -209,8 +209,9 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
-        // packer-gateway: a connection that needs no test goes back at once, without a task
-        // (spawning one per statement woke another worker thread each time).
+        // packer-gateway: a connection for which `return_to_pool` would do nothing but
+        // `release` (no close, no hook, no ping) goes back at once, without a task (spawning one
+        // per statement woke another worker thread each time).
         if let Some(live) = &self.live {
             if !self.pool.is_closed()
                 && self.pool.options.after_release.is_none()

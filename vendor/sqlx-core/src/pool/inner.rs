@@ -197,20 +197,23 @@ impl<DB: Database> PoolInner<DB> {
 
         let permit = self.semaphore.try_acquire(1)?;
 
-        match self.idle_conns.pop_oldest() {
-            Some(idle) => {
-                self.num_idle.fetch_sub(1, Ordering::AcqRel);
-                Some(Floating::from_idle(idle, (*self).clone(), permit))
-            }
-            None => None,
-        }
+        self.pop_idle_from(permit, IdleStack::pop_oldest).ok()
     }
 
     fn pop_idle<'a>(
         self: &'a Arc<Self>,
         permit: AsyncSemaphoreReleaser<'a>,
     ) -> Result<Floating<DB, Idle<DB>>, AsyncSemaphoreReleaser<'a>> {
-        if let Some(idle) = self.idle_conns.pop() {
+        self.pop_idle_from(permit, IdleStack::pop)
+    }
+
+    /// packer-gateway: [`Self::pop_idle`] from either end of the stack.
+    fn pop_idle_from<'a>(
+        self: &'a Arc<Self>,
+        permit: AsyncSemaphoreReleaser<'a>,
+        pop: fn(&IdleStack<Idle<DB>>) -> Option<Idle<DB>>,
+    ) -> Result<Floating<DB, Idle<DB>>, AsyncSemaphoreReleaser<'a>> {
+        if let Some(idle) = pop(&self.idle_conns) {
             self.num_idle.fetch_sub(1, Ordering::AcqRel);
             Ok(Floating::from_idle(idle, (*self).clone(), permit))
         } else {
